@@ -25,8 +25,9 @@ const (
 	KindBytes  ValueKind = 7
 )
 
-// errMalformed is wrapped by every decoding error of the raw views.
-var errMalformed = errors.New("malformed protobuf")
+// ErrMalformed is wrapped by every error about bytes that are not a valid
+// OTLP protobuf message; receivers answer it with HTTP 400 / InvalidArgument.
+var ErrMalformed = errors.New("malformed OTLP protobuf")
 
 // Value is a read-only view of one encoded OTLP AnyValue. It does not copy:
 // it is valid only while the bytes it was made from are, so a consumer that
@@ -43,35 +44,35 @@ func ParseValue(b []byte) (Value, error) {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return Value{}, errMalformed
+			return Value{}, ErrMalformed
 		}
 		b = b[n:]
 		switch {
 		case typ == protowire.BytesType && (num == 1 || num == 5 || num == 6 || num == 7):
 			s, n := protowire.ConsumeBytes(b)
 			if n < 0 {
-				return Value{}, errMalformed
+				return Value{}, ErrMalformed
 			}
 			v = Value{kind: ValueKind(num), raw: s}
 			b = b[n:]
 		case typ == protowire.VarintType && (num == 2 || num == 3):
 			x, n := protowire.ConsumeVarint(b)
 			if n < 0 {
-				return Value{}, errMalformed
+				return Value{}, ErrMalformed
 			}
 			v = Value{kind: ValueKind(num), num: x}
 			b = b[n:]
 		case typ == protowire.Fixed64Type && num == 4:
 			x, n := protowire.ConsumeFixed64(b)
 			if n < 0 {
-				return Value{}, errMalformed
+				return Value{}, ErrMalformed
 			}
 			v = Value{kind: KindDouble, num: x}
 			b = b[n:]
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {
-				return Value{}, errMalformed
+				return Value{}, ErrMalformed
 			}
 			b = b[n:]
 		}
@@ -271,13 +272,13 @@ func parseKeyValue(b []byte) (string, Value, error) {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return "", Value{}, errMalformed
+			return "", Value{}, ErrMalformed
 		}
 		b = b[n:]
 		if typ == protowire.BytesType && (num == 1 || num == 2) {
 			s, n := protowire.ConsumeBytes(b)
 			if n < 0 {
-				return "", Value{}, errMalformed
+				return "", Value{}, ErrMalformed
 			}
 			b = b[n:]
 			if num == 1 {
@@ -297,7 +298,7 @@ func parseKeyValue(b []byte) (string, Value, error) {
 		}
 		n = protowire.ConsumeFieldValue(num, typ, b)
 		if n < 0 {
-			return "", Value{}, errMalformed
+			return "", Value{}, ErrMalformed
 		}
 		b = b[n:]
 	}
@@ -310,13 +311,13 @@ func eachField(msg []byte, field protowire.Number, fn func([]byte) (bool, error)
 	for len(msg) > 0 {
 		num, typ, n := protowire.ConsumeTag(msg)
 		if n < 0 {
-			return errMalformed
+			return ErrMalformed
 		}
 		msg = msg[n:]
 		if num == field && typ == protowire.BytesType {
 			s, n := protowire.ConsumeBytes(msg)
 			if n < 0 {
-				return errMalformed
+				return ErrMalformed
 			}
 			msg = msg[n:]
 			more, err := fn(s)
@@ -330,7 +331,7 @@ func eachField(msg []byte, field protowire.Number, fn func([]byte) (bool, error)
 		}
 		n = protowire.ConsumeFieldValue(num, typ, msg)
 		if n < 0 {
-			return errMalformed
+			return ErrMalformed
 		}
 		msg = msg[n:]
 	}
