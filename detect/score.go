@@ -1,0 +1,569 @@
+package detect
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"path"
+	"strconv"
+	"time"
+)
+
+// The score model, per stream:
+//
+//  1. Level and scale at two horizons. A fast EWMA level with an EW mean
+//     absolute deviation gives the residual z of each point (spikes, steps).
+//     A slow EWMA level gives the drift, fast minus slow, with its own EW
+//     scale (ramps, leaks, shifts the fast level already follows). Once
+//     learned, a scale takes in a residual only up to a few σ, so an
+//     excursion is not explained away by widening the scale.
+//  2. Surprise. The larger |z| of the two is turned into S = -log10 of its
+//     two-sided Gaussian tail probability: a point with S = 6 would happen
+//     once in a million points if the residuals were Gaussian.
+//  3. Calibration (peaks over threshold, as SPOT does). Residuals of real
+//     series are rarely Gaussian, so each stream learns how often a run of
+//     S beyond s0 = 2 starts and the first two moments of the excess at
+//     those starts; a generalized Pareto tail fitted to them gives the
+//     stream's own probability of the current S. Priors are the Gaussian
+//     values and the tail may only grow heavier than Gaussian. Learning from
+//     the start of each run only (declustering) lets a heavy-tailed stream
+//     teach its isolated outliers while a sustained excursion, a ramp or a
+//     shift, counts once with its small first excess, and so is not learned
+//     as normal while it grows.
+//  4. Score = -log10(that probability) / 10, clamped to [0,1]: 0.6 means
+//     "one in a million" for this stream.
+//  5. Hysteresis: an excursion starts (Onset) when the score reaches Warn,
+//     raises one anomaly when it reaches Threshold, and ends only after
+//     ClearPoints points in a row below Warn/2.
+//
+// Gaps in sampling count as that many missed points for the level and scale
+// averages, so irregular series are handled in time, not in points.
+
+// ScoreConfig configures the generic streaming anomaly score that runs on
+// every signal (the `score` detector) and on CSV series (`medic detect
+// --csv`). Horizons are half-lives counted in points at the stream's usual
+// sampling interval.
+type ScoreConfig struct {
+	// Probation is how many points a stream must have before it is scored
+	// at all; until then Update returns 0 and nothing is raised.
+	Probation int `yaml:"probation"`
+	// Threshold is the score at which an anomaly is raised, in (0,1]: the
+	// score is -log10 of the stream's estimated probability of the current
+	// point, divided by 10 (0.6 is one in a million points).
+	Threshold float64 `yaml:"threshold"`
+	// Warn is the lower score that marks the onset of an excursion (the
+	// anomaly's Onset). An excursion ends, and the stream may raise again,
+	// after ClearPoints points in a row score below Warn/2.
+	Warn float64 `yaml:"warn"`
+	// ClearPoints is how many consecutive points below Warn/2 end an
+	// excursion.
+	ClearPoints int `yaml:"clear_points"`
+	// FastHalfLife is the half-life of the fast level, the one each point
+	// is compared to. Its deviation scale uses 4 times it.
+	FastHalfLife float64 `yaml:"fast_halflife"`
+	// SlowHalfLife is the half-life of the slow level. The gap between the
+	// fast and the slow level catches drifts and ramps that the fast level
+	// follows. Its deviation scale uses 4 times it.
+	SlowHalfLife float64 `yaml:"slow_halflife"`
+	// CalibrationHalfLife is the memory of the per-stream tail calibration.
+	CalibrationHalfLife float64 `yaml:"calibration_halflife"`
+	// Include lists signal name patterns (path.Match syntax) to score;
+	// empty means every signal.
+	Include []string `yaml:"include"`
+	// Exclude lists signal name patterns never scored: configuration-like
+	// gauges (limits, requests, restart counters, states) that other
+	// detectors read and whose rare steps are not anomalies.
+	Exclude []string `yaml:"exclude"`
+}
+
+// DefaultScoreConfig returns the settings medic ships with: quiet on noisy
+// but normal series, a large spike is caught on the point that carries it.
+func DefaultScoreConfig() ScoreConfig {
+	return ScoreConfig{
+		Probation:           120,
+		Threshold:           0.6,
+		Warn:                0.4,
+		ClearPoints:         30,
+		FastHalfLife:        6,
+		SlowHalfLife:        480,
+		CalibrationHalfLife: 5000,
+		Exclude: []string{
+			"k8s.container.cpu_limit", "k8s.container.cpu_request",
+			"k8s.container.memory_limit", "k8s.container.memory_request",
+			"k8s.container.ephemeralstorage_*", "k8s.container.storage_*",
+			"k8s.container.restarts", "k8s.container.ready",
+			"k8s.container.status.*", "k8s.pod.phase", "k8s.pod.status_reason",
+			"*.uptime", "*.uptime:rate",
+		},
+	}
+}
+
+// Validate reports every problem with the configuration at once.
+func (c ScoreConfig) Validate() error {
+	var errs []error
+	if c.Probation < 2 || c.Probation > maxProbation {
+		errs = append(errs, fmt.Errorf("probation must be in [2,%d], got %d", maxProbation, c.Probation))
+	}
+	if !(c.Threshold > 0 && c.Threshold <= 1) {
+		errs = append(errs, fmt.Errorf("threshold must be in (0,1], got %v", c.Threshold))
+	}
+	if !(c.Warn > 0 && c.Warn <= c.Threshold) {
+		errs = append(errs, fmt.Errorf("warn must be in (0,threshold], got %v", c.Warn))
+	}
+	if c.ClearPoints < 1 || c.ClearPoints > 255 {
+		errs = append(errs, fmt.Errorf("clear_points must be in [1,255], got %d", c.ClearPoints))
+	}
+	for _, h := range []struct {
+		name string
+		v    float64
+		min  float64
+	}{
+		{"fast_halflife", c.FastHalfLife, 0.5},
+		{"slow_halflife", c.SlowHalfLife, 2 * c.FastHalfLife},
+		{"calibration_halflife", c.CalibrationHalfLife, 100},
+	} {
+		if !(h.v >= h.min) || math.IsInf(h.v, 0) {
+			errs = append(errs, fmt.Errorf("%s must be a finite number >= %g, got %v", h.name, h.min, h.v))
+		}
+	}
+	for _, p := range append(append([]string(nil), c.Include...), c.Exclude...) {
+		if _, err := path.Match(p, ""); err != nil {
+			errs = append(errs, fmt.Errorf("signal pattern %q: %w", p, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// maxProbation bounds Probation so that the point counter fits in 16 bits.
+const maxProbation = 60000
+
+// Fixed parts of the model (not worth a knob).
+const (
+	madToSigma  = 1.2533        // E|X| = σ·sqrt(2/π) for a Gaussian
+	devClip     = 4.0           // residuals count at most this many σ into the fast scale
+	driftClip   = 2.0           // drifts count at most this many σ into the drift scale
+	surpriseS0  = 2.0           // the calibrated tail starts at S = 2 (p = 1%)
+	gaussTailP  = 0.01          // P(S > s0) for Gaussian residuals
+	gaussBeta   = 1 / math.Ln10 // mean excess of S over s0 for Gaussian residuals
+	minTailP    = 1e-3          // a stream never learns that s0 is rarer than this
+	priorPoints = 2000          // weight of the Gaussian priors, in points
+	tailDecades = 10.0          // score 1 means a probability of 10^-tailDecades
+	stepHalf    = 20.0          // half-life (points) of the sampling interval estimate
+)
+
+// scoreParams is ScoreConfig turned into per-point constants.
+type scoreParams struct {
+	aFast, aFastDev, aSlow, aDriftDev float64 // per-point smoothing factors
+	lFast, lFastDev, lSlow, lDriftDev float64 // -ln(1-a), to scale by gaps
+	aCal, aStep                       float64
+	probation                         uint16
+	driftReady                        uint16 // points before the drift counts
+	clear                             uint8
+	threshold, warn                   float64
+}
+
+func halfLifeAlpha(halfLife float64) float64 {
+	if halfLife <= 0 {
+		return 1
+	}
+	return -math.Expm1(-math.Ln2 / halfLife)
+}
+
+func newScoreParams(c ScoreConfig) scoreParams {
+	p := scoreParams{
+		aFast:     halfLifeAlpha(c.FastHalfLife),
+		aFastDev:  halfLifeAlpha(4 * c.FastHalfLife),
+		aSlow:     halfLifeAlpha(c.SlowHalfLife),
+		aDriftDev: halfLifeAlpha(4 * c.SlowHalfLife),
+		aCal:      halfLifeAlpha(c.CalibrationHalfLife),
+		aStep:     halfLifeAlpha(stepHalf),
+		probation: uint16(min(max(c.Probation, 2), maxProbation)),
+		// The drift means little before the slow level has seen one
+		// half-life: a young stream's level has nothing to drift from.
+		driftReady: uint16(min(max(c.SlowHalfLife, float64(c.Probation)), maxProbation)),
+		clear:      uint8(min(max(c.ClearPoints, 1), 255)),
+		threshold:  c.Threshold,
+		warn:       c.Warn,
+	}
+	p.lFast = -math.Log1p(-p.aFast)
+	p.lFastDev = -math.Log1p(-p.aFastDev)
+	p.lSlow = -math.Log1p(-p.aSlow)
+	p.lDriftDev = -math.Log1p(-p.aDriftDev)
+	return p
+}
+
+// scoreState is everything the model keeps about one stream (64 bytes).
+// Levels and times are 64-bit (gauges like byte counts need the precision);
+// the drift (a difference), scales and calibration are float32.
+type scoreState struct {
+	lastT int64   // event time of the last point (Unix nanos)
+	onset int64   // when the current excursion began; 0 outside one
+	fast  float64 // fast level
+
+	drift    float32 // fast level minus slow level
+	fastDev  float32 // EW mean absolute deviation of points from the fast level
+	driftDev float32 // EW mean absolute drift
+	step     float32 // EW mean sampling interval, seconds
+	tailP    float32 // how often a run of S beyond surpriseS0 starts
+	tailM1   float32 // mean excess of S over surpriseS0 at those starts
+	tailM2   float32 // mean squared excess
+
+	n     uint16 // points seen, saturating
+	flags uint8  // scoreAlerting, scoreExceeding
+	below uint8  // consecutive points below warn while alerting
+}
+
+// scoreState.flags bits.
+const (
+	scoreAlerting  = 1 << iota // raised, not yet cleared
+	scoreExceeding             // the last point's surprise was beyond surpriseS0
+)
+
+// scoreStep is what one update found out.
+type scoreStep struct {
+	score    float64
+	baseline float64 // the level the point was judged against
+	sigma    float64 // the scale of that comparison
+	level    float64 // the fast level after the point
+	z        float64 // the residual (or drift) in units of sigma
+	drift    bool    // the drift, not the point itself, was the surprise
+	raise    bool    // the stream just became anomalous
+}
+
+// scoreWarm returns a, or a larger factor while the stream is young so that the
+// average starts as a plain mean of the points so far.
+func scoreWarm(a float64, n uint16) float64 {
+	if w := 1 / float64(n+1); w > a {
+		return w
+	}
+	return a
+}
+
+// scoreGap scales a per-point factor a (with l = -ln(1-a)) to a gap of k usual
+// intervals.
+func scoreGap(a, l, k float64) float64 {
+	if k > 0.8 && k < 1.25 {
+		return a
+	}
+	return -math.Expm1(-l * k)
+}
+
+// scoreSurprise is -log10 of the two-sided Gaussian tail probability of z.
+func scoreSurprise(z float64) float64 {
+	a := math.Abs(z) / math.Sqrt2
+	if a < 5 {
+		return -math.Log10(math.Erfc(a))
+	}
+	// erfc(a) ≈ exp(-a²)/(a·sqrt(π))·(1 - 1/(2a²)) for large a.
+	return (a*a + math.Log(a*math.Sqrt(math.Pi)) - math.Log1p(-0.5/(a*a))) / math.Ln10
+}
+
+// gpdDecades is -log10 of the probability that an excess over the tail's
+// start reaches x, under a generalized Pareto tail fitted by moments to
+// the mean m1 and mean square m2 of past excesses. The shape is kept in
+// [0, 0.45] (exponential to heavy), and the tail is never lighter than that
+// of Gaussian residuals (x decades).
+func gpdDecades(x, m1, m2 float64) float64 {
+	v := m2 - m1*m1
+	var d float64
+	if r := m1 * m1 / v; v > 0 && r < 1 {
+		xi, beta := 0.5*(1-r), 0.5*m1*(1+r)
+		if xi > 0.45 { // keep the mean, cap the shape
+			xi, beta = 0.45, m1*0.55
+		}
+		d = math.Log1p(xi*x/beta) / (xi * math.Ln10)
+	} else {
+		d = x / (m1 * math.Ln10) // exponential (or lighter): shape 0
+	}
+	return min(d, x)
+}
+
+// update feeds one point into st and scores it.
+func (p *scoreParams) update(st *scoreState, t int64, v float64) scoreStep {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return scoreStep{}
+	}
+	if st.n == 0 {
+		*st = scoreState{lastT: t, fast: v, n: 1}
+		return scoreStep{baseline: v}
+	}
+	n := st.n
+	settled := n >= p.probation/2 // scales have seen enough to clip
+
+	// Sampling interval: how many usual steps this point is after the last.
+	k := 1.0
+	if dt := float64(t-st.lastT) / 1e9; dt > 0 {
+		if st.step > 0 {
+			k = min(max(dt/float64(st.step), 0.05), 1e4)
+			st.step += float32(scoreWarm(p.aStep, n) * (min(dt, 4*float64(st.step)) - float64(st.step)))
+		} else {
+			st.step = float32(dt)
+		}
+	}
+	st.lastT = t
+
+	// Fast horizon: the point against the level so far.
+	base := st.fast
+	sigF := scoreScale(float64(st.fastDev), base)
+	r := v - base
+	zf := r / sigF
+	clip := math.Inf(1)
+	if settled {
+		clip = devClip * sigF
+	}
+	st.fast += scoreGap(p.aFast, p.lFast, k) * r
+	st.fastDev += float32(scoreGap(scoreWarm(p.aFastDev, n), p.lFastDev, k) * (min(math.Abs(r), clip) - float64(st.fastDev)))
+
+	// Slow horizon, kept as its distance from the fast level.
+	slow := base - float64(st.drift)
+	slow += scoreGap(scoreWarm(p.aSlow, n), p.lSlow, k) * (v - slow)
+	d := st.fast - slow
+	sigD := math.Max(madToSigma*float64(st.driftDev), 0.1*sigF)
+	zd := d / sigD
+	st.drift = float32(d)
+	if settled {
+		clip = driftClip * sigD
+	}
+	st.driftDev += float32(scoreGap(scoreWarm(p.aDriftDev, n), p.lDriftDev, k) * (min(math.Abs(d), clip) - float64(st.driftDev)))
+
+	step := scoreStep{baseline: base, sigma: sigF, level: st.fast, z: zf}
+	if n >= p.driftReady && math.Abs(zd) > math.Abs(zf) {
+		step.baseline, step.sigma, step.z, step.drift = slow, sigD, zd, true
+	}
+	z := step.z
+	if st.n < math.MaxUint16 {
+		st.n++
+	}
+	if !settled {
+		return step
+	}
+	if st.tailP == 0 {
+		st.tailP, st.tailM1, st.tailM2 = gaussTailP, gaussBeta, 2*gaussBeta*gaussBeta
+	}
+
+	// Calibrated tail probability of this point's surprise, in decades.
+	s := 0.0
+	if math.Abs(z) > 2.5 { // S < 1.92 below: no need to compute it
+		s = scoreSurprise(z)
+	}
+	tailP := float64(st.tailP)
+	decades := -math.Log10(tailP)
+	if x := s - surpriseS0; x > 0 {
+		decades += gpdDecades(x, float64(st.tailM1), float64(st.tailM2))
+	} else {
+		// Below the tail, ordinary points: from 0 up to where it starts.
+		decades *= s / surpriseS0
+	}
+	scoring := n >= p.probation
+	if scoring {
+		step.score = min(1, decades/tailDecades)
+	}
+
+	// Learn the tail from the first point of each run of exceedances
+	// (declustering, as peaks-over-threshold methods do): a heavy-tailed
+	// stream teaches its tail with every isolated outlier, while a
+	// sustained excursion counts once, with the small excess at its start,
+	// and so is not learned as normal while it grows.
+	a := math.Max(p.aCal, 1/(float64(n-p.probation/2)+priorPoints))
+	if s > surpriseS0 {
+		if st.flags&scoreExceeding == 0 {
+			st.flags |= scoreExceeding
+			st.tailP += float32(a * (1 - tailP))
+			// Exceedances are rare: average over the last few dozen.
+			aT := min(a/math.Max(tailP, minTailP), 0.05)
+			m1 := float64(st.tailM1)
+			ex := min(s-surpriseS0, 20*m1) // keep the moments finite
+			st.tailM1 += float32(aT * (ex - m1))
+			st.tailM2 += float32(aT * (ex*ex - float64(st.tailM2)))
+		}
+	} else {
+		st.flags &^= scoreExceeding
+		st.tailP = float32(math.Max(minTailP, tailP-a*tailP))
+	}
+	if !scoring {
+		return step
+	}
+
+	// Excursion state: onset at warn, raise at threshold, re-arm after
+	// ClearPoints points in a row below half the warn level.
+	if st.flags&scoreAlerting != 0 {
+		if step.score < p.warn/2 {
+			st.below++
+		} else {
+			st.below = 0
+		}
+		if st.below >= p.clear {
+			st.flags &^= scoreAlerting
+			st.below, st.onset = 0, 0
+		}
+		return step
+	}
+	switch {
+	case step.score >= p.threshold:
+		st.flags |= scoreAlerting
+		step.raise = true
+		if st.onset == 0 {
+			st.onset = t
+		}
+	case step.score >= p.warn:
+		if st.onset == 0 {
+			st.onset = t
+		}
+	default:
+		st.onset = 0
+	}
+	return step
+}
+
+// scoreScale turns a mean absolute deviation into a σ, with a floor so that a
+// constant stream (zero deviation) never divides by zero: any change of a
+// constant stream is then very surprising, as it should be.
+func scoreScale(dev, level float64) float64 {
+	return math.Max(madToSigma*dev, 1e-9*math.Abs(level)+1e-12)
+}
+
+// Scorer is the streaming anomaly score of one series, outside the engine
+// (medic detect --csv). It is the same model the score detector runs per
+// signal. A Scorer is not safe for concurrent use.
+type Scorer struct {
+	p  scoreParams
+	st scoreState
+}
+
+// NewScorer returns a scorer for one series. cfg should be valid (see
+// ScoreConfig.Validate); out-of-range values are clamped.
+func NewScorer(cfg ScoreConfig) *Scorer {
+	return &Scorer{p: newScoreParams(cfg)}
+}
+
+// Update feeds the point (tNano Unix nanoseconds, in increasing order) and
+// returns its anomaly score in [0,1]: 0 during probation and for NaN or
+// infinite values, which are otherwise ignored.
+func (s *Scorer) Update(tNano int64, v float64) float64 {
+	return s.p.update(&s.st, tNano, v).score
+}
+
+// Reset forgets everything learned.
+func (s *Scorer) Reset() { s.st = scoreState{} }
+
+// ScoreDetector raises KindScore anomalies when a signal's streaming anomaly
+// score reaches the threshold: once per excursion, re-armed after the score
+// has stayed below half the warn level for ClearPoints points. Its state is
+// one fixed-size record (56 bytes) per signal ID.
+type ScoreDetector struct {
+	p       scoreParams
+	include []string
+	exclude []string
+	states  []scoreState // indexed by Signal.ID
+}
+
+// NewScoreDetector builds the score detector from a (validated) config.
+func NewScoreDetector(cfg ScoreConfig) Detector {
+	return &ScoreDetector{
+		p:       newScoreParams(cfg),
+		include: append([]string(nil), cfg.Include...),
+		exclude: append([]string(nil), cfg.Exclude...),
+	}
+}
+
+// Name is "score".
+func (d *ScoreDetector) Name() string { return "score" }
+
+// Wants reports whether sig's name is included and not excluded.
+func (d *ScoreDetector) Wants(sig *Signal) bool {
+	if len(d.include) > 0 && !matchSignalName(d.include, sig.Name) {
+		return false
+	}
+	return !matchSignalName(d.exclude, sig.Name)
+}
+
+func matchSignalName(patterns []string, name string) bool {
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Observe scores p and raises an anomaly when an excursion reaches the
+// threshold.
+func (d *ScoreDetector) Observe(sig *Signal, p Point, emit Emit) {
+	id := int(sig.ID)
+	if id >= len(d.states) {
+		n := max(2*len(d.states), id+1, 64)
+		grown := make([]scoreState, n)
+		copy(grown, d.states)
+		d.states = grown
+	}
+	st := &d.states[id]
+	r := d.p.update(st, p.T, p.V)
+	if !r.raise {
+		return
+	}
+	dir := "above"
+	if r.z < 0 {
+		dir = "below"
+	}
+	summary := fmt.Sprintf("%s at %s, %.1fσ %s its expected %s (anomaly score %.2f)",
+		sig.Name, fmtValue(p.V), math.Abs(r.z), dir, fmtValue(r.baseline), r.score)
+	if r.drift {
+		summary = fmt.Sprintf("%s drifted to %s from its usual level of %s, %.1f times its normal drift (anomaly score %.2f)",
+			sig.Name, fmtValue(r.level), fmtValue(r.baseline), math.Abs(r.z), r.score)
+	}
+	a := Anomaly{
+		Signal:   sig.Name,
+		Kind:     KindScore,
+		Detector: d.Name(),
+		Onset:    time.Unix(0, st.onset).UTC(),
+		At:       time.Unix(0, p.T).UTC(),
+		Score:    r.score,
+		Observed: p.V,
+		Baseline: r.baseline,
+		Summary:  summary,
+	}
+	if sig.Workload != nil {
+		a.Workload = *sig.Workload
+	}
+	emit(sig, a)
+}
+
+// Forget drops the state of sig, whose ID will be reused.
+func (d *ScoreDetector) Forget(sig *Signal) {
+	if int(sig.ID) < len(d.states) {
+		d.states[sig.ID] = scoreState{}
+	}
+}
+
+// Advance does nothing: the score lives on points alone.
+func (d *ScoreDetector) Advance(int64, Emit) {}
+
+// fmtValue prints a measurement of unknown unit with 3 significant digits
+// and an SI prefix for large magnitudes: 0.25, 12.5, 539M.
+func fmtValue(v float64) string {
+	a := math.Abs(v)
+	switch {
+	case a == 0:
+		return "0"
+	case a < 1e-3 || a >= 1e18:
+		return strconv.FormatFloat(v, 'g', 3, 64)
+	case a < 1e4:
+		return strconv.FormatFloat(roundSignificant(v, 3), 'f', -1, 64)
+	}
+	const prefixes = "kMGTP"
+	i := -1
+	for a >= 999.5 && i < len(prefixes)-1 {
+		a /= 1000
+		v /= 1000
+		i++
+	}
+	return strconv.FormatFloat(roundSignificant(v, 3), 'f', -1, 64) + prefixes[i:i+1]
+}
+
+func roundSignificant(v float64, digits int) float64 {
+	if v == 0 {
+		return 0
+	}
+	e := math.Pow(10, float64(digits)-math.Ceil(math.Log10(math.Abs(v))))
+	return math.Round(v*e) / e
+}
