@@ -13,7 +13,13 @@ type Point struct {
 type Signal struct {
 	// ID is dense within one engine shard and reused after Forget, so a
 	// detector can keep per-signal state in a slice indexed by it.
-	ID       uint32
+	ID uint32
+	// Engine bookkeeping, kept here where it fills alignment padding:
+	// which detectors want the signal (bit i: detector i), and whether
+	// the slot is in use.
+	want uint8
+	live bool
+
 	Workload *Workload
 	// Name is the metric name, with a suffix for derived signals
 	// (":rate", ":p50", ":p99", ":error_ratio", ...); see signals.go.
