@@ -151,6 +151,7 @@ type satKey struct{ namespace, pod, container string }
 // satPair is what is known about one container: the latest value of each
 // role of each resource, and each resource's alert state.
 type satPair struct {
+	key  satKey
 	refs int // signals attached
 	res  [satResources]satRes
 }
@@ -163,10 +164,9 @@ type satRes struct {
 	raised                 bool
 }
 
-// satSlot is the per-signal state (indexed by Signal.ID).
+// satSlot is the per-signal state.
 type satSlot struct {
 	pair *satPair
-	key  satKey
 	r    satRole
 }
 
@@ -174,12 +174,14 @@ type satSlot struct {
 // memory or CPU use stays close to its limit, or its CPU is throttled in too
 // many scheduling periods, for a configured time. It raises once per
 // episode and re-arms when the ratio falls below threshold minus margin.
-// Its state is one slot per wanted signal plus one record per container.
+// Its state is one 16-byte slot per wanted signal (a map: the few wanted
+// signals must not cost every signal of the shard) plus one record per
+// container.
 type SaturationDetector struct {
 	cfg   SaturationConfig
 	res   [satResources]SaturationResource
 	roles map[string]satRole
-	slots []satSlot
+	slots map[uint32]satSlot
 	pairs map[satKey]*satPair
 }
 
@@ -190,6 +192,7 @@ func NewSaturationDetector(cfg SaturationConfig) Detector {
 		cfg:   cfg,
 		res:   [satResources]SaturationResource{cfg.Memory, cfg.CPU, cfg.Throttling},
 		roles: map[string]satRole{},
+		slots: map[uint32]satSlot{},
 		pairs: map[satKey]*satPair{},
 	}
 	for i, r := range d.res {
@@ -244,25 +247,20 @@ func (d *SaturationDetector) Observe(sig *Signal, p Point, emit Emit) {
 	if math.IsNaN(p.V) || math.IsInf(p.V, 0) || p.V < 0 {
 		return
 	}
-	id := int(sig.ID)
-	if id >= len(d.slots) {
-		grown := make([]satSlot, max(2*len(d.slots), id+1, 64))
-		copy(grown, d.slots)
-		d.slots = grown
-	}
-	slot := &d.slots[id]
-	if slot.pair == nil {
+	slot, ok := d.slots[sig.ID]
+	if !ok {
 		r, ok := d.roles[sig.Name]
 		if !ok {
 			return
 		}
-		slot.key, slot.r = satKeyOf(sig), r
-		slot.pair = d.pairs[slot.key]
+		key := satKeyOf(sig)
+		slot = satSlot{pair: d.pairs[key], r: r}
 		if slot.pair == nil {
-			slot.pair = &satPair{}
-			d.pairs[slot.key] = slot.pair
+			slot.pair = &satPair{key: key}
+			d.pairs[key] = slot.pair
 		}
 		slot.pair.refs++
+		d.slots[sig.ID] = slot
 	}
 	res := &slot.pair.res[slot.r.res]
 	switch slot.r.role {
@@ -351,11 +349,11 @@ func (d *SaturationDetector) anomaly(which int, res *satRes, sig *Signal, ratio 
 // Forget detaches sig from its container, dropping the container's record
 // when no signal of it is left.
 func (d *SaturationDetector) Forget(sig *Signal) {
-	id := int(sig.ID)
-	if id >= len(d.slots) || d.slots[id].pair == nil {
+	slot, ok := d.slots[sig.ID]
+	if !ok {
 		return
 	}
-	slot := &d.slots[id]
+	delete(d.slots, sig.ID)
 	res := &slot.pair.res[slot.r.res]
 	switch slot.r.role {
 	case satUsage:
@@ -370,9 +368,8 @@ func (d *SaturationDetector) Forget(sig *Signal) {
 		}
 	}
 	if slot.pair.refs--; slot.pair.refs <= 0 {
-		delete(d.pairs, slot.key)
+		delete(d.pairs, slot.pair.key)
 	}
-	*slot = satSlot{}
 }
 
 // Advance does nothing: records live as long as their signals.

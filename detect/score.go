@@ -491,7 +491,7 @@ func matchSignalName(patterns []string, name string) bool {
 func (d *ScoreDetector) Observe(sig *Signal, p Point, emit Emit) {
 	id := int(sig.ID)
 	if id >= len(d.states) {
-		n := max(2*len(d.states), id+1, 64)
+		n := max(len(d.states)+len(d.states)/4, id+1, 64) // amortized, without doubling a large table
 		grown := make([]scoreState, n)
 		copy(grown, d.states)
 		d.states = grown
