@@ -47,10 +47,13 @@ type EventRule struct {
 	StatusReasons []string `yaml:"status_reasons"`
 	// Verb describes an occurrence in summaries: "OOMKilled", "failed
 	// health probes".
-	Verb     string        `yaml:"verb"`
+	Verb string `yaml:"verb"`
+	// MinCount occurrences within Within fire the rule.
 	MinCount int           `yaml:"min_count"`
 	Within   time.Duration `yaml:"within"`
-	Quiet    time.Duration `yaml:"quiet"`
+	// Quiet is how long without occurrences ends a burst, so that the
+	// next occurrence can fire again.
+	Quiet time.Duration `yaml:"quiet"`
 }
 
 // RestartRule raises on increases of the container restart count gauge
@@ -58,8 +61,12 @@ type EventRule struct {
 // sample of a container is its baseline, not an increase; a drop (the
 // kubelet pruned dead containers) is a new baseline.
 type RestartRule struct {
-	Disabled bool          `yaml:"disabled"`
-	Metrics  []string      `yaml:"metrics"`
+	// Disabled turns restart counting off.
+	Disabled bool `yaml:"disabled"`
+	// Metrics name the restart count gauges.
+	Metrics []string `yaml:"metrics"`
+	// MinCount restarts within Within fire; Quiet without restarts ends
+	// the burst (as for EventRule).
 	MinCount int           `yaml:"min_count"`
 	Within   time.Duration `yaml:"within"`
 	Quiet    time.Duration `yaml:"quiet"`
@@ -198,6 +205,8 @@ type evRule struct {
 	EventRule
 	signal string
 }
+
+var _ EventDetector = (*EventRules)(nil)
 
 // EventRules raises KindEvent anomalies from Kubernetes events and from
 // container restart and status metrics: one anomaly per burst of

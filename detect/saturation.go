@@ -16,8 +16,12 @@ import (
 // container uses, k8s_cluster what its spec allows), so they arrive as
 // different signals; the detector pairs them by namespace, pod and container.
 type SaturationConfig struct {
-	Memory     SaturationResource `yaml:"memory"`
-	CPU        SaturationResource `yaml:"cpu"`
+	// Memory compares the working set (bytes) with the memory limit.
+	Memory SaturationResource `yaml:"memory"`
+	// CPU compares CPU usage (cores) with the CPU limit.
+	CPU SaturationResource `yaml:"cpu"`
+	// Throttling compares throttled CFS periods with all CFS periods
+	// (both per second).
 	Throttling SaturationResource `yaml:"throttling"`
 	// Margin is how far below its threshold a ratio must fall before the
 	// resource can raise again.
@@ -28,6 +32,7 @@ type SaturationConfig struct {
 // too close to the limit: Usage / Limit, or a ready-made Ratio, at or above
 // Threshold continuously for For (event time).
 type SaturationResource struct {
+	// Disabled turns the resource off.
 	Disabled bool `yaml:"disabled"`
 	// Usage names the signals of what is used (bytes, cores, throttled
 	// periods per second).
@@ -37,9 +42,12 @@ type SaturationResource struct {
 	Limit []string `yaml:"limit"`
 	// Ratio names signals that already are usage/limit (0..1), used when no
 	// usage and limit pair is known.
-	Ratio     []string      `yaml:"ratio"`
-	Threshold float64       `yaml:"threshold"`
-	For       time.Duration `yaml:"for"`
+	Ratio []string `yaml:"ratio"`
+	// Threshold is the ratio (0..1] at which the resource is saturated.
+	Threshold float64 `yaml:"threshold"`
+	// For is how long, in event time, the ratio must stay at or above the
+	// threshold before an anomaly is raised.
+	For time.Duration `yaml:"for"`
 }
 
 // DefaultSaturationConfig reads the metric names of the Collector's

@@ -61,11 +61,17 @@ type SLOObjective struct {
 // Long and the Short window. Windows up to 6h must be whole minutes, longer
 // ones whole hours.
 type BurnRule struct {
-	Name     string        `yaml:"name"`
-	Severity string        `yaml:"severity"` // page or ticket
-	Burn     float64       `yaml:"burn"`
-	Long     time.Duration `yaml:"long"`
-	Short    time.Duration `yaml:"short"`
+	// Name names the rule in summaries, e.g. "page-1h".
+	Name string `yaml:"name"`
+	// Severity is how urgent a firing is: "page" or "ticket".
+	Severity string `yaml:"severity"`
+	// Burn is the budget burn rate (bad ratio / allowed bad ratio) at
+	// which the rule fires.
+	Burn float64 `yaml:"burn"`
+	// Long is the window that makes the burn significant; Short the one
+	// that shows it still goes on (and lets the alert clear quickly).
+	Long  time.Duration `yaml:"long"`
+	Short time.Duration `yaml:"short"`
 }
 
 // DefaultSLOConfig returns 99.9% availability for every workload and the
@@ -113,6 +119,9 @@ func (c SLOConfig) Validate() error {
 		names[r.Name] = true
 		if !(r.Burn > 0) || math.IsInf(r.Burn, 0) {
 			errs = append(errs, fmt.Errorf("rules[%d] %s: burn must be positive, got %v", i, r.Name, r.Burn))
+		}
+		if r.Severity != "page" && r.Severity != "ticket" {
+			errs = append(errs, fmt.Errorf("rules[%d] %s: severity must be page or ticket, got %q", i, r.Name, r.Severity))
 		}
 		if r.Short <= 0 || r.Long <= r.Short {
 			errs = append(errs, fmt.Errorf("rules[%d] %s: need 0 < short < long, got short %s long %s", i, r.Name, r.Short, r.Long))
@@ -183,6 +192,8 @@ func (o *SLOObjective) matches(w *Workload, wkey, route string) bool {
 	}
 	return (o.Service != "" && o.Service == service) || (o.Workload != "" && o.Workload == wkey)
 }
+
+var _ WindowDetector = (*SLODetector)(nil)
 
 // SLODetector raises KindSLOBurn anomalies from request windows. It reads
 // no signals; its state is a fixed ring of minute and hour buckets per

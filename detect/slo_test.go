@@ -95,7 +95,7 @@ func TestSLOValidateJoinsProblems(t *testing.T) {
 		t.Fatal("invalid config accepted")
 	}
 	for _, want := range []string{
-		"burn must be positive", "short < long", "not a whole number of hours", "not a whole number of minutes",
+		"burn must be positive", "short < long", "severity must be page or ticket", "not a whole number of hours", "not a whole number of minutes",
 		"objectives[0]: service or workload is required", "objectives[1]: availability",
 		"not namespace/Kind/name", "latency_target", "min_requests", "min_bad",
 	} {
