@@ -281,6 +281,12 @@ func (d *EventRules) ObserveEvent(ev *Event, emit Emit) {
 		if t == 0 {
 			t = d.now
 		}
+		if t < d.now-int64(r.Within) {
+			// Older than the rule's window: a replayed or deleted event
+			// object (watches report deletions with their old time), not
+			// news.
+			return
+		}
 		d.occur(r, ev.Workload, nil, t, 1, ev.Message, emit)
 		return
 	}

@@ -283,6 +283,16 @@ func TestEventsForgetAndEviction(t *testing.T) {
 	}
 }
 
+func TestEventsIgnoresStaleEvents(t *testing.T) {
+	e := newEvEnv(t, detect.DefaultEventsConfig())
+	e.d.Advance(evT0+int64(2*time.Hour), e.sink.Emit)
+	// The watch reports the deletion of an hour-old event object.
+	e.event(time.Hour, "OOMKilling", "")
+	if e.sink.Len() != 0 {
+		t.Fatalf("an event older than the rule window raised %v", e.sink.Anomalies[0].Summary)
+	}
+}
+
 func TestEventsWithoutTimeUseEventTime(t *testing.T) {
 	e := newEvEnv(t, detect.DefaultEventsConfig())
 	e.d.Advance(evT0, e.sink.Emit)
