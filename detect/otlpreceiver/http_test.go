@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -84,17 +85,27 @@ type response struct {
 	body   []byte
 }
 
-// post sends body; a nil headers map means protobuf without compression.
-// A negative length sends the body chunked (no Content-Length).
+// post sends body with Content-Type application/x-protobuf unless headers
+// say otherwise; chunked hides the length (no Content-Length).
 func post(t testing.TB, url string, headers map[string]string, body []byte, chunked bool) response {
 	t.Helper()
+	resp, err := tryPost(url, headers, body, chunked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// tryPost is post for goroutines other than the test's: it reports
+// failures instead of ending the test.
+func tryPost(url string, headers map[string]string, body []byte, chunked bool) (response, error) {
 	var rd io.Reader = bytes.NewReader(body)
 	if chunked {
-		rd = io.MultiReader(rd) // hides the length from net/http
+		rd = io.MultiReader(rd)
 	}
 	req, err := http.NewRequest(http.MethodPost, url, rd)
 	if err != nil {
-		t.Fatal(err)
+		return response{}, err
 	}
 	req.Header.Set("Content-Type", contentTypeProto)
 	for k, v := range headers {
@@ -102,14 +113,28 @@ func post(t testing.TB, url string, headers map[string]string, body []byte, chun
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("POST %s: %v", url, err)
+		return response{}, fmt.Errorf("POST %s: %w", url, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("read response: %v", err)
+		return response{}, fmt.Errorf("read response: %w", err)
 	}
-	return response{code: resp.StatusCode, header: resp.Header, body: b}
+	return response{code: resp.StatusCode, header: resp.Header, body: b}, nil
+}
+
+// goPost runs tryPost on its own goroutine; a failed request arrives as a
+// response with code 0 and the error text as body.
+func goPost(url string, headers map[string]string, body []byte, chunked bool) <-chan response {
+	ch := make(chan response, 1)
+	go func() {
+		resp, err := tryPost(url, headers, body, chunked)
+		if err != nil {
+			resp = response{body: []byte(err.Error())}
+		}
+		ch <- resp
+	}()
+	return ch
 }
 
 // status decodes an error response body in the encoding it declares.
@@ -577,10 +602,9 @@ func TestHTTPQueueFull(t *testing.T) {
 	r, ing, url := blockedReceiver(t, cfg)
 	body := mustProto(t, metricsRequest("a"))
 
-	results := make(chan response, 2)
-	go func() { results <- post(t, url+"/v1/metrics", nil, body, false) }()
+	first := goPost(url+"/v1/metrics", nil, body, false)
 	<-ing.Entered // the first request holds the only worker
-	go func() { results <- post(t, url+"/v1/metrics", nil, body, false) }()
+	second := goPost(url+"/v1/metrics", nil, body, false)
 	waitFor(t, func() bool { n, _ := r.queue.depth(); return n == 2 }) // the second waits for it
 
 	resp := post(t, url+"/v1/metrics", nil, body, false)
@@ -593,8 +617,8 @@ func TestHTTPQueueFull(t *testing.T) {
 	resp.status(t)
 
 	ing.release()
-	for range 2 {
-		if resp := <-results; resp.code != http.StatusOK {
+	for _, ch := range []<-chan response{first, second} {
+		if resp := <-ch; resp.code != http.StatusOK {
 			t.Errorf("queued request: status %d %q", resp.code, resp.body)
 		}
 	}
@@ -616,8 +640,7 @@ func TestHTTPQueueBytesFull(t *testing.T) {
 	r, ing, url := blockedReceiver(t, cfg)
 	big := append(mustProto(t, metricsRequest("a")), protoUnknownField(70<<10)...)
 
-	first := make(chan response, 1)
-	go func() { first <- post(t, url+"/v1/metrics", nil, big, false) }()
+	first := goPost(url+"/v1/metrics", nil, big, false)
 	<-ing.Entered
 	if _, b := r.queue.depth(); b != int64(len(big)) {
 		t.Errorf("queue bytes %d, want the body's %d", b, len(big))
@@ -643,8 +666,7 @@ func TestHTTPShuttingDown(t *testing.T) {
 	r, ing, url := blockedReceiver(t, testConfig())
 	body := mustProto(t, tracesRequest("a"))
 
-	first := make(chan response, 1)
-	go func() { first <- post(t, url+"/v1/traces", nil, body, false) }()
+	first := goPost(url+"/v1/traces", nil, body, false)
 	<-ing.Entered
 
 	shut := make(chan error, 1)
