@@ -228,25 +228,35 @@ func (d *SaturationDetector) Wants(sig *Signal) bool {
 // satKeyOf names the container a signal is about. The pod name with its
 // namespace identifies a pod whichever receiver reported it (they may derive
 // different workloads for one pod); without one, the workload and instance
-// do.
+// do. cAdvisor series scraped by the prometheus receiver carry the pod and
+// container as the point labels pod, container and namespace.
 func satKeyOf(sig *Signal) satKey {
 	var k satKey
 	if w := sig.Workload; w != nil {
 		k.namespace, k.container = w.Namespace, w.Container
 	}
-	if k.container == "" {
-		k.container, _ = sig.Labels.Get(AttrContainer)
+	label := func(keys ...string) string {
+		for _, key := range keys {
+			if v, ok := sig.Labels.Get(key); ok && v != "" {
+				return v
+			}
+		}
+		return ""
 	}
-	if pod, ok := sig.Labels.Get(AttrPod); ok && pod != "" {
-		k.pod = pod
+	if k.container == "" {
+		k.container = label(AttrContainer, "container")
+	}
+	if k.namespace == "" {
+		k.namespace = label(AttrNamespace, "namespace")
+	}
+	if k.pod = label(AttrPod, "pod"); k.pod != "" {
 		return k
 	}
-	inst, _ := sig.Labels.Get("service.instance.id")
 	wk := ""
 	if sig.Workload != nil {
 		wk = sig.Workload.Key()
 	}
-	k.pod = wk + "\x00" + inst
+	k.pod = wk + "\x00" + label("service.instance.id")
 	return k
 }
 
@@ -282,10 +292,10 @@ func (d *SaturationDetector) Observe(sig *Signal, p Point, emit Emit) {
 	case satRatio:
 		res.ratio, res.ratioT, res.ratioSig = p.V, p.T, sig
 	}
-	d.evaluate(int(slot.r.res), res, p.T, emit)
+	d.evaluate(int(slot.r.res), res, slot.pair.key.container, p.T, emit)
 }
 
-func (d *SaturationDetector) evaluate(which int, res *satRes, t int64, emit Emit) {
+func (d *SaturationDetector) evaluate(which int, res *satRes, container string, t int64, emit Emit) {
 	cfg := &d.res[which]
 	ratio, sig := 0.0, res.usageSig
 	switch {
@@ -310,10 +320,10 @@ func (d *SaturationDetector) evaluate(which int, res *satRes, t int64, emit Emit
 		return
 	}
 	res.raised = true
-	emit(sig, d.anomaly(which, res, sig, ratio, t))
+	emit(sig, d.anomaly(which, res, sig, container, ratio, t))
 }
 
-func (d *SaturationDetector) anomaly(which int, res *satRes, sig *Signal, ratio float64, t int64) Anomaly {
+func (d *SaturationDetector) anomaly(which int, res *satRes, sig *Signal, container string, ratio float64, t int64) Anomaly {
 	th := d.res[which].Threshold
 	dur := fmtDuration(time.Duration(t - res.since))
 	pct := strconv.FormatFloat(math.Round(ratio*100), 'f', 0, 64) + "%"
@@ -346,9 +356,9 @@ func (d *SaturationDetector) anomaly(which int, res *satRes, sig *Signal, ratio 
 	}
 	if sig.Workload != nil {
 		a.Workload = *sig.Workload
-		if c := sig.Workload.Container; c != "" {
-			summary = "container " + c + " " + summary
-		}
+	}
+	if container != "" {
+		summary = "container " + container + " " + summary
 	}
 	a.Summary = summary
 	return a

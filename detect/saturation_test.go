@@ -241,6 +241,31 @@ func TestSaturationPairsAcrossSignals(t *testing.T) {
 	}
 }
 
+func TestSaturationCAdvisorLabels(t *testing.T) {
+	// cAdvisor series come from one scrape target (the kubelet) and name
+	// the container in point labels: containers must not be mixed up.
+	e := newSatEnv(t, detect.DefaultSaturationConfig())
+	kubelet := &detect.Workload{Name: "kubelet", Service: "kubelet"}
+	sig := func(id uint32, name, pod, container string) *detect.Signal {
+		return detectorstest.Signal(id, kubelet, name, map[string]string{
+			"namespace": "shop", "pod": pod, "container": container, "service.instance.id": "node-1:10250"})
+	}
+	busyThrottled := sig(1, "container_cpu_cfs_throttled_periods_total:rate", "checkout-7d9f8b6c5d-x2x4z", "app")
+	busyPeriods := sig(2, "container_cpu_cfs_periods_total:rate", "checkout-7d9f8b6c5d-x2x4z", "app")
+	idleThrottled := sig(3, "container_cpu_cfs_throttled_periods_total:rate", "cart-5c7b9d8f6d-p4m2k", "app")
+	idlePeriods := sig(4, "container_cpu_cfs_periods_total:rate", "cart-5c7b9d8f6d-p4m2k", "app")
+	e.every(0, 3*time.Minute, map[*detect.Signal]float64{busyThrottled: 6, busyPeriods: 10, idleThrottled: 0, idlePeriods: 10})
+	if e.sink.Len() != 1 || e.sink.Signals[0] != busyThrottled {
+		t.Fatalf("want one anomaly for the throttled container, got %v", e.sink.Anomalies)
+	}
+	if got := e.sink.Anomalies[0].Summary; !strings.HasPrefix(got, "container app CPU throttled in 60%") {
+		t.Errorf("summary %q", got)
+	}
+	if n := e.d.(interface{ Containers() int }).Containers(); n != 2 {
+		t.Errorf("tracking %d containers, want 2", n)
+	}
+}
+
 func TestSaturationLimitAfterUsage(t *testing.T) {
 	e := newSatEnv(t, detect.DefaultSaturationConfig())
 	usage := e.signal("container.memory.working_set", "p")
