@@ -1,0 +1,50 @@
+# medic's two commands: `make demo` runs medic's main job on its embedded
+# defaults; `make test` runs every test. See README.md.
+
+GO      ?= go
+BIN     := bin
+PKGS    := ./...
+
+.PHONY: all build demo test unit vet fmt-check interop bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/medic ./cmd/medic
+
+demo: build
+	$(BIN)/medic demo --scenario memory-leak
+	$(BIN)/medic demo --scenario bad-deploy
+	$(BIN)/medic demo --scenario healthy
+
+# test: formatting, vet, the race-enabled unit tests, and the interop tests
+# against a stock OpenTelemetry Collector and telemetrygen.
+test: fmt-check vet unit interop
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+unit:
+	$(GO) test -race -count=1 $(PKGS)
+
+interop: build
+	bash fixtures/interop/build.sh
+	MEDIC_BIN=$(CURDIR)/$(BIN)/medic $(GO) test -count=1 -tags interop -v ./fixtures/interop/
+
+# bench: medic serve vs the OpenTelemetry Collector under the same OTLP load,
+# then the engine's memory per series.
+bench: build
+	bash fixtures/interop/build.sh
+	$(GO) run ./cmd/medic-bench --medic $(BIN)/medic
+	$(GO) test -run '^$$' -bench 'BenchmarkSeriesMemory|BenchmarkIngest|BenchmarkDecode|BenchmarkScorer' -benchtime 1x -count 1 ./detect/
+
+# fuzz: a short run of every fuzz target (CI runs the seed corpora in `unit`).
+fuzz:
+	for f in FuzzDecodeMetrics FuzzDecodeTraces FuzzDecodeLogs; do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 30s ./detect/ || exit 1; done
+	for f in FuzzHTTPMetrics FuzzHTTPTraces FuzzHTTPLogs; do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 30s ./detect/otlpreceiver/ || exit 1; done
+
+clean:
+	rm -rf $(BIN) .cache

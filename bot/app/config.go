@@ -1,0 +1,106 @@
+package app
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/medic-bot/medic/detect"
+	"github.com/medic-bot/medic/detect/otlpreceiver"
+)
+
+// Config is medic.yaml. Every section has defaults, so an empty file (or no
+// file) runs medic on its embedded defaults.
+type Config struct {
+	// OTLP configures the OTLP/gRPC and OTLP/HTTP receivers.
+	OTLP otlpreceiver.Config `yaml:"otlp"`
+	// HTTP configures the listener for /metrics, /healthz, the read-only
+	// API and (later) GitHub webhooks.
+	HTTP HTTPConfig `yaml:"http"`
+	// Detect configures series handling and the detectors.
+	Detect detect.EngineConfig `yaml:"detect"`
+	// Log configures medic's own logs.
+	Log LogConfig `yaml:"log"`
+}
+
+// HTTPConfig configures medic's HTTP listener.
+type HTTPConfig struct {
+	Endpoint string `yaml:"endpoint"`
+	// RecentAnomalies is how many anomalies /api/anomalies keeps.
+	RecentAnomalies int `yaml:"recent_anomalies"`
+}
+
+// LogConfig configures logging.
+type LogConfig struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text or json.
+	Format string `yaml:"format"`
+}
+
+// DefaultConfig is medic's embedded configuration.
+func DefaultConfig() Config {
+	return Config{
+		OTLP:   otlpreceiver.DefaultConfig(),
+		HTTP:   HTTPConfig{Endpoint: "127.0.0.1:8080", RecentAnomalies: 1000},
+		Detect: detect.DefaultEngineConfig(),
+		Log:    LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if err := c.OTLP.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("otlp: %w", err))
+	}
+	if c.HTTP.Endpoint != "" {
+		if _, _, err := net.SplitHostPort(c.HTTP.Endpoint); err != nil {
+			errs = append(errs, fmt.Errorf("http.endpoint: %w", err))
+		}
+	}
+	if c.HTTP.RecentAnomalies <= 0 {
+		errs = append(errs, fmt.Errorf("http.recent_anomalies: must be positive, got %d", c.HTTP.RecentAnomalies))
+	}
+	if err := c.Detect.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("detect: %w", err))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level: want debug, info, warn or error, got %q", c.Log.Level))
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log.format: want text or json, got %q", c.Log.Format))
+	}
+	return errors.Join(errs...)
+}
+
+// LoadConfig reads a medic.yaml over the defaults. Unknown keys are errors,
+// and every problem is reported at once.
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	if path == "" {
+		return cfg, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("parse config %s: %w", path, err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("invalid config %s: %w", path, err)
+	}
+	return cfg, nil
+}
