@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
@@ -208,11 +209,12 @@ func (r *Receiver) writeError(w http.ResponseWriter, enc bodyEncoding, httpCode 
 // statusProto builds the google.rpc.Status for a refusal: BadRequest details
 // for bad data, RetryInfo for retryable refusals.
 func (r *Receiver) statusProto(code codes.Code, o outcome) *spb.Status {
-	st := &spb.Status{Code: int32(code), Message: o.message}
+	msg := clientMessage(o.message)
+	st := &spb.Status{Code: int32(code), Message: msg}
 	var detail proto.Message
 	switch code {
 	case codes.InvalidArgument:
-		detail = &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "body", Description: o.message}}}
+		detail = &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "body", Description: msg}}}
 	case codes.Unavailable:
 		detail = &errdetails.RetryInfo{RetryDelay: durationpb.New(r.cfg.RetryAfter)}
 	}
@@ -222,6 +224,23 @@ func (r *Receiver) statusProto(code codes.Code, o outcome) *spb.Status {
 		}
 	}
 	return st
+}
+
+// maxMessage bounds the messages sent back to clients.
+const maxMessage = 1024
+
+// clientMessage makes s fit a protobuf string field: valid UTF-8 (decoder
+// errors may quote the bytes they choked on) and at most maxMessage bytes.
+func clientMessage(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= maxMessage {
+		return s
+	}
+	cut := maxMessage
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 func retryAfterSeconds(d interface{ Seconds() float64 }) int {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/medic-bot/medic/detect"
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
@@ -290,6 +291,7 @@ func TestHTTPBadRequest(t *testing.T) {
 		{"truncated protobuf", nil, mustProto(t, metricsRequest("a.b"))[:7], contentTypeProto, "invalid OTLP metrics request"},
 		{"json syntax", map[string]string{"Content-Type": contentTypeJSON}, []byte(`{"resourceMetrics":[`), contentTypeJSON, "invalid OTLP/JSON metrics request"},
 		{"json wrong type", map[string]string{"Content-Type": contentTypeJSON}, []byte(`{"resourceMetrics":"no"}`), contentTypeJSON, "invalid OTLP/JSON metrics request"},
+		{"protobuf sent as json", map[string]string{"Content-Type": contentTypeJSON}, []byte("\x0a\xff\xfe\x80"), contentTypeJSON, "invalid OTLP/JSON metrics request"},
 		{"bad gzip", map[string]string{"Content-Encoding": "gzip"}, []byte("not gzip at all"), contentTypeProto, "invalid gzip body"},
 		{"truncated gzip", map[string]string{"Content-Encoding": "gzip"}, gzipBytes(t, mustProto(t, metricsRequest("a.b")))[:20], contentTypeProto, "invalid gzip body"},
 	}
@@ -314,10 +316,10 @@ func TestHTTPBadRequest(t *testing.T) {
 			}
 		})
 	}
-	if got := metricValue(t, reg, `medic_otlp_rejected_total{signal="metrics",reason="malformed"}`); got != "6" {
+	if got := metricValue(t, reg, `medic_otlp_rejected_total{signal="metrics",reason="malformed"}`); got != "7" {
 		t.Errorf("malformed count %s", got)
 	}
-	if got := metricValue(t, reg, `medic_otlp_requests_total{transport="http",signal="metrics",outcome="error"}`); got != "6" {
+	if got := metricValue(t, reg, `medic_otlp_requests_total{transport="http",signal="metrics",outcome="error"}`); got != "7" {
 		t.Errorf("error requests %s", got)
 	}
 }
@@ -720,6 +722,17 @@ func TestHTTPNoBodyInLogs(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "level=INFO") {
 		t.Errorf("per-request logging at info:\n%s", logs.String())
+	}
+}
+
+func TestClientMessage(t *testing.T) {
+	if got := clientMessage("bad \xff byte"); got != "bad \uFFFD byte" {
+		t.Errorf("got %q", got)
+	}
+	long := strings.Repeat("é", maxMessage)
+	got := clientMessage(long)
+	if len(got) > maxMessage+len("…") || !strings.HasSuffix(got, "…") || !utf8.ValidString(got) {
+		t.Errorf("long message cut to %d bytes: %q...", len(got), got[:16])
 	}
 }
 

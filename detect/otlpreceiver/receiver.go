@@ -280,7 +280,7 @@ type outcome struct {
 func (r *Receiver) classify(sig *signal, res detect.IngestResult, err error) outcome {
 	switch {
 	case err == nil:
-		o := outcome{accepted: max(res.Accepted, 0), rejected: max(res.Rejected, 0), partMsg: res.Message}
+		o := outcome{accepted: max(res.Accepted, 0), rejected: max(res.Rejected, 0), partMsg: clientMessage(res.Message)}
 		if o.rejected > 0 && o.partMsg == "" {
 			o.partMsg = fmt.Sprintf("%d %s rejected", o.rejected, sig.items)
 		}
