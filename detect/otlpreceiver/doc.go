@@ -30,10 +30,15 @@
 //     the message is in. As a consequence at most Queue.MaxBytes /
 //     MaxRecvMsgSize gRPC messages are read at the same moment.
 //
-// Buffers are counted by capacity. Transient copies inside grpc-go (the
-// compressed frame while it is decompressed) and the JSON-to-protobuf
-// conversion step (both the JSON and the protobuf form are counted while both
-// exist) are the only other per-request allocations.
+// Buffers are counted by capacity. A JSON body is counted while it is read;
+// once converted, its protobuf form takes its place in the count. Transient
+// copies inside grpc-go (a compressed frame while it is decompressed) and
+// inside the JSON converter are not counted.
+//
+// OTLP/HTTP is served over HTTP/1.1 and unencrypted HTTP/2 (h2c with prior
+// knowledge). Answers to a wrong method (405) or Content-Type (415) are
+// plain text, since the client's encoding is not known; every other error
+// answer is a google.rpc.Status in the request's encoding.
 //
 // # Self-metrics
 //

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -243,7 +244,9 @@ func clientMessage(s string) string {
 	return s[:cut] + "…"
 }
 
-func retryAfterSeconds(d interface{ Seconds() float64 }) int {
+// retryAfterSeconds is d in whole seconds for Retry-After, rounded up and
+// at least 1.
+func retryAfterSeconds(d time.Duration) int {
 	s := math.Ceil(d.Seconds())
 	if s < 1 {
 		return 1

@@ -57,6 +57,27 @@ func TestStartShutdown(t *testing.T) {
 	}
 }
 
+func TestHTTP2Cleartext(t *testing.T) {
+	ing := &recordingIngester{}
+	r, _ := startTestReceiver(t, testConfig(), ing)
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	client := &http.Client{Transport: &http.Transport{Protocols: &protocols}}
+	req, _ := http.NewRequest(http.MethodPost, "http://"+r.HTTPAddr()+"/v1/traces", strings.NewReader(string(mustProto(t, tracesRequest("h2c")))))
+	req.Header.Set("Content-Type", contentTypeProto)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.ProtoMajor != 2 {
+		t.Fatalf("status %d over %s", resp.StatusCode, resp.Proto)
+	}
+	if got := ing.spanNames(); len(got) != 1 || got[0] != "h2c" {
+		t.Errorf("spans %q", got)
+	}
+}
+
 // freeAddr returns a loopback address that was free a moment ago.
 func freeAddr(t *testing.T) string {
 	t.Helper()

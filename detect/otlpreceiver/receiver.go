@@ -62,7 +62,8 @@ type Receiver struct {
 }
 
 // New builds a receiver that hands requests to ing and registers its
-// metrics in reg. It does not listen until Start.
+// metrics in reg (a private registry if nil) and logs to logger (nowhere if
+// nil). It does not listen until Start; HTTPHandler works at once.
 func New(cfg Config, ing detect.Ingester, reg *selfmetrics.Registry, logger *slog.Logger) (*Receiver, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("otlp receiver config: %w", err)
@@ -134,8 +135,13 @@ func (r *Receiver) listen(ctx context.Context) error {
 			return fmt.Errorf("listen otlp http on %s: %w", ep, err)
 		}
 		r.httpLn = ln
+		// OTLP/HTTP allows HTTP/2; without TLS that means h2c.
+		var protocols http.Protocols
+		protocols.SetHTTP1(true)
+		protocols.SetUnencryptedHTTP2(true)
 		r.httpSrv = &http.Server{
 			Handler:           r.handler,
+			Protocols:         &protocols,
 			ReadHeaderTimeout: readHeaderTimeout,
 			ReadTimeout:       readTimeout,
 			IdleTimeout:       idleTimeout,
