@@ -4,16 +4,22 @@ package detect
 // request with protowire and reports what it finds to a MetricsSink,
 // TracesSink or LogsSink, without building message trees.
 //
-// Every request is walked twice. The first walk validates the whole body
-// against a table of the OTLP schema (wire types, lengths, nesting of
-// AnyValues, every attribute list and value) and makes no sink call; only a
-// body that passed it is walked a second time, by code written per message,
-// that calls the sink. So a body that does not decode is never half-applied.
+// A body that does not decode must not be half-applied, so no sink call is
+// made before the whole body has been checked:
+//
+//   - Traces and logs are walked twice. The first walk validates the body
+//     against a table of the OTLP schema (wire types, lengths, nesting of
+//     AnyValues, every attribute list and value) and calls nothing; the
+//     second, by code written per message, calls the sink.
+//   - Metrics, the hot path, are read once by a pass that checks exactly
+//     what the validator checks and records what it finds in the Decoder's
+//     scratch slices, which are then replayed to the sink. When that pass
+//     meets anything unexpected it gives up and the validator decides.
 //
 // Protobuf merges the occurrences of a singular message field (and of the
 // same member of a oneof). No ordinary encoder writes such bodies, so when
 // validation sees one the body is rewritten once into the decoder's scratch
-// space with the occurrences merged (which allocates) and that copy is walked
+// space with the occurrences merged (which allocates) and that copy is read
 // instead; the common path reads the body in place and does not allocate.
 
 import (
@@ -44,10 +50,12 @@ const MaxValueDepth = 32
 
 // Decoder decodes OTLP export requests (protobuf) into sink calls.
 //
-// A Decoder keeps scratch space (bucket counts, bounds, quantiles) between
-// requests, so a long-lived Decoder decodes metrics without allocating. The
-// zero value is ready to use. A Decoder is not safe for concurrent use: give
-// each goroutine its own.
+// A Decoder keeps its scratch space (the recorded points of a metrics
+// request, bucket counts, bounds, quantiles) between requests, so a
+// long-lived Decoder decodes metrics without allocating once it has seen a
+// request of the usual size; scratch that a request used less than a quarter
+// of is released. The zero value is ready to use. A Decoder is not safe for
+// concurrent use: give each goroutine its own.
 //
 // Calls happen in document order: Resource once per ResourceMetrics /
 // ResourceSpans / ResourceLogs (with empty Attrs when the resource is absent),
@@ -65,31 +73,45 @@ const MaxValueDepth = 32
 // A body that does not decode returns an error wrapping ErrMalformed that
 // names where the problem is, and then no sink method was called.
 type Decoder struct {
-	m    Metric
-	num  NumberPoint
-	hist HistogramPoint
-	exp  ExpHistogramPoint
-	summ SummaryPoint
-	span Span
-	log  LogRecord
-
+	// The recorded metrics request (see recordMetrics); point slices are
+	// spans of counts, bounds, bucks and quant.
+	ev     []uint8
+	res    []Attrs
+	scopes []scopeEvent
+	mets   []Metric
+	nums   []NumberPoint
+	hists  []HistogramPoint
+	histSp []histSpans
+	exps   []ExpHistogramPoint
+	expSp  []expSpans
+	summs  []SummaryPoint
+	summSp []span
 	counts []uint64
 	bounds []float64
-	pos    []uint64
-	neg    []uint64
+	bucks  []uint64
 	quant  []Quantile
-	norm   []byte // the merged copy of a body that needed merging
+
+	span Span
+	log  LogRecord
+	norm []byte // the merged copy of a body that needed merging
 }
 
 // Metrics decodes an ExportMetricsServiceRequest.
 func (d *Decoder) Metrics(b []byte, s MetricsSink) error {
-	b, err := d.prepare(b, &metricsRequestDesc)
-	if err != nil {
-		return err
+	if !d.recordMetrics(b) {
+		var v validator
+		if e := v.message(b, &metricsRequestDesc, 0); e != nil {
+			return e
+		}
+		if !v.merge {
+			return errInconsistent
+		}
+		d.norm = appendMerged(d.norm[:0], b, &metricsRequestDesc)
+		if !d.recordMetrics(d.norm) {
+			return errInconsistent
+		}
 	}
-	if !d.walkMetrics(b, s) {
-		return errInconsistent
-	}
+	d.replayMetrics(s)
 	return nil
 }
 
@@ -573,6 +595,10 @@ func (v *validator) message(b []byte, m *msgDesc, depth int) *decodeError {
 			case actMessages:
 				if p, n := protowire.ConsumeBytes(b[1:]); n >= 0 {
 					f := &m.fields[c>>3]
+					if quickCheck(p, f.msg) {
+						b = b[1+n:]
+						continue
+					}
 					if e := v.message(p, f.msg, depth); e != nil {
 						e.path = append(e.path, segment(msg, b, f, protowire.Number(c>>3)))
 						return e
@@ -708,6 +734,58 @@ func (v *validator) message(b []byte, m *msgDesc, depth int) *decodeError {
 		b = b[n:]
 	}
 	return nil
+}
+
+// quickCheck reports whether b is a valid message of type m using the fast
+// paths alone: every field has a one-byte tag and (for length-delimited
+// ones) a one-byte length, and needs no merging or nested validation other
+// than simple KeyValues. Encoders write data points this way. A false result
+// says nothing: the general validation decides then.
+func quickCheck(b []byte, m *msgDesc) bool {
+	oneof := false
+	for len(b) > 0 {
+		c := b[0]
+		if c >= 0x80 {
+			return false
+		}
+		// An if-chain, most frequent first: it predicts better than the
+		// jump table a switch compiles to.
+		a := m.fast[c]
+		if a == actKeyValues || a == actBytes || a == actPacked64 {
+			if len(b) < 2 || b[1] >= 0x80 || 2+int(b[1]) > len(b) {
+				return false
+			}
+			v := b[2 : 2+int(b[1])]
+			b = b[2+int(b[1]):]
+			if a == actKeyValues && !simpleKeyValue(v) || a == actPacked64 && len(v)%8 != 0 {
+				return false
+			}
+		} else if a == actFixed64 || a == actFixed64Oneof {
+			if len(b) < 9 {
+				return false
+			}
+			if a == actFixed64Oneof {
+				if oneof {
+					return false
+				}
+				oneof = true
+			}
+			b = b[9:]
+		} else if a == actVarint {
+			if len(b) < 2 || b[1] >= 0x80 {
+				return false
+			}
+			b = b[2:]
+		} else if a == actFixed32 {
+			if len(b) < 5 {
+				return false
+			}
+			b = b[5:]
+		} else {
+			return false
+		}
+	}
+	return true
 }
 
 // simpleKeyValue reports whether b is a KeyValue of the shape encoders
@@ -946,7 +1024,7 @@ func next(b []byte, f *wireField) int {
 		f.num, f.typ = protowire.Number(c>>3), protowire.Type(c&7)
 	} else {
 		num, typ, k := protowire.ConsumeTag(b)
-		if k < 0 {
+		if k < 0 || num > protowire.MaxValidNumber {
 			return -1
 		}
 		f.num, f.typ, n = num, typ, k
@@ -1009,11 +1087,11 @@ func str(b []byte) string {
 	return unsafe.String(&b[0], len(b))
 }
 
-// lastMessage returns the contents of the last occurrence of field num.
-func lastMessage(b []byte, num protowire.Number) ([]byte, bool) {
+// firstMessage returns the contents of the first occurrence of field num,
+// a singular message field: in a validated (and if need be merged) body it
+// occurs at most once.
+func firstMessage(b []byte, num protowire.Number) ([]byte, bool) {
 	var f wireField
-	var out []byte
-	found := false
 	for len(b) > 0 {
 		n := next(b, &f)
 		if n < 0 {
@@ -1021,16 +1099,16 @@ func lastMessage(b []byte, num protowire.Number) ([]byte, bool) {
 		}
 		b = b[n:]
 		if f.num == num && f.typ == protowire.BytesType {
-			out, found = f.b, true
+			return f.b, true
 		}
 	}
-	return out, found
+	return nil, false
 }
 
 // resourceAttrs returns the attributes of the resource held in field 1 of a
 // ResourceMetrics / ResourceSpans / ResourceLogs.
 func resourceAttrs(b []byte) Attrs {
-	r, ok := lastMessage(b, 1)
+	r, ok := firstMessage(b, 1)
 	if !ok {
 		return Attrs{}
 	}
@@ -1039,10 +1117,15 @@ func resourceAttrs(b []byte) Attrs {
 
 // scope reads the InstrumentationScope held in field 1 of a scope entry.
 func scope(b []byte) (name, version string, attrs Attrs, ok bool) {
-	sc, found := lastMessage(b, 1)
+	sc, found := firstMessage(b, 1)
 	if !found {
 		return "", "", Attrs{}, true
 	}
+	return scopeFields(sc)
+}
+
+// scopeFields reads a (valid) InstrumentationScope message.
+func scopeFields(sc []byte) (name, version string, attrs Attrs, ok bool) {
 	var f wireField
 	attrs = NewAttrs(sc, 3)
 	for len(sc) > 0 {
@@ -1092,390 +1175,6 @@ func walkResources(b []byte, resource func(Attrs), scopeFn func(name, version st
 			return eachMessage(sb, 2, items)
 		})
 	})
-}
-
-func (d *Decoder) walkMetrics(b []byte, s MetricsSink) bool {
-	var f wireField
-	for len(b) > 0 {
-		n := next(b, &f)
-		if n < 0 {
-			return false
-		}
-		b = b[n:]
-		if f.num == 1 && f.typ == protowire.BytesType && !d.resourceMetrics(f.b, s) {
-			return false
-		}
-	}
-	return true
-}
-
-func (d *Decoder) resourceMetrics(b []byte, s MetricsSink) bool {
-	s.Resource(resourceAttrs(b))
-	var f wireField
-	for len(b) > 0 {
-		n := next(b, &f)
-		if n < 0 {
-			return false
-		}
-		b = b[n:]
-		if f.num == 2 && f.typ == protowire.BytesType && !d.scopeMetrics(f.b, s) {
-			return false
-		}
-	}
-	return true
-}
-
-func (d *Decoder) scopeMetrics(b []byte, s MetricsSink) bool {
-	name, version, attrs, ok := scope(b)
-	if !ok {
-		return false
-	}
-	s.Scope(name, version, attrs)
-	var f wireField
-	for len(b) > 0 {
-		n := next(b, &f)
-		if n < 0 {
-			return false
-		}
-		b = b[n:]
-		if f.num == 2 && f.typ == protowire.BytesType && !d.metric(f.b, s) {
-			return false
-		}
-	}
-	return true
-}
-
-func (d *Decoder) metric(b []byte, s MetricsSink) bool {
-	m := &d.m
-	*m = Metric{}
-	var data []byte
-	var f wireField
-	for len(b) > 0 {
-		n := next(b, &f)
-		if n < 0 {
-			return false
-		}
-		b = b[n:]
-		switch f.num {
-		case 1:
-			m.Name = str(f.b)
-		case 3:
-			m.Unit = str(f.b)
-		case 5:
-			m.Type, data = MetricGauge, f.b
-		case 7:
-			m.Type, data = MetricSum, f.b
-		case 9:
-			m.Type, data = MetricHistogram, f.b
-		case 10:
-			m.Type, data = MetricExpHistogram, f.b
-		case 11:
-			m.Type, data = MetricSummary, f.b
-		}
-	}
-	if m.Type == MetricSum || m.Type == MetricHistogram || m.Type == MetricExpHistogram {
-		for p := data; len(p) > 0; {
-			n := next(p, &f)
-			if n < 0 {
-				return false
-			}
-			p = p[n:]
-			switch f.num {
-			case 2:
-				m.Temporality = temporality(f.x)
-			case 3:
-				if m.Type == MetricSum {
-					m.Monotonic = f.x != 0
-				}
-			}
-		}
-	}
-	s.Metric(m)
-	if m.Type == MetricNone {
-		return true
-	}
-	for len(data) > 0 {
-		n := next(data, &f)
-		if n < 0 {
-			return false
-		}
-		data = data[n:]
-		if f.num != 1 || f.typ != protowire.BytesType {
-			continue
-		}
-		var ok bool
-		switch m.Type {
-		case MetricGauge, MetricSum:
-			ok = d.numberPoint(f.b, s)
-		case MetricHistogram:
-			ok = d.histogramPoint(f.b, s)
-		case MetricExpHistogram:
-			ok = d.expHistogramPoint(f.b, s)
-		case MetricSummary:
-			ok = d.summaryPoint(f.b, s)
-		}
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// temporality converts an AggregationTemporality enum value (int32 as
-// protobuf reads it); unknown values are reported as unspecified.
-func temporality(x uint64) Temporality {
-	if t := int32(x); t >= 0 && t <= int32(TemporalityCumulative) {
-		return Temporality(t)
-	}
-	return TemporalityUnspecified
-}
-
-// zigzag32 decodes an sint32 the way protobuf does.
-func zigzag32(x uint64) int32 { return int32(protowire.DecodeZigZag(x & math.MaxUint32)) }
-
-const flagNoRecordedValue = 1
-
-func (d *Decoder) numberPoint(b []byte, s MetricsSink) bool {
-	p := &d.num
-	*p = NumberPoint{Attrs: NewAttrs(b, 7)}
-	var f wireField
-	for len(b) > 0 {
-		// Inline fast paths for the fields every point has (fixed64 values,
-		// attributes with a one-byte length); next does the rest.
-		if c := b[0]; c < 0x80 && c&7 == 1 && len(b) >= 9 {
-			f.num, f.typ, f.x = protowire.Number(c>>3), protowire.Fixed64Type, binary.LittleEndian.Uint64(b[1:])
-			b = b[9:]
-		} else if c < 0x80 && c&7 == 2 && len(b) >= 2 && b[1] < 0x80 && 2+int(b[1]) <= len(b) {
-			f.num, f.typ, f.b = protowire.Number(c>>3), protowire.BytesType, b[2:2+int(b[1])]
-			b = b[2+int(b[1]):]
-		} else {
-			n := next(b, &f)
-			if n < 0 {
-				return false
-			}
-			b = b[n:]
-		}
-		switch f.num {
-		case 2:
-			p.StartNano = f.x
-		case 3:
-			p.TimeNano = f.x
-		case 4:
-			p.Value, p.IsInt = math.Float64frombits(f.x), false
-		case 6:
-			p.Value, p.IsInt = float64(int64(f.x)), true
-		case 8:
-			p.NoValue = f.x&flagNoRecordedValue != 0
-		}
-	}
-	s.Number(p)
-	return true
-}
-
-// appendFixed64s appends a packed (length-delimited) or single (fixed64)
-// occurrence of a repeated fixed64 field.
-func appendFixed64s(dst []uint64, f *wireField) []uint64 {
-	if f.typ == protowire.Fixed64Type {
-		return append(dst, f.x)
-	}
-	for p := f.b; len(p) >= 8; p = p[8:] {
-		dst = append(dst, binary.LittleEndian.Uint64(p))
-	}
-	return dst
-}
-
-func appendDoubles(dst []float64, f *wireField) []float64 {
-	if f.typ == protowire.Fixed64Type {
-		return append(dst, math.Float64frombits(f.x))
-	}
-	for p := f.b; len(p) >= 8; p = p[8:] {
-		dst = append(dst, math.Float64frombits(binary.LittleEndian.Uint64(p)))
-	}
-	return dst
-}
-
-func (d *Decoder) histogramPoint(b []byte, s MetricsSink) bool {
-	p := &d.hist
-	*p = HistogramPoint{Attrs: NewAttrs(b, 9)}
-	counts, bounds := d.counts[:0], d.bounds[:0]
-	var f wireField
-	for len(b) > 0 {
-		// Inline fast paths for the fields every point has (fixed64 values,
-		// attributes with a one-byte length); next does the rest.
-		if c := b[0]; c < 0x80 && c&7 == 1 && len(b) >= 9 {
-			f.num, f.typ, f.x = protowire.Number(c>>3), protowire.Fixed64Type, binary.LittleEndian.Uint64(b[1:])
-			b = b[9:]
-		} else if c < 0x80 && c&7 == 2 && len(b) >= 2 && b[1] < 0x80 && 2+int(b[1]) <= len(b) {
-			f.num, f.typ, f.b = protowire.Number(c>>3), protowire.BytesType, b[2:2+int(b[1])]
-			b = b[2+int(b[1]):]
-		} else {
-			n := next(b, &f)
-			if n < 0 {
-				return false
-			}
-			b = b[n:]
-		}
-		switch f.num {
-		case 2:
-			p.StartNano = f.x
-		case 3:
-			p.TimeNano = f.x
-		case 4:
-			p.Count = f.x
-		case 5:
-			p.Sum, p.HasSum = math.Float64frombits(f.x), true
-		case 6:
-			counts = appendFixed64s(counts, &f)
-		case 7:
-			bounds = appendDoubles(bounds, &f)
-		case 10:
-			p.NoValue = f.x&flagNoRecordedValue != 0
-		case 11:
-			p.Min, p.HasMin = math.Float64frombits(f.x), true
-		case 12:
-			p.Max, p.HasMax = math.Float64frombits(f.x), true
-		}
-	}
-	d.counts, d.bounds = counts, bounds
-	p.Counts, p.Bounds = counts, bounds
-	s.Histogram(p)
-	return true
-}
-
-// buckets reads an ExponentialHistogramDataPoint.Buckets into *out, its
-// counts appended to scratch[:0].
-func buckets(b []byte, out *Buckets, scratch []uint64) ([]uint64, bool) {
-	*out = Buckets{}
-	counts := scratch[:0]
-	var f wireField
-	for len(b) > 0 {
-		n := next(b, &f)
-		if n < 0 {
-			return scratch, false
-		}
-		b = b[n:]
-		switch f.num {
-		case 1:
-			out.Offset = zigzag32(f.x)
-		case 2:
-			if f.typ == protowire.VarintType {
-				counts = append(counts, f.x)
-				continue
-			}
-			for p := f.b; len(p) > 0; {
-				x, k := protowire.ConsumeVarint(p)
-				if k < 0 {
-					return counts, false
-				}
-				counts = append(counts, x)
-				p = p[k:]
-			}
-		}
-	}
-	out.Counts = counts
-	return counts, true
-}
-
-func (d *Decoder) expHistogramPoint(b []byte, s MetricsSink) bool {
-	p := &d.exp
-	*p = ExpHistogramPoint{Attrs: NewAttrs(b, 1)}
-	var f wireField
-	ok := true
-	for len(b) > 0 && ok {
-		n := next(b, &f)
-		if n < 0 {
-			return false
-		}
-		b = b[n:]
-		switch f.num {
-		case 2:
-			p.StartNano = f.x
-		case 3:
-			p.TimeNano = f.x
-		case 4:
-			p.Count = f.x
-		case 5:
-			p.Sum, p.HasSum = math.Float64frombits(f.x), true
-		case 6:
-			p.Scale = zigzag32(f.x)
-		case 7:
-			p.ZeroCount = f.x
-		case 8:
-			d.pos, ok = buckets(f.b, &p.Positive, d.pos)
-		case 9:
-			d.neg, ok = buckets(f.b, &p.Negative, d.neg)
-		case 10:
-			p.NoValue = f.x&flagNoRecordedValue != 0
-		case 12:
-			p.Min, p.HasMin = math.Float64frombits(f.x), true
-		case 13:
-			p.Max, p.HasMax = math.Float64frombits(f.x), true
-		case 14:
-			p.ZeroThreshold = math.Float64frombits(f.x)
-		}
-	}
-	if !ok {
-		return false
-	}
-	s.ExpHistogram(p)
-	return true
-}
-
-func (d *Decoder) summaryPoint(b []byte, s MetricsSink) bool {
-	p := &d.summ
-	*p = SummaryPoint{Attrs: NewAttrs(b, 7)}
-	quant := d.quant[:0]
-	var f wireField
-	for len(b) > 0 {
-		// Inline fast paths for the fields every point has (fixed64 values,
-		// attributes with a one-byte length); next does the rest.
-		if c := b[0]; c < 0x80 && c&7 == 1 && len(b) >= 9 {
-			f.num, f.typ, f.x = protowire.Number(c>>3), protowire.Fixed64Type, binary.LittleEndian.Uint64(b[1:])
-			b = b[9:]
-		} else if c < 0x80 && c&7 == 2 && len(b) >= 2 && b[1] < 0x80 && 2+int(b[1]) <= len(b) {
-			f.num, f.typ, f.b = protowire.Number(c>>3), protowire.BytesType, b[2:2+int(b[1])]
-			b = b[2+int(b[1]):]
-		} else {
-			n := next(b, &f)
-			if n < 0 {
-				return false
-			}
-			b = b[n:]
-		}
-		switch f.num {
-		case 2:
-			p.StartNano = f.x
-		case 3:
-			p.TimeNano = f.x
-		case 4:
-			p.Count = f.x
-		case 5:
-			p.Sum = math.Float64frombits(f.x)
-		case 6:
-			var q Quantile
-			for qb := f.b; len(qb) > 0; {
-				var g wireField
-				k := next(qb, &g)
-				if k < 0 {
-					return false
-				}
-				qb = qb[k:]
-				switch g.num {
-				case 1:
-					q.Q = math.Float64frombits(g.x)
-				case 2:
-					q.V = math.Float64frombits(g.x)
-				}
-			}
-			quant = append(quant, q)
-		case 8:
-			p.NoValue = f.x&flagNoRecordedValue != 0
-		}
-	}
-	d.quant = quant
-	p.Quantiles = quant
-	s.Summary(p)
-	return true
 }
 
 func (d *Decoder) walkTraces(b []byte, s TracesSink) bool {
@@ -1564,6 +1263,636 @@ func (d *Decoder) walkLog(b []byte, s LogsSink) bool {
 	}
 	s.Log(r)
 	return true
+}
+
+// ---------------------------------------------------------------------------
+// Metrics: one pass that validates and records, then a replay to the sink
+//
+// Metrics are the hot path, so they are not validated and then walked: one
+// pass over the body checks it exactly as strictly as the validator does and
+// records what it finds into the Decoder's scratch slices; only when the
+// whole body passed are the records replayed to the sink. The pass gives up
+// (returns false) on anything it does not expect, malformed or only unusual
+// (a singular message given twice): then the validator decides, with an error
+// naming the place or with a merged copy of the body to record again.
+//
+// The pass handles the messages that carry what the sink receives; the
+// others (attributes, exemplars, entity refs) it hands to the validator.
+
+// The kinds of recorded metrics events.
+const (
+	evResource uint8 = iota
+	evScope
+	evMetric
+	evNumber
+	evHistogram
+	evExpHistogram
+	evSummary
+)
+
+type scopeEvent struct {
+	name, version string
+	attrs         Attrs
+}
+
+// span is a range of one of the Decoder's scratch slices.
+type span struct{ lo, hi int }
+
+type histSpans struct{ counts, bounds span }
+
+type expSpans struct{ pos, neg span }
+
+func (d *Decoder) resetMetrics() {
+	d.ev, d.res, d.scopes, d.mets = reuse(d.ev), reuse(d.res), reuse(d.scopes), reuse(d.mets)
+	d.nums, d.hists, d.histSp = reuse(d.nums), reuse(d.hists), reuse(d.histSp)
+	d.exps, d.expSp, d.summs, d.summSp = reuse(d.exps), reuse(d.expSp), reuse(d.summs), reuse(d.summSp)
+	d.counts, d.bounds, d.bucks, d.quant = reuse(d.counts), reuse(d.bounds), reuse(d.bucks), reuse(d.quant)
+}
+
+// reuse empties a scratch slice for the next request. A large one that the
+// last request (its length) used less than a quarter of is dropped, so that
+// one huge request does not pin its memory for the Decoder's lifetime.
+func reuse[T any](s []T) []T {
+	if cap(s) > 1<<12 && cap(s) > 4*len(s) {
+		return nil
+	}
+	return s[:0]
+}
+
+// replayMetrics makes the sink calls recorded by recordMetrics. Slices are
+// handed over with their capacity capped so that a sink appending to one
+// cannot overwrite its neighbour.
+func (d *Decoder) replayMetrics(s MetricsSink) {
+	var ri, si, mi, ni, hi, ei, qi int
+	for _, ev := range d.ev {
+		switch ev {
+		case evResource:
+			s.Resource(d.res[ri])
+			ri++
+		case evScope:
+			sc := &d.scopes[si]
+			s.Scope(sc.name, sc.version, sc.attrs)
+			si++
+		case evMetric:
+			s.Metric(&d.mets[mi])
+			mi++
+		case evNumber:
+			s.Number(&d.nums[ni])
+			ni++
+		case evHistogram:
+			p, sp := &d.hists[hi], d.histSp[hi]
+			p.Counts = d.counts[sp.counts.lo:sp.counts.hi:sp.counts.hi]
+			p.Bounds = d.bounds[sp.bounds.lo:sp.bounds.hi:sp.bounds.hi]
+			s.Histogram(p)
+			hi++
+		case evExpHistogram:
+			p, sp := &d.exps[ei], d.expSp[ei]
+			p.Positive.Counts = d.bucks[sp.pos.lo:sp.pos.hi:sp.pos.hi]
+			p.Negative.Counts = d.bucks[sp.neg.lo:sp.neg.hi:sp.neg.hi]
+			s.ExpHistogram(p)
+			ei++
+		case evSummary:
+			p, sp := &d.summs[qi], d.summSp[qi]
+			p.Quantiles = d.quant[sp.lo:sp.hi:sp.hi]
+			s.Summary(p)
+			qi++
+		}
+	}
+}
+
+// validSub reports whether b is a valid message of type m that needs no
+// merging: the record pass's check of the messages it does not walk itself.
+func validSub(b []byte, m *msgDesc) bool {
+	var v validator
+	return v.message(b, m, 0) == nil && !v.merge
+}
+
+// validKeyValue is validSub for a KeyValue, with the fast path first.
+func validKeyValue(b []byte) bool {
+	return simpleKeyValue(b) || validSub(b, &keyValueDesc)
+}
+
+// recordMetrics validates and records an ExportMetricsServiceRequest.
+func (d *Decoder) recordMetrics(b []byte) bool {
+	d.resetMetrics()
+	var f wireField
+	for len(b) > 0 {
+		n := next(b, &f)
+		if n < 0 {
+			return false
+		}
+		b = b[n:]
+		if f.num == 1 && (f.typ != protowire.BytesType || !d.recordResourceMetrics(f.b)) {
+			return false
+		}
+	}
+	return true
+}
+
+func (d *Decoder) recordResourceMetrics(b []byte) bool {
+	ri := len(d.res)
+	d.res = append(d.res, Attrs{})
+	d.ev = append(d.ev, evResource)
+	seen := false
+	var f wireField
+	for len(b) > 0 {
+		n := next(b, &f)
+		if n < 0 {
+			return false
+		}
+		b = b[n:]
+		switch f.num {
+		case 1: // resource
+			if f.typ != protowire.BytesType || seen || !validSub(f.b, &resourceDesc) {
+				return false
+			}
+			seen = true
+			d.res[ri] = NewAttrs(f.b, 1)
+		case 2: // scope_metrics
+			if f.typ != protowire.BytesType || !d.recordScopeMetrics(f.b) {
+				return false
+			}
+		case 3: // schema_url
+			if f.typ != protowire.BytesType {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (d *Decoder) recordScopeMetrics(b []byte) bool {
+	si := len(d.scopes)
+	d.scopes = append(d.scopes, scopeEvent{})
+	d.ev = append(d.ev, evScope)
+	seen := false
+	var f wireField
+	for len(b) > 0 {
+		n := next(b, &f)
+		if n < 0 {
+			return false
+		}
+		b = b[n:]
+		switch f.num {
+		case 1: // scope
+			if f.typ != protowire.BytesType || seen || !validSub(f.b, &scopeDesc) {
+				return false
+			}
+			seen = true
+			name, version, attrs, ok := scopeFields(f.b)
+			if !ok {
+				return false
+			}
+			d.scopes[si] = scopeEvent{name, version, attrs}
+		case 2: // metrics
+			if f.typ != protowire.BytesType || !d.recordMetric(f.b) {
+				return false
+			}
+		case 3: // schema_url
+			if f.typ != protowire.BytesType {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// metricTypes maps the Metric data oneof's field numbers to types.
+var metricTypes = [...]MetricType{5: MetricGauge, 7: MetricSum, 9: MetricHistogram, 10: MetricExpHistogram, 11: MetricSummary}
+
+func (d *Decoder) recordMetric(b []byte) bool {
+	mi := len(d.mets)
+	d.mets = append(d.mets, Metric{})
+	d.ev = append(d.ev, evMetric)
+	hasData := false
+	var f wireField
+	for len(b) > 0 {
+		n := next(b, &f)
+		if n < 0 {
+			return false
+		}
+		b = b[n:]
+		switch f.num {
+		case 1, 2, 3: // name, description, unit
+			if f.typ != protowire.BytesType {
+				return false
+			}
+			if f.num == 1 {
+				d.mets[mi].Name = str(f.b)
+			} else if f.num == 3 {
+				d.mets[mi].Unit = str(f.b)
+			}
+		case 5, 7, 9, 10, 11: // the data oneof
+			if f.typ != protowire.BytesType || hasData {
+				return false
+			}
+			hasData = true
+			d.mets[mi].Type = metricTypes[f.num]
+			if !d.recordData(mi, f.b) {
+				return false
+			}
+		case 12: // metadata
+			if f.typ != protowire.BytesType || !validKeyValue(f.b) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// recordData records a Gauge, Sum, Histogram, ExponentialHistogram or
+// Summary message, the data of metric mi.
+func (d *Decoder) recordData(mi int, b []byte) bool {
+	t := d.mets[mi].Type
+	var f wireField
+	for len(b) > 0 {
+		if pt, n := dataPointAt(b); n > 0 {
+			f.num, f.typ, f.b = 1, protowire.BytesType, pt
+			b = b[n:]
+		} else {
+			n := next(b, &f)
+			if n < 0 {
+				return false
+			}
+			b = b[n:]
+		}
+		switch {
+		case f.num == 1: // data_points
+			if f.typ != protowire.BytesType {
+				return false
+			}
+			var ok bool
+			switch t {
+			case MetricGauge, MetricSum:
+				ok = d.recordNumber(f.b)
+			case MetricHistogram:
+				ok = d.recordHistogram(f.b)
+			case MetricExpHistogram:
+				ok = d.recordExpHistogram(f.b)
+			case MetricSummary:
+				ok = d.recordSummary(f.b)
+			}
+			if !ok {
+				return false
+			}
+		case f.num == 2 && (t == MetricSum || t == MetricHistogram || t == MetricExpHistogram): // aggregation_temporality
+			if f.typ != protowire.VarintType {
+				return false
+			}
+			d.mets[mi].Temporality = temporality(f.x)
+		case f.num == 3 && t == MetricSum: // is_monotonic
+			if f.typ != protowire.VarintType {
+				return false
+			}
+			d.mets[mi].Monotonic = f.x != 0
+		}
+	}
+	return true
+}
+
+// dataPointAt returns the contents and size of the data_points entry (field
+// 1, length-delimited, with a length of one or two bytes) at the start of b;
+// size 0 when b does not start with one.
+func dataPointAt(b []byte) ([]byte, int) {
+	if len(b) < 3 || b[0] != 1<<3|2 {
+		return nil, 0
+	}
+	l, h := int(b[1]), 2
+	if l >= 0x80 {
+		if b[2] >= 0x80 {
+			return nil, 0
+		}
+		l, h = l&0x7f|int(b[2])<<7, 3
+	}
+	if h+l > len(b) {
+		return nil, 0
+	}
+	return b[h : h+l], h + l
+}
+
+// temporality converts an AggregationTemporality enum value (int32 as
+// protobuf reads it); unknown values are reported as unspecified.
+func temporality(x uint64) Temporality {
+	if t := int32(x); t >= 0 && t <= int32(TemporalityCumulative) {
+		return Temporality(t)
+	}
+	return TemporalityUnspecified
+}
+
+// zigzag32 decodes an sint32 the way protobuf does.
+func zigzag32(x uint64) int32 { return int32(protowire.DecodeZigZag(x & math.MaxUint32)) }
+
+const flagNoRecordedValue = 1
+
+// nextPointField reads the field at the start of a data point into f. The
+// fields every point has (fixed64 values, attributes with a one-byte length)
+// are read inline; next does the rest.
+func nextPointField(b []byte, f *wireField) int {
+	if c := b[0]; c >= 1<<3 && c < 0x80 {
+		if c&7 == 1 && len(b) >= 9 {
+			f.num, f.typ, f.x = protowire.Number(c>>3), protowire.Fixed64Type, binary.LittleEndian.Uint64(b[1:])
+			return 9
+		}
+		if c&7 == 2 && len(b) >= 2 && b[1] < 0x80 && 2+int(b[1]) <= len(b) {
+			f.num, f.typ, f.b = protowire.Number(c>>3), protowire.BytesType, b[2:2+int(b[1])]
+			return 2 + int(b[1])
+		}
+	}
+	return next(b, f)
+}
+
+func (d *Decoder) recordNumber(b []byte) bool {
+	d.nums = append(d.nums, NumberPoint{Attrs: NewAttrs(b, 7)})
+	d.ev = append(d.ev, evNumber)
+	p := &d.nums[len(d.nums)-1]
+	oneof := false
+	var f wireField
+	for len(b) > 0 {
+		n := nextPointField(b, &f)
+		if n < 0 {
+			return false
+		}
+		b = b[n:]
+		switch f.num {
+		case 7: // attributes
+			if f.typ != protowire.BytesType || !validKeyValue(f.b) {
+				return false
+			}
+		case 2, 3, 4, 6:
+			if f.typ != protowire.Fixed64Type {
+				return false
+			}
+			switch f.num {
+			case 2:
+				p.StartNano = f.x
+			case 3:
+				p.TimeNano = f.x
+			default: // the value oneof
+				if oneof {
+					return false
+				}
+				oneof = true
+				if f.num == 4 {
+					p.Value, p.IsInt = math.Float64frombits(f.x), false
+				} else {
+					p.Value, p.IsInt = float64(int64(f.x)), true
+				}
+			}
+		case 5: // exemplars
+			if f.typ != protowire.BytesType || !validSub(f.b, &exemplarDesc) {
+				return false
+			}
+		case 8: // flags
+			if f.typ != protowire.VarintType {
+				return false
+			}
+			p.NoValue = f.x&flagNoRecordedValue != 0
+		}
+	}
+	return true
+}
+
+// appendFixed64s appends one occurrence of a repeated fixed64 field, packed
+// (length-delimited) or not; false if its wire type is neither or a packed
+// payload is not a whole number of values.
+func appendFixed64s(dst []uint64, f *wireField) ([]uint64, bool) {
+	switch f.typ {
+	case protowire.Fixed64Type:
+		return append(dst, f.x), true
+	case protowire.BytesType:
+		if len(f.b)%8 != 0 {
+			return dst, false
+		}
+		for p := f.b; len(p) >= 8; p = p[8:] {
+			dst = append(dst, binary.LittleEndian.Uint64(p))
+		}
+		return dst, true
+	}
+	return dst, false
+}
+
+func appendDoubles(dst []float64, f *wireField) ([]float64, bool) {
+	switch f.typ {
+	case protowire.Fixed64Type:
+		return append(dst, math.Float64frombits(f.x)), true
+	case protowire.BytesType:
+		if len(f.b)%8 != 0 {
+			return dst, false
+		}
+		for p := f.b; len(p) >= 8; p = p[8:] {
+			dst = append(dst, math.Float64frombits(binary.LittleEndian.Uint64(p)))
+		}
+		return dst, true
+	}
+	return dst, false
+}
+
+func (d *Decoder) recordHistogram(b []byte) bool {
+	d.hists = append(d.hists, HistogramPoint{Attrs: NewAttrs(b, 9)})
+	d.ev = append(d.ev, evHistogram)
+	p := &d.hists[len(d.hists)-1]
+	sp := histSpans{counts: span{len(d.counts), 0}, bounds: span{len(d.bounds), 0}}
+	var f wireField
+	ok := true
+	for len(b) > 0 && ok {
+		n := nextPointField(b, &f)
+		if n < 0 {
+			return false
+		}
+		b = b[n:]
+		switch f.num {
+		case 9: // attributes
+			ok = f.typ == protowire.BytesType && validKeyValue(f.b)
+		case 6: // bucket_counts
+			d.counts, ok = appendFixed64s(d.counts, &f)
+		case 7: // explicit_bounds
+			d.bounds, ok = appendDoubles(d.bounds, &f)
+		case 8: // exemplars
+			ok = f.typ == protowire.BytesType && validSub(f.b, &exemplarDesc)
+		case 10: // flags
+			ok = f.typ == protowire.VarintType
+			p.NoValue = f.x&flagNoRecordedValue != 0
+		case 2, 3, 4, 5, 11, 12:
+			ok = f.typ == protowire.Fixed64Type
+			switch f.num {
+			case 2:
+				p.StartNano = f.x
+			case 3:
+				p.TimeNano = f.x
+			case 4:
+				p.Count = f.x
+			case 5:
+				p.Sum, p.HasSum = math.Float64frombits(f.x), true
+			case 11:
+				p.Min, p.HasMin = math.Float64frombits(f.x), true
+			case 12:
+				p.Max, p.HasMax = math.Float64frombits(f.x), true
+			}
+		}
+	}
+	sp.counts.hi, sp.bounds.hi = len(d.counts), len(d.bounds)
+	d.histSp = append(d.histSp, sp)
+	return ok
+}
+
+// recordBuckets records an ExponentialHistogramDataPoint.Buckets message:
+// its offset into *offset and its counts appended to d.bucks.
+func (d *Decoder) recordBuckets(b []byte, offset *int32) (span, bool) {
+	sp := span{lo: len(d.bucks)}
+	var f wireField
+	for len(b) > 0 {
+		n := next(b, &f)
+		if n < 0 {
+			return sp, false
+		}
+		b = b[n:]
+		switch f.num {
+		case 1: // offset
+			if f.typ != protowire.VarintType {
+				return sp, false
+			}
+			*offset = zigzag32(f.x)
+		case 2: // bucket_counts
+			switch f.typ {
+			case protowire.VarintType:
+				d.bucks = append(d.bucks, f.x)
+			case protowire.BytesType:
+				for p := f.b; len(p) > 0; {
+					x, k := protowire.ConsumeVarint(p)
+					if k < 0 {
+						return sp, false
+					}
+					d.bucks = append(d.bucks, x)
+					p = p[k:]
+				}
+			default:
+				return sp, false
+			}
+		}
+	}
+	sp.hi = len(d.bucks)
+	return sp, true
+}
+
+func (d *Decoder) recordExpHistogram(b []byte) bool {
+	d.exps = append(d.exps, ExpHistogramPoint{Attrs: NewAttrs(b, 1)})
+	d.ev = append(d.ev, evExpHistogram)
+	p := &d.exps[len(d.exps)-1]
+	var sp expSpans
+	seenPos, seenNeg := false, false
+	var f wireField
+	ok := true
+	for len(b) > 0 && ok {
+		n := nextPointField(b, &f)
+		if n < 0 {
+			return false
+		}
+		b = b[n:]
+		switch f.num {
+		case 1: // attributes
+			ok = f.typ == protowire.BytesType && validKeyValue(f.b)
+		case 6: // scale
+			ok = f.typ == protowire.VarintType
+			p.Scale = zigzag32(f.x)
+		case 10: // flags
+			ok = f.typ == protowire.VarintType
+			p.NoValue = f.x&flagNoRecordedValue != 0
+		case 8: // positive
+			ok = f.typ == protowire.BytesType && !seenPos
+			seenPos = true
+			if ok {
+				sp.pos, ok = d.recordBuckets(f.b, &p.Positive.Offset)
+			}
+		case 9: // negative
+			ok = f.typ == protowire.BytesType && !seenNeg
+			seenNeg = true
+			if ok {
+				sp.neg, ok = d.recordBuckets(f.b, &p.Negative.Offset)
+			}
+		case 11: // exemplars
+			ok = f.typ == protowire.BytesType && validSub(f.b, &exemplarDesc)
+		case 2, 3, 4, 5, 7, 12, 13, 14:
+			ok = f.typ == protowire.Fixed64Type
+			switch f.num {
+			case 2:
+				p.StartNano = f.x
+			case 3:
+				p.TimeNano = f.x
+			case 4:
+				p.Count = f.x
+			case 5:
+				p.Sum, p.HasSum = math.Float64frombits(f.x), true
+			case 7:
+				p.ZeroCount = f.x
+			case 12:
+				p.Min, p.HasMin = math.Float64frombits(f.x), true
+			case 13:
+				p.Max, p.HasMax = math.Float64frombits(f.x), true
+			case 14:
+				p.ZeroThreshold = math.Float64frombits(f.x)
+			}
+		}
+	}
+	d.expSp = append(d.expSp, sp)
+	return ok
+}
+
+func (d *Decoder) recordSummary(b []byte) bool {
+	d.summs = append(d.summs, SummaryPoint{Attrs: NewAttrs(b, 7)})
+	d.ev = append(d.ev, evSummary)
+	p := &d.summs[len(d.summs)-1]
+	sp := span{lo: len(d.quant)}
+	var f wireField
+	ok := true
+	for len(b) > 0 && ok {
+		n := nextPointField(b, &f)
+		if n < 0 {
+			return false
+		}
+		b = b[n:]
+		switch f.num {
+		case 7: // attributes
+			ok = f.typ == protowire.BytesType && validKeyValue(f.b)
+		case 6: // quantile_values
+			ok = f.typ == protowire.BytesType
+			var q Quantile
+			var g wireField
+			for qb := f.b; len(qb) > 0 && ok; {
+				k := next(qb, &g)
+				if k < 0 {
+					return false
+				}
+				qb = qb[k:]
+				switch g.num {
+				case 1:
+					ok = g.typ == protowire.Fixed64Type
+					q.Q = math.Float64frombits(g.x)
+				case 2:
+					ok = g.typ == protowire.Fixed64Type
+					q.V = math.Float64frombits(g.x)
+				}
+			}
+			d.quant = append(d.quant, q)
+		case 8: // flags
+			ok = f.typ == protowire.VarintType
+			p.NoValue = f.x&flagNoRecordedValue != 0
+		case 2, 3, 4, 5:
+			ok = f.typ == protowire.Fixed64Type
+			switch f.num {
+			case 2:
+				p.StartNano = f.x
+			case 3:
+				p.TimeNano = f.x
+			case 4:
+				p.Count = f.x
+			case 5:
+				p.Sum = math.Float64frombits(f.x)
+			}
+		}
+	}
+	sp.hi = len(d.quant)
+	d.summSp = append(d.summSp, sp)
+	return ok
 }
 
 // ---------------------------------------------------------------------------

@@ -499,6 +499,7 @@ func marshal(t testing.TB, m proto.Message) []byte {
 // proto.Unmarshal; it returns the decoded lines.
 func checkMetrics(t *testing.T, d *Decoder, b []byte) []string {
 	t.Helper()
+	checkRecordAgreesWithValidator(t, b)
 	rec := &recorder{}
 	if err := d.Metrics(b, rec); err != nil {
 		t.Fatalf("decode: %v", err)
@@ -836,6 +837,7 @@ func TestDecodeMalformed(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			checkRecordAgreesWithValidator(t, tc.body)
 			var d Decoder
 			rec := &recorder{}
 			err := d.Metrics(tc.body, rec)
