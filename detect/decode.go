@@ -1608,11 +1608,20 @@ func (d *Decoder) recordNumber(b []byte) bool {
 	oneof := false
 	var f wireField
 	for len(b) > 0 {
-		n := nextPointField(b, &f)
-		if n < 0 {
-			return false
+		// nextPointField, inlined by hand: this loop is the hottest.
+		if c := b[0]; c >= 1<<3 && c < 0x80 && c&7 == 1 && len(b) >= 9 {
+			f.num, f.typ, f.x = protowire.Number(c>>3), protowire.Fixed64Type, binary.LittleEndian.Uint64(b[1:])
+			b = b[9:]
+		} else if c >= 1<<3 && c < 0x80 && c&7 == 2 && len(b) >= 2 && b[1] < 0x80 && 2+int(b[1]) <= len(b) {
+			f.num, f.typ, f.b = protowire.Number(c>>3), protowire.BytesType, b[2:2+int(b[1])]
+			b = b[2+int(b[1]):]
+		} else {
+			n := next(b, &f)
+			if n < 0 {
+				return false
+			}
+			b = b[n:]
 		}
-		b = b[n:]
 		switch f.num {
 		case 7: // attributes
 			if f.typ != protowire.BytesType || !validKeyValue(f.b) {

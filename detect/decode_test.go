@@ -900,19 +900,27 @@ func (nopSink) Summary(*SummaryPoint)           {}
 func (nopSink) Span(*Span)                      {}
 func (nopSink) Log(*LogRecord)                  {}
 
-func TestDecodeMetricsDoesNotAllocate(t *testing.T) {
+func TestDecodeDoesNotAllocate(t *testing.T) {
 	var d Decoder
+	var sink nopSink
 	for name, body := range map[string][]byte{
 		"benchmark request": benchMetricsRequest(t),
 		"every kind":        marshal(t, metricsFixture()),
 	} {
-		var sink nopSink
 		if err := d.Metrics(body, sink); err != nil {
 			t.Fatal(err)
 		}
 		if n := testing.AllocsPerRun(20, func() { _ = d.Metrics(body, sink) }); n != 0 {
-			t.Errorf("%s: %v allocations per request", name, n)
+			t.Errorf("metrics, %s: %v allocations per request", name, n)
 		}
+	}
+	// Not a requirement for traces and logs, but true today.
+	traces, logs := marshal(t, tracesFixture()), marshal(t, logsFixture())
+	if n := testing.AllocsPerRun(20, func() { _ = d.Traces(traces, sink) }); n != 0 {
+		t.Errorf("traces: %v allocations per request", n)
+	}
+	if n := testing.AllocsPerRun(20, func() { _ = d.Logs(logs, sink) }); n != 0 {
+		t.Errorf("logs: %v allocations per request", n)
 	}
 }
 
