@@ -16,20 +16,27 @@ import (
 //     A slow EWMA level gives the drift, fast minus slow, with its own EW
 //     scale (ramps, leaks, shifts the fast level already follows). Once
 //     learned, a scale takes in a residual only up to a few σ, so an
-//     excursion is not explained away by widening the scale.
+//     excursion is not explained away by widening the scale, and a point
+//     moves the fast level by at most 3σ (Huber), so one blip of a mostly
+//     flat series does not make the ordinary points after it look wrong.
+//     The fast scale never falls below half a long-memory one: a series that
+//     moves only now and then keeps the size of its moves in mind.
 //  2. Surprise. The larger |z| of the two is turned into S = -log10 of its
-//     two-sided Gaussian tail probability: a point with S = 6 would happen
-//     once in a million points if the residuals were Gaussian.
-//  3. Calibration (peaks over threshold, as SPOT does). Residuals of real
-//     series are rarely Gaussian, so each stream learns how often a run of
-//     S beyond s0 = 2 starts and the first two moments of the excess at
-//     those starts; a generalized Pareto tail fitted to them gives the
-//     stream's own probability of the current S. Priors are the Gaussian
-//     values and the tail may only grow heavier than Gaussian. Learning from
-//     the start of each run only (declustering) lets a heavy-tailed stream
-//     teach its isolated outliers while a sustained excursion, a ramp or a
-//     shift, counts once with its small first excess, and so is not learned
-//     as normal while it grows.
+//     two-sided Gaussian tail probability (a point with S = 6 would happen
+//     once in a million points if the residuals were Gaussian), growing
+//     linearly instead beyond |z| = 5, where real residuals are no longer
+//     Gaussian.
+//  3. Calibration (peaks over threshold, as SPOT does). Each stream learns
+//     how often a run of S beyond s0 = 2 starts and the first two moments of
+//     the excess at those starts; a generalized Pareto tail fitted to them
+//     gives the stream's own probability of the current S. Priors are the
+//     Gaussian values and the tail may only grow heavier than Gaussian.
+//     Learning from the start of each run only (declustering) lets a
+//     heavy-tailed stream teach its isolated outliers while a sustained
+//     excursion, a ramp or a shift, counts once with its small first excess,
+//     and so is not learned as normal while it grows. A young stream (its
+//     first ten runs) learns in full; after that one wild run teaches only
+//     a bounded amount.
 //  4. Score = -log10(that probability) / 10, clamped to [0,1]: 0.6 means
 //     "one in a million" for this stream.
 //  5. Hysteresis: an excursion starts (Onset) when the score reaches Warn,
@@ -37,7 +44,9 @@ import (
 //     ClearPoints points in a row below Warn/2.
 //
 // Gaps in sampling count as that many missed points for the level and scale
-// averages, so irregular series are handled in time, not in points.
+// averages, so irregular series are handled in time, not in points. A
+// stream that never moved (a constant, or zero until now) raises on its
+// first move: nothing in its history says how large a move is normal.
 
 // ScoreConfig configures the generic streaming anomaly score that runs on
 // every signal (the `score` detector) and on CSV series (`medic detect
@@ -139,16 +148,22 @@ const maxProbation = 60000
 
 // Fixed parts of the model (not worth a knob).
 const (
-	madToSigma  = 1.2533        // E|X| = σ·sqrt(2/π) for a Gaussian
-	devClip     = 4.0           // residuals count at most this many σ into the fast scale
-	driftClip   = 2.0           // drifts count at most this many σ into the drift scale
-	surpriseS0  = 2.0           // the calibrated tail starts at S = 2 (p = 1%)
-	gaussTailP  = 0.01          // P(S > s0) for Gaussian residuals
-	gaussBeta   = 1 / math.Ln10 // mean excess of S over s0 for Gaussian residuals
-	minTailP    = 1e-3          // a stream never learns that s0 is rarer than this
-	priorPoints = 2000          // weight of the Gaussian priors, in points
-	tailDecades = 10.0          // score 1 means a probability of 10^-tailDecades
-	stepHalf    = 20.0          // half-life (points) of the sampling interval estimate
+	madToSigma   = 1.2533        // E|X| = σ·sqrt(2/π) for a Gaussian
+	devClip      = 4.0           // residuals count at most this many σ into the fast scale
+	driftClip    = 2.0           // drifts count at most this many σ into the drift scale
+	surpriseS0   = 2.0           // the calibrated tail starts at S = 2 (p = 1%)
+	surpriseMax  = 1e4           // S is capped to keep the tail's moments finite
+	surpriseKnee = 5.0           // S is Gaussian up to this |z|, exponential beyond
+	longFloor    = 0.5           // the fast scale is at least this share of the long one
+	huber        = 3.0           // once settled, a point moves the fast level by at most this many σ
+	youngRuns    = 10            // runs of exceedances before the tail stops learning in full
+	youngExcess  = 1000.0        // the most one of those can teach (a scale still degenerate makes S absurd)
+	gaussTailP   = 0.01          // P(S > s0) for Gaussian residuals
+	gaussBeta    = 1 / math.Ln10 // mean excess of S over s0 for Gaussian residuals
+	minTailP     = 1e-3          // a stream never learns that s0 is rarer than this
+	priorPoints  = 2000          // weight of the Gaussian priors, in points
+	tailDecades  = 10.0          // score 1 means a probability of 10^-tailDecades
+	stepHalf     = 20.0          // half-life (points) of the sampling interval estimate
 )
 
 // scoreParams is ScoreConfig turned into per-point constants.
@@ -202,6 +217,7 @@ type scoreState struct {
 
 	drift    float32 // fast level minus slow level
 	fastDev  float32 // EW mean absolute deviation of points from the fast level
+	longDev  float32 // the same over the slow horizon: a floor for sparse series
 	driftDev float32 // EW mean absolute drift
 	step     float32 // EW mean sampling interval, seconds
 	tailP    float32 // how often a run of S beyond surpriseS0 starts
@@ -209,6 +225,7 @@ type scoreState struct {
 	tailM2   float32 // mean squared excess
 
 	n     uint16 // points seen, saturating
+	runs  uint16 // runs of exceedances learned from, saturating
 	flags uint8  // scoreAlerting, scoreExceeding
 	below uint8  // consecutive points below warn while alerting
 }
@@ -248,15 +265,20 @@ func scoreGap(a, l, k float64) float64 {
 	return -math.Expm1(-l * k)
 }
 
-// scoreSurprise is -log10 of the two-sided Gaussian tail probability of z.
+// scoreSurprise is -log10 of the two-sided Gaussian tail probability of z
+// up to |z| = surpriseKnee, and grows linearly (an exponential tail) beyond:
+// real residuals are rarely Gaussian that far out, and a quadratic S would
+// make one heavy-tailed outlier look astronomically rare.
 func scoreSurprise(z float64) float64 {
-	a := math.Abs(z) / math.Sqrt2
-	if a < 5 {
-		return -math.Log10(math.Erfc(a))
+	a := math.Abs(z)
+	if a <= surpriseKnee {
+		return -math.Log10(math.Erfc(a / math.Sqrt2))
 	}
-	// erfc(a) ≈ exp(-a²)/(a·sqrt(π))·(1 - 1/(2a²)) for large a.
-	return (a*a + math.Log(a*math.Sqrt(math.Pi)) - math.Log1p(-0.5/(a*a))) / math.Ln10
+	return kneeS + (a-surpriseKnee)*surpriseKnee/math.Ln10
 }
+
+// kneeS is scoreSurprise(surpriseKnee).
+var kneeS = -math.Log10(math.Erfc(surpriseKnee / math.Sqrt2))
 
 // gpdDecades is -log10 of the probability that an excess over the tail's
 // start reaches x, under a generalized Pareto tail fitted by moments to
@@ -304,15 +326,24 @@ func (p *scoreParams) update(st *scoreState, t int64, v float64) scoreStep {
 
 	// Fast horizon: the point against the level so far.
 	base := st.fast
-	sigF := scoreScale(float64(st.fastDev), base)
+	// The fast scale forgets within a few dozen points; a series that
+	// moves only now and then (an error ratio of sampled spans) would
+	// have none left when it moves. The long scale remembers.
+	sigF := scoreScale(math.Max(float64(st.fastDev), longFloor*float64(st.longDev)), base)
 	r := v - base
 	zf := r / sigF
-	clip := math.Inf(1)
+	hub, clip := math.Inf(1), math.Inf(1)
 	if settled {
-		clip = devClip * sigF
+		hub, clip = huber*sigF, devClip*sigF
 	}
-	st.fast += scoreGap(p.aFast, p.lFast, k) * r
+	// Huber: one wild point (a blip of a mostly constant series) must not
+	// drag the level, or every ordinary point after it looks wrong.
+	st.fast += scoreGap(p.aFast, p.lFast, k) * max(-hub, min(r, hub))
 	st.fastDev += float32(scoreGap(scoreWarm(p.aFastDev, n), p.lFastDev, k) * (min(math.Abs(r), clip) - float64(st.fastDev)))
+	// Unclipped: a scale that starts degenerate (a series that sat still
+	// while the model warmed up) must be able to learn the first moves,
+	// and its long memory bounds what one excursion can teach it.
+	st.longDev += float32(scoreGap(scoreWarm(p.aDriftDev, n), p.lDriftDev, k) * (math.Abs(r) - float64(st.longDev)))
 
 	// Slow horizon, kept as its distance from the fast level.
 	slow := base - float64(st.drift)
@@ -344,7 +375,7 @@ func (p *scoreParams) update(st *scoreState, t int64, v float64) scoreStep {
 	// Calibrated tail probability of this point's surprise, in decades.
 	s := 0.0
 	if math.Abs(z) > 2.5 { // S < 1.92 below: no need to compute it
-		s = scoreSurprise(z)
+		s = min(scoreSurprise(z), surpriseMax)
 	}
 	tailP := float64(st.tailP)
 	decades := -math.Log10(tailP)
@@ -370,9 +401,18 @@ func (p *scoreParams) update(st *scoreState, t int64, v float64) scoreStep {
 			st.flags |= scoreExceeding
 			st.tailP += float32(a * (1 - tailP))
 			// Exceedances are rare: average over the last few dozen.
-			aT := min(a/math.Max(tailP, minTailP), 0.05)
+			// A young stream learns from its first runs as from a mean,
+			// in full: with little history, what it has seen is normal.
+			// An established one takes a single wild run in only partly.
+			aT := max(min(a/math.Max(tailP, minTailP), 0.05), 1/(float64(st.runs)+2))
 			m1 := float64(st.tailM1)
-			ex := min(s-surpriseS0, 20*m1) // keep the moments finite
+			ex := min(s-surpriseS0, youngExcess)
+			if st.runs >= youngRuns {
+				ex = min(s-surpriseS0, 20*m1)
+			}
+			if st.runs < math.MaxUint16 {
+				st.runs++
+			}
 			st.tailM1 += float32(aT * (ex - m1))
 			st.tailM2 += float32(aT * (ex*ex - float64(st.tailM2)))
 		}
@@ -449,7 +489,7 @@ func (s *Scorer) Reset() { s.st = scoreState{} }
 // ScoreDetector raises KindScore anomalies when a signal's streaming anomaly
 // score reaches the threshold: once per excursion, re-armed after the score
 // has stayed below half the warn level for ClearPoints points. Its state is
-// one fixed-size record (56 bytes) per signal ID.
+// one fixed-size record (64 bytes) per signal ID.
 type ScoreDetector struct {
 	p       scoreParams
 	include []string

@@ -199,6 +199,34 @@ func TestScoreQuietOnNormalSeries(t *testing.T) {
 	}
 }
 
+func TestScoreSparseSeries(t *testing.T) {
+	// An error ratio of sampled spans: zero, except one error among ~80
+	// spans about once in 80 windows. The first blip a stream ever shows
+	// may raise; after that the blips are its normal.
+	r := rand.New(rand.NewPCG(13, 1))
+	v := make([]float64, 10000)
+	for i := range v {
+		if r.Float64() < 0.0125 {
+			v[i] = 1 / float64(70+r.IntN(20))
+		}
+	}
+	got, d, sig := scoreRun(t, DefaultScoreConfig(), v)
+	if len(got) > 1 {
+		t.Fatalf("%d anomalies on a sparse series, want at most 1: %+v", len(got), got)
+	}
+	// A blip does not drag the level: the zeros after it are ordinary.
+	if st := d.states[sig.ID]; math.Abs(st.fast) > 1e-3 {
+		t.Errorf("fast level %v after blips, want ~0", st.fast)
+	}
+	// A real burst of errors still raises.
+	for i := 0; i < 20; i++ {
+		v = append(v, 0.3)
+	}
+	if got, _, _ = scoreRun(t, DefaultScoreConfig(), v); len(got) < 1 || got[len(got)-1].Observed != 0.3 {
+		t.Fatalf("an error burst on a sparse series did not raise: %+v", got)
+	}
+}
+
 func TestScoreConstantSeries(t *testing.T) {
 	v := make([]float64, 2000)
 	for i := range v {
