@@ -123,14 +123,15 @@ func runDemo(ctx context.Context, out io.Writer, sc sim.Scenario, seed uint64) e
 	if err != nil {
 		return err
 	}
+	series := a.Engine().ActiveSeries()
 	// Close the last windows, then let the engine hand over what it raised.
-	a.Engine().Flush(sim.Start.Add(sc.Duration + time.Hour))
+	a.Engine().Flush(sim.Start.Add(sc.Duration + 5*time.Minute))
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := a.Shutdown(sctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "  %d export intervals played in %s; %d series tracked\n\n", items, time.Since(start).Round(time.Millisecond), a.Engine().ActiveSeries())
+	fmt.Fprintf(out, "  %d export intervals played in %s; %d series tracked\n\n", items, time.Since(start).Round(time.Millisecond), series)
 
 	as := found.as
 	sort.SliceStable(as, func(i, j int) bool { return as[i].At.Before(as[j].At) })
