@@ -2,6 +2,7 @@ package detect
 
 import (
 	"errors"
+	"math/rand/v2"
 	"testing"
 
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
@@ -83,6 +84,7 @@ func addSeeds(f *testing.F, seeds ...[]byte) {
 func FuzzDecodeMetrics(f *testing.F) {
 	addSeeds(f,
 		marshal(f, metricsFixture()),
+		reencode(marshal(f, metricsFixture()), &metricsRequestDesc, rand.New(rand.NewPCG(1, 1)), 3),
 		wrapMetric(cat(strfld(1, "m"), fld(7, fld(1, xfld(6, 1))), fld(7, fld(1, xfld(6, 2))))),
 		pointWithAttr(cat(strfld(1, "k"), fld(2, fld(5, fld(1, anyStr("a"))), fld(5, fld(1, anyStr("b")))))),
 		fld(1, fld(1, fld(1, kvb("a", anyStr("1")))), fld(1, fld(1, kvb("b", anyStr("2"))))),
@@ -105,6 +107,7 @@ func FuzzDecodeMetrics(f *testing.F) {
 func FuzzDecodeTraces(f *testing.F) {
 	addSeeds(f,
 		marshal(f, tracesFixture()),
+		reencode(marshal(f, tracesFixture()), &tracesRequestDesc, rand.New(rand.NewPCG(1, 1)), 3),
 		fld(1, fld(2, fld(2, strfld(5, "s"), fld(15, vfld(3, 2)), fld(15, strfld(2, "why"))))),
 		nil,
 	)
@@ -124,6 +127,7 @@ func FuzzDecodeTraces(f *testing.F) {
 func FuzzDecodeLogs(f *testing.F) {
 	addSeeds(f,
 		marshal(f, logsFixture()),
+		reencode(marshal(f, logsFixture()), &logsRequestDesc, rand.New(rand.NewPCG(1, 1)), 3),
 		fld(1, fld(2, fld(2, fld(5, fld(6, fld(1, kvb("a", anyStr("1"))))), fld(5, fld(6, fld(1, kvb("b", anyStr("2")))))))),
 		nil,
 	)

@@ -2,10 +2,13 @@ package detect
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -772,6 +775,92 @@ func TestDecodeMergesRepeatedMessages(t *testing.T) {
 			t.Errorf("body not merged: %s", lines[2])
 		}
 	})
+}
+
+// reencode rewrites the valid message b of type m into another encoding of
+// the same message, as protobuf defines sameness: fields shuffled (keeping
+// the order among occurrences of one field), singular messages split into
+// two occurrences that protobuf merges back, packed fields split into
+// chunks or unpacked. A singular message is split once in split times
+// (never when split is 0).
+func reencode(b []byte, m *msgDesc, r *rand.Rand, split int) []byte {
+	type field struct {
+		num protowire.Number
+		enc []byte
+	}
+	var fields []field
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		k := protowire.ConsumeFieldValue(num, typ, b[n:])
+		raw, val := b[:n+k], b[n:n+k]
+		b = b[n+k:]
+		f := m.field(num)
+		add := func(enc []byte) { fields = append(fields, field{num, enc}) }
+		switch {
+		case f == nil || typ != protowire.BytesType:
+			add(raw)
+		case f.kind == fieldMessage || f.kind == fieldMessages:
+			p, _ := protowire.ConsumeBytes(val)
+			p = reencode(p, f.msg, r, split)
+			if f.kind == fieldMessage && split > 0 && r.IntN(split) == 0 {
+				cut := fieldBoundary(p, r)
+				add(fld(num, p[:cut]))
+				add(fld(num, p[cut:]))
+			} else {
+				add(fld(num, p))
+			}
+		case f.kind == fieldFixed64s && r.IntN(2) == 0:
+			p, _ := protowire.ConsumeBytes(val)
+			cut := 8 * r.IntN(len(p)/8+1)
+			add(fld(num, p[:cut]))
+			for q := p[cut:]; len(q) > 0; q = q[8:] {
+				add(xfld(num, binary.LittleEndian.Uint64(q)))
+			}
+		case f.kind == fieldVarints && r.IntN(2) == 0:
+			p, _ := protowire.ConsumeBytes(val)
+			for len(p) > 0 {
+				x, n := protowire.ConsumeVarint(p)
+				add(vfld(num, x))
+				p = p[n:]
+			}
+		default:
+			add(raw)
+		}
+	}
+	order := map[protowire.Number]int{}
+	for _, f := range fields {
+		order[f.num] = r.Int()
+	}
+	sort.SliceStable(fields, func(i, j int) bool { return order[fields[i].num] < order[fields[j].num] })
+	var out []byte
+	for _, f := range fields {
+		out = append(out, f.enc...)
+	}
+	return out
+}
+
+// fieldBoundary picks an offset in message b that falls between fields.
+func fieldBoundary(b []byte, r *rand.Rand) int {
+	cuts := []int{0}
+	for off := 0; off < len(b); {
+		num, typ, n := protowire.ConsumeTag(b[off:])
+		off += n + protowire.ConsumeFieldValue(num, typ, b[off+n:])
+		cuts = append(cuts, off)
+	}
+	return cuts[r.IntN(len(cuts))]
+}
+
+func TestDecodeEquivalentEncodings(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	var d Decoder
+	metrics, traces, logs := marshal(t, metricsFixture()), marshal(t, tracesFixture()), marshal(t, logsFixture())
+	wantM, wantT, wantL := checkMetrics(t, &d, metrics), checkTraces(t, &d, traces), checkLogs(t, &d, logs)
+	for i := 0; i < 300; i++ {
+		split := []int{0, 3, 50}[i%3] // in place, merged a lot, merged a little
+		diffLines(t, checkMetrics(t, &d, reencode(metrics, &metricsRequestDesc, r, split)), wantM)
+		diffLines(t, checkTraces(t, &d, reencode(traces, &tracesRequestDesc, r, split)), wantT)
+		diffLines(t, checkLogs(t, &d, reencode(logs, &logsRequestDesc, r, split)), wantL)
+	}
 }
 
 // ---------------------------------------------------------------------------
