@@ -462,7 +462,29 @@ func (d *SLODetector) anomaly(tr *sloTrack, kind int, r BurnRule, budget, longRa
 		a.Labels = map[string]string{"route": tr.route}
 		a.Summary = "route " + tr.route + ": " + a.Summary
 	}
+	a.Evidence = tr.evidence(kind, r.Long)
 	return a
+}
+
+// evidence is the bad ratio per bucket over the newest span: per minute for
+// spans the minute ring holds, per hour beyond. Buckets without requests
+// are left out.
+func (tr *sloTrack) evidence(kind int, span time.Duration) []EvidencePoint {
+	r, k := &tr.minutes, int64(span/time.Minute)
+	if span > sloMinuteSpan {
+		r, k = &tr.hours, int64(span/time.Hour)
+	}
+	n := int64(len(r.b))
+	if r.head < 0 {
+		return nil
+	}
+	out := make([]EvidencePoint, 0, min(k, n))
+	for p := r.head - min(k, n) + 1; p <= r.head; p++ {
+		if ratio, _, cnt := sloRatio(r.b[p%n], kind); cnt > 0 {
+			out = append(out, EvidencePoint{T: time.Unix(0, p*r.width).UTC(), V: ratio})
+		}
+	}
+	return out
 }
 
 // onset walks the minute buckets back from the newest while each minute

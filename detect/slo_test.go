@@ -163,6 +163,10 @@ func TestSLOErrorJumpFiresFastRule(t *testing.T) {
 			if a.Onset.UnixNano() != jump {
 				t.Errorf("onset %v, want the jump at %v", a.Onset, time.Unix(0, jump).UTC())
 			}
+			// Evidence: the error ratio of each minute of the long window.
+			if ev := a.Evidence; len(ev) != 60 || ev[59].V != tc.errRatio || ev[0].V != 0.0005 {
+				t.Errorf("evidence: %d points, %v ... %v", len(ev), ev[0], ev[len(ev)-1])
+			}
 			for _, want := range []string{"error budget burning at ", "x over 1h and ", "x over 5m", "SLO 99.9% availability", "page-1h"} {
 				if !strings.Contains(a.Summary, want) {
 					t.Errorf("summary %q lacks %q", a.Summary, want)
