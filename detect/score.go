@@ -40,7 +40,8 @@ import (
 //  4. Score = -log10(that probability) / 10, clamped to [0,1]: 0.6 means
 //     "one in a million" for this stream.
 //  5. Hysteresis: an excursion starts (Onset) when the score reaches Warn,
-//     raises one anomaly when it reaches Threshold, and ends only after
+//     raises one anomaly once it has reached Threshold and lasted
+//     ConfirmPoints points in a row at Warn or more, and ends only after
 //     ClearPoints points in a row below Warn/2.
 //
 // Gaps in sampling count as that many missed points for the level and scale
@@ -67,6 +68,11 @@ type ScoreConfig struct {
 	// ClearPoints is how many consecutive points below Warn/2 end an
 	// excursion.
 	ClearPoints int `yaml:"clear_points"`
+	// ConfirmPoints is how many consecutive points must score at least Warn,
+	// one of them at least Threshold, before an anomaly is raised. A lone
+	// outlier that is gone on the next point healed itself and is nothing
+	// to remediate; 1 raises on the first point that reaches Threshold.
+	ConfirmPoints int `yaml:"confirm_points"`
 	// FastHalfLife is the half-life of the fast level, the one each point
 	// is compared to. Its deviation scale uses 4 times it.
 	FastHalfLife float64 `yaml:"fast_halflife"`
@@ -93,6 +99,7 @@ func DefaultScoreConfig() ScoreConfig {
 		Threshold:           0.6,
 		Warn:                0.4,
 		ClearPoints:         30,
+		ConfirmPoints:       3,
 		FastHalfLife:        6,
 		SlowHalfLife:        480,
 		CalibrationHalfLife: 5000,
@@ -121,6 +128,9 @@ func (c ScoreConfig) Validate() error {
 	}
 	if c.ClearPoints < 1 || c.ClearPoints > 255 {
 		errs = append(errs, fmt.Errorf("clear_points must be in [1,255], got %d", c.ClearPoints))
+	}
+	if c.ConfirmPoints < 1 || c.ConfirmPoints > 255 {
+		errs = append(errs, fmt.Errorf("confirm_points must be in [1,255], got %d", c.ConfirmPoints))
 	}
 	for _, h := range []struct {
 		name string
@@ -174,6 +184,7 @@ type scoreParams struct {
 	probation                         uint16
 	driftReady                        uint16 // points before the drift counts
 	clear                             uint8
+	confirm                           uint8
 	threshold, warn                   float64
 }
 
@@ -197,6 +208,7 @@ func newScoreParams(c ScoreConfig) scoreParams {
 		// half-life: a young stream's level has nothing to drift from.
 		driftReady: uint16(min(max(c.SlowHalfLife, float64(c.Probation)), maxProbation)),
 		clear:      uint8(min(max(c.ClearPoints, 1), 255)),
+		confirm:    uint8(min(max(c.ConfirmPoints, 1), 255)),
 		threshold:  c.Threshold,
 		warn:       c.Warn,
 	}
@@ -227,13 +239,14 @@ type scoreState struct {
 	n     uint16 // points seen, saturating
 	runs  uint16 // runs of exceedances learned from, saturating
 	flags uint8  // scoreAlerting, scoreExceeding
-	below uint8  // consecutive points below warn while alerting
+	below uint8  // alerting: consecutive points below warn/2; otherwise: consecutive points at or above warn
 }
 
 // scoreState.flags bits.
 const (
 	scoreAlerting  = 1 << iota // raised, not yet cleared
 	scoreExceeding             // the last point's surprise was beyond surpriseS0
+	scorePeaked                // the current excursion reached Threshold, not yet confirmed
 )
 
 // scoreStep is what one update found out.
@@ -438,19 +451,25 @@ func (p *scoreParams) update(st *scoreState, t int64, v float64) scoreStep {
 		}
 		return step
 	}
-	switch {
-	case step.score >= p.threshold:
+	if step.score < p.warn {
+		st.onset, st.below = 0, 0
+		st.flags &^= scorePeaked
+		return step
+	}
+	if st.onset == 0 {
+		st.onset = t
+	}
+	if st.below < math.MaxUint8 {
+		st.below++
+	}
+	if step.score >= p.threshold {
+		st.flags |= scorePeaked
+	}
+	if st.flags&scorePeaked != 0 && st.below >= p.confirm {
 		st.flags |= scoreAlerting
+		st.flags &^= scorePeaked
+		st.below = 0
 		step.raise = true
-		if st.onset == 0 {
-			st.onset = t
-		}
-	case step.score >= p.warn:
-		if st.onset == 0 {
-			st.onset = t
-		}
-	default:
-		st.onset = 0
 	}
 	return step
 }

@@ -93,10 +93,33 @@ func TestScoreConfigValidateJoinsProblems(t *testing.T) {
 	}
 }
 
+// spikeConfig raises on the first point: for tests of what the score sees
+// in one point (the default waits for ConfirmPoints).
+func spikeConfig() ScoreConfig {
+	c := DefaultScoreConfig()
+	c.ConfirmPoints = 1
+	return c
+}
+
+func TestScoreLoneSpikeIsNotRaisedByDefault(t *testing.T) {
+	v := noise(1, 3000, 500e6, 4e6)
+	v[2000] += 10 * 4e6 // one point, gone on the next
+	if got, _, _ := scoreRun(t, DefaultScoreConfig(), v); len(got) != 0 {
+		t.Fatalf("a lone spike raised %+v; the default waits for %d points", got, DefaultScoreConfig().ConfirmPoints)
+	}
+	// Three points of it are a problem.
+	v[2001] += 10 * 4e6
+	v[2002] += 10 * 4e6
+	got, _, _ := scoreRun(t, DefaultScoreConfig(), v)
+	if len(got) != 1 || scoreIndex(got[0].At) != 2002 || scoreIndex(got[0].Onset) != 2000 {
+		t.Fatalf("a three-point excursion: %+v, want one anomaly at point 2002 with onset 2000", got)
+	}
+}
+
 func TestScoreSpikeCaughtAtOnce(t *testing.T) {
 	v := noise(1, 3000, 500e6, 4e6) // a working set of ~500MB
 	v[2000] += 10 * 4e6
-	got, _, _ := scoreRun(t, DefaultScoreConfig(), v)
+	got, _, _ := scoreRun(t, spikeConfig(), v)
 	if len(got) != 1 {
 		t.Fatalf("got %d anomalies, want 1: %+v", len(got), got)
 	}
@@ -242,8 +265,8 @@ func TestScoreConstantSeries(t *testing.T) {
 	if len(got) != 0 {
 		t.Fatalf("constant series raised %+v", got)
 	}
-	// A constant series that moves is news.
-	v = append(v, 2*536870912)
+	// A constant series that moves (and stays moved) is news.
+	v = append(v, 2*536870912, 2*536870912, 2*536870912)
 	got, _, _ = scoreRun(t, DefaultScoreConfig(), v)
 	if len(got) != 1 {
 		t.Fatalf("step of a constant series raised %d anomalies, want 1", len(got))
@@ -301,7 +324,7 @@ func TestScoreForgetResets(t *testing.T) {
 
 func TestScoreIrregularSampling(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 1))
-	d := NewScoreDetector(DefaultScoreConfig())
+	d := NewScoreDetector(spikeConfig())
 	sig := &Signal{ID: 0, Name: "container.cpu.usage", Workload: &Workload{Name: "api"}}
 	var got []Anomaly
 	emit := func(_ *Signal, a Anomaly) { got = append(got, a) }
@@ -329,7 +352,7 @@ func TestScoreIrregularSampling(t *testing.T) {
 func TestScoreScorerIsTheDetectorModel(t *testing.T) {
 	v := noise(9, 3000, 50, 2)
 	v[2500] += 30
-	got, _, _ := scoreRun(t, DefaultScoreConfig(), v)
+	got, _, _ := scoreRun(t, spikeConfig(), v)
 	if len(got) != 1 {
 		t.Fatalf("got %d anomalies", len(got))
 	}

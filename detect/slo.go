@@ -285,9 +285,14 @@ type sloTrack struct {
 	route    string
 	obj      SLOObjective
 	lastSeen int64
-	minutes  sloRing
-	hours    sloRing
-	raised   [2][]bool // [availability, latency][rule]
+	// since is when data for the key began. A rule waits until the key
+	// has history for its whole short window: before that the "long"
+	// window is only the little data there is, and the slow ticket rule
+	// would fire on a few minutes of noise, ahead of the page rules.
+	since   int64
+	minutes sloRing
+	hours   sloRing
+	raised  [2][]bool // [availability, latency][rule]
 }
 
 // NewSLODetector builds the SLO detector from a (validated) config.
@@ -374,6 +379,7 @@ func (d *SLODetector) ObserveWindow(w *Window, emit Emit) {
 			wl:      *w.Workload,
 			route:   w.Route,
 			obj:     obj,
+			since:   w.Start,
 			minutes: sloRing{width: int64(time.Minute), head: -1, b: make([]sloBucket, d.minSlots)},
 			hours:   sloRing{width: int64(time.Hour), head: -1, b: make([]sloBucket, d.hourSlots)},
 		}
@@ -425,7 +431,7 @@ func (d *SLODetector) evaluate(tr *sloTrack, kind int, budget float64, now int64
 		longRatio, longBad, longN := sloRatio(tr.sum(r.Long), kind)
 		shortRatio, _, shortN := sloRatio(tr.sum(r.Short), kind)
 		longBurn, shortBurn := longRatio/budget, shortRatio/budget
-		firing := longN > 0 && shortN > 0 &&
+		firing := now-tr.since >= int64(r.Short) && longN > 0 && shortN > 0 &&
 			longN >= d.cfg.MinRequests && longBad >= d.cfg.MinBad &&
 			longBurn >= r.Burn && shortBurn >= r.Burn
 		was := tr.raised[kind][i]
