@@ -531,3 +531,44 @@ func TestScenarios(t *testing.T) {
 		})
 	}
 }
+
+func TestHugeAndEmptyInputsStayBounded(t *testing.T) {
+	e, _, rec, _ := newEngine(t, detect.DefaultEngineConfig())
+	big := strings.Repeat("x", 64<<10)
+	// A 64 kB attribute value: accepted, kept cut.
+	r := ingest(t, e, metricsReq(podResource("checkout-7d9f8b6c5d-x2x9p"), gauge("g", dp(10, 1, str("blob", big)))))
+	if r.Accepted != 1 || r.Rejected != 0 {
+		t.Fatalf("64 kB attribute: %+v", r)
+	}
+	var labelBytes int
+	for k := range rec.points {
+		if strings.Contains(k, " g{") {
+			labelBytes = len(k)
+		}
+	}
+	if labelBytes == 0 || labelBytes > 2048 {
+		t.Fatalf("a series with a 64 kB attribute keeps %d bytes of labels, want it cut to ~1 kB", labelBytes)
+	}
+	// A 64 kB metric name is refused with a reason.
+	r = ingest(t, e, metricsReq(podResource("checkout-7d9f8b6c5d-x2x9p"), gauge(big, dp(10, 1))))
+	if r.Rejected != 1 || !strings.Contains(r.Message, "metric name longer") {
+		t.Fatalf("64 kB metric name: %+v", r)
+	}
+	// 64 kB resource strings are cut before they name a workload.
+	huge := &resourcepb.Resource{Attributes: []*commonpb.KeyValue{str("k8s.namespace.name", big), str("k8s.deployment.name", big)}}
+	if r := ingest(t, e, metricsReq(huge, gauge("g", dp(10, 1)))); r.Accepted != 1 {
+		t.Fatalf("huge resource: %+v", r)
+	}
+	for k := range rec.points {
+		if strings.HasPrefix(k, "xxx") && len(k) > 4096 {
+			t.Fatalf("workload key of %d bytes kept", len(k))
+		}
+	}
+	// An empty resource, and no resource at all, still make series.
+	before := e.ActiveSeries()
+	ingest(t, e, metricsReq(&resourcepb.Resource{}, gauge("g", dp(10, 1))))
+	ingest(t, e, metricsReq(nil, gauge("h", dp(10, 1))))
+	if e.ActiveSeries() != before+2 {
+		t.Fatalf("empty resources: %d series, want %d", e.ActiveSeries(), before+2)
+	}
+}

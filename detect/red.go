@@ -59,6 +59,7 @@ func (s *shard) acc(wl *Workload, route, source string, t int64) *redAcc {
 	win := int64(s.e.cfg.Window)
 	a := &redAcc{key: k, start: t - t%win, rate: noSignal, errRatio: noSignal, p50: noSignal, p99: noSignal}
 	s.red[k] = a
+	s.wlRefs[wl]++
 	if end := a.start + win; s.nextWin == 0 || end < s.nextWin {
 		s.nextWin = end
 	}
@@ -136,6 +137,7 @@ func (s *shard) dropAcc(k redKey, a *redAcc) {
 		}
 	}
 	delete(s.red, k)
+	s.release(k.wl)
 	if k.route != "" && k.source != sourceLogs {
 		if s.routes[k.wl]--; s.routes[k.wl] <= 0 {
 			delete(s.routes, k.wl)

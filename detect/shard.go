@@ -15,7 +15,8 @@ type shard struct {
 	series    map[uint64]*series
 	sigs      signalTab
 	workloads map[string]*Workload // interned by key+container+service
-	names     map[string]string    // interned signal names
+	wlRefs    map[*Workload]int    // signals and windows using each workload
+	names     map[string]string    // interned signal names, at most maxNames
 
 	detectors []Detector
 	windowDs  []WindowDetector
@@ -40,6 +41,7 @@ func newShard(e *Engine) *shard {
 		e:         e,
 		series:    map[uint64]*series{},
 		workloads: map[string]*Workload{},
+		wlRefs:    map[*Workload]int{},
 		names:     map[string]string{},
 		red:       map[redKey]*redAcc{},
 		routes:    map[*Workload]int{},
@@ -89,19 +91,46 @@ func (s *shard) workload(w Workload, key string) *Workload {
 	return c
 }
 
+// maxNames bounds the interned signal names of a shard. Past it (a flood of
+// distinct metric names) names are still copied per signal, which the series
+// limit bounds, but no longer kept in the table.
+const maxNames = 1 << 16
+
 // name interns a signal name.
 func (s *shard) name(n string) string {
 	if v, ok := s.names[n]; ok {
 		return v
 	}
 	v := strings.Clone(n)
-	s.names[v] = v
+	if len(s.names) < maxNames {
+		s.names[v] = v
+	}
 	return v
+}
+
+// release drops a reference to an interned workload.
+func (s *shard) release(w *Workload) {
+	if n := s.wlRefs[w] - 1; n > 0 {
+		s.wlRefs[w] = n
+		return
+	}
+	delete(s.wlRefs, w)
+}
+
+// dropUnusedWorkloads forgets interned workloads that no signal or window
+// uses any more (all their series went stale, or only events named them).
+func (s *shard) dropUnusedWorkloads() {
+	for k, w := range s.workloads {
+		if s.wlRefs[w] == 0 {
+			delete(s.workloads, k)
+		}
+	}
 }
 
 // newSignal allocates a signal and asks each detector whether it wants it.
 func (s *shard) newSignal(w *Workload, name string, labels Labels) uint32 {
 	slot := s.sigs.alloc()
+	s.wlRefs[w]++
 	slot.Workload = w
 	slot.Name = name
 	slot.Labels = labels
@@ -137,6 +166,7 @@ func (s *shard) dropSignal(id uint32) {
 			d.Forget(&slot.Signal)
 		}
 	}
+	s.release(slot.Workload)
 	s.sigs.release(slot)
 }
 
@@ -255,6 +285,7 @@ func (s *shard) sweep(now int64) {
 	s.sweepPos = s.sweepPos[:len(s.sweepPos)-n]
 	if len(s.sweepPos) == 0 {
 		s.sweepPos = nil
+		s.dropUnusedWorkloads() // the pass is over: what it evicted no longer holds them
 	}
 }
 

@@ -49,7 +49,7 @@ const (
 	rejectNonFinite
 	rejectNoTime
 	rejectShape
-	rejectNoType
+	rejectLongName
 	nReject
 )
 
@@ -58,7 +58,7 @@ var rejectText = [nReject]string{
 	rejectNonFinite: "NaN or Inf value",
 	rejectNoTime:    "missing time_unix_nano",
 	rejectShape:     "histogram bucket_counts and explicit_bounds do not match",
-	rejectNoType:    "metric has no data (no gauge, sum, histogram, exponential_histogram or summary)",
+	rejectLongName:  "metric name longer than 1024 bytes",
 }
 
 func newWorker(e *Engine) *worker { return &worker{e: e, h: hasher{seed: e.seed}} }
@@ -147,9 +147,30 @@ type kvPair struct {
 	v Value
 }
 
+// Limits on what a series keeps of untrusted strings. Kubernetes names are
+// at most 253 bytes; attribute values beyond maxLabelValue are kept cut
+// (identity still hashes the whole value).
+const (
+	maxWorkloadField = 253
+	maxLabelValue    = 1024
+	maxMetricName    = 1024
+)
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
 // lockFor locks the shard of workload wl and interns it.
 func (w *worker) lockFor(wl Workload) {
 	w.unlock()
+	wl.Namespace = clip(wl.Namespace, maxWorkloadField)
+	wl.Kind = clip(wl.Kind, maxWorkloadField)
+	wl.Name = clip(wl.Name, maxWorkloadField)
+	wl.Container = clip(wl.Container, maxWorkloadField)
+	wl.Service = clip(wl.Service, maxWorkloadField)
 	// Shard by the workload key (namespace/kind/name) so that every
 	// container and signal of one workload meets in one shard; resources
 	// with no workload at all share one shard.
@@ -200,12 +221,12 @@ func internKey(wl Workload) string {
 func (w *worker) labels(attrs Attrs) Labels {
 	w.lb.reset()
 	_ = attrs.Each(func(k string, v Value) bool {
-		w.lb.add(k, v.String())
+		w.lb.add(clip(k, maxLabelValue), clip(v.String(), maxLabelValue))
 		return true
 	})
 	if w.instance != "" {
 		if _, ok := attrs.Get(w.instanceKey); !ok {
-			w.lb.add(w.instanceKey, w.instance)
+			w.lb.add(w.instanceKey, clip(w.instance, maxLabelValue))
 		}
 	}
 	enc := w.lb.encode()
@@ -245,7 +266,10 @@ func (m *metricsSink) Scope(name, version string, _ Attrs) {
 func (m *metricsSink) Metric(mt *Metric) {
 	w := (*worker)(m)
 	w.metric = *mt
-	w.mName = w.sh.name(mt.Name)
+	w.mName = mt.Name // aliases the body: too long to keep, lookup refuses it
+	if len(mt.Name) <= maxMetricName {
+		w.mName = w.sh.name(mt.Name)
+	}
 	w.metric.Name = w.mName
 	w.mHash = combine(w.scopeHash, w.h.str(mt.Name))
 	w.reqHist = w.e.requestHs[mt.Name]
@@ -258,6 +282,10 @@ func (w *worker) lookup(attrs Attrs, t uint64, kind seriesKind) *series {
 	sh := w.sh
 	if ser := sh.series[h]; ser != nil {
 		return ser
+	}
+	if len(w.mName) > maxMetricName {
+		w.reject(rejectLongName, 1)
+		return nil
 	}
 	if w.e.series.Load() >= int64(w.e.cfg.MaxSeries) {
 		w.e.m.seriesDropped.Inc()
