@@ -74,7 +74,7 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.metrics, "metrics", 10, "medic-loadgen --metrics")
 	fs.IntVar(&o.attrValues, "attr-values", 10, "medic-loadgen --attr-values")
 	fs.IntVar(&o.batch, "batch", 1000, "medic-loadgen --batch: points per request")
-	fs.IntVar(&o.streams, "streams", 2, "medic-loadgen --streams and telemetrygen --workers")
+	fs.IntVar(&o.streams, "streams", 4, "medic-loadgen --streams and telemetrygen --workers")
 	fs.StringVar(&o.mix, "mix", "gauge=5,sum=3,histogram=2", "medic-loadgen --mix")
 	fs.BoolVar(&o.quick, "quick", false, "smoke run: 1s warm-up, 3s window, 10k series")
 	fs.BoolVar(&o.asJSON, "json", false, "print the results as JSON")

@@ -27,6 +27,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -47,13 +48,14 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Workload.AttrValues, "attr-values", 10, "attribute values per metric; series = resources x metrics x attr-values")
 	mix := fs.String("mix", "gauge=5,sum=3,histogram=2", "relative weights of metric kinds: gauge, sum (cumulative, monotonic), histogram (cumulative)")
 	fs.IntVar(&cfg.Workload.Batch, "batch", 1000, "data points per request")
-	fs.IntVar(&cfg.Streams, "streams", 2, "concurrent senders, one gRPC connection each")
+	fs.IntVar(&cfg.Streams, "streams", 4, "concurrent senders, one gRPC connection each")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "how long to send (0: until --points)")
 	fs.Int64Var(&cfg.Points, "points", 0, "stop after this many points, rounded up to whole requests (0: until --duration)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "points per second over all streams (0: as fast as the server takes them)")
 	compression := fs.String("compression", "none", "request compression: none or gzip")
 	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "per-request timeout")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the generator itself to `file`")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -75,6 +77,20 @@ func mainErr(args []string, stdout, stderr io.Writer) int {
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "medic-loadgen: %v\n", err)
 		return 2
+	}
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "medic-loadgen: %v\n", err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "medic-loadgen: %v\n", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
