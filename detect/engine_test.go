@@ -572,3 +572,75 @@ func TestHugeAndEmptyInputsStayBounded(t *testing.T) {
 		t.Fatalf("empty resources: %d series, want %d", e.ActiveSeries(), before+2)
 	}
 }
+
+func TestExponentialHistogramAndSummary(t *testing.T) {
+	e, _, rec, _ := newEngine(t, detect.DefaultEngineConfig())
+	res := podResource("checkout-7d9f8b6c5d-x2x9p")
+	// Scale 0: bucket i of the positive range holds (2^i, 2^(i+1)]. Delta
+	// temporality: 100 observations in (2,4] and 100 in (8,16].
+	exp := &metricspb.Metric{Name: "job.duration", Unit: "s", Data: &metricspb.Metric_ExponentialHistogram{ExponentialHistogram: &metricspb.ExponentialHistogram{
+		AggregationTemporality: metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA,
+		DataPoints: []*metricspb.ExponentialHistogramDataPoint{{StartTimeUnixNano: ts(0), TimeUnixNano: ts(50), Count: 200, Scale: 0,
+			Positive: &metricspb.ExponentialHistogramDataPoint_Buckets{Offset: 1, BucketCounts: []uint64{100, 0, 100}}}},
+	}}}
+	ingest(t, e, metricsReq(res, exp))
+	p50 := rec.get("shop/Deployment/checkout job.duration:p50")
+	p99 := rec.get("shop/Deployment/checkout job.duration:p99")
+	rate := rec.get("shop/Deployment/checkout job.duration:rate")
+	if len(p50) != 1 || p50[0].V < 2 || p50[0].V > 4 || len(p99) != 1 || p99[0].V < 8 || p99[0].V > 16 || len(rate) != 1 || rate[0].V != 4 {
+		t.Fatalf("exponential histogram: p50 %v (want in (2,4]), p99 %v (want in (8,16]), rate %v (want 4/s)", p50, p99, rate)
+	}
+	// A summary gives its rate and one signal per quantile.
+	sum := func(sec int, count uint64, q50, q99 float64) *metricspb.Metric {
+		return &metricspb.Metric{Name: "rpc.latency", Data: &metricspb.Metric_Summary{Summary: &metricspb.Summary{DataPoints: []*metricspb.SummaryDataPoint{{
+			StartTimeUnixNano: ts(0), TimeUnixNano: ts(sec), Count: count,
+			QuantileValues: []*metricspb.SummaryDataPoint_ValueAtQuantile{{Quantile: 0.5, Value: q50}, {Quantile: 0.99, Value: q99}}}}}}}
+	}
+	ingest(t, e, metricsReq(res, sum(10, 100, 0.1, 0.9)))
+	ingest(t, e, metricsReq(res, sum(20, 300, 0.2, 1.5)))
+	if got := rec.get("shop/Deployment/checkout rpc.latency:p99{"); len(got) != 2 || got[1].V != 1.5 {
+		t.Fatalf("summary p99 = %v", got)
+	}
+	if got := rec.get("shop/Deployment/checkout rpc.latency:rate{"); len(got) != 1 || got[0].V != 20 {
+		t.Fatalf("summary rate = %v, want [20]", got)
+	}
+}
+
+// raiser raises an anomaly on every point of one signal.
+type raiser struct{ name string }
+
+func (r raiser) Name() string                { return "raiser" }
+func (r raiser) Wants(s *detect.Signal) bool { return s.Name == r.name }
+func (r raiser) Forget(*detect.Signal)       {}
+func (r raiser) Advance(int64, detect.Emit)  {}
+func (r raiser) Observe(s *detect.Signal, p detect.Point, emit detect.Emit) {
+	emit(s, detect.Anomaly{Kind: detect.KindScore, Detector: "raiser", At: time.Unix(0, p.T), Observed: p.V})
+}
+
+func TestRepeatsAreSuppressedUntilQuiet(t *testing.T) {
+	cfg := detect.DefaultEngineConfig()
+	cfg.Cooldown = 5 * time.Minute
+	s := &sink{}
+	e, err := detect.NewEngine(cfg, s, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.AddDetector(func() detect.Detector { return raiser{"boom"} })
+	res := podResource("checkout-7d9f8b6c5d-x2x9p")
+	// A point every minute for 10 minutes: one problem, one anomaly.
+	for m := 0; m < 10; m++ {
+		ingest(t, e, metricsReq(res, gauge("boom", dp(60*m, float64(m)))))
+	}
+	if got := len(s.all()); got != 1 {
+		t.Fatalf("%d anomalies for one continuing problem, want 1", got)
+	}
+	a := s.all()[0]
+	if a.Workload.Key() != "shop/Deployment/checkout" || a.Signal != "boom" || len(a.Evidence) == 0 || a.Labels["k8s.pod.name"] == "" {
+		t.Fatalf("anomaly not completed from its signal: %+v", a)
+	}
+	// Quiet for longer than the cooldown: the next one is news.
+	ingest(t, e, metricsReq(res, gauge("boom", dp(60*9+6*60+1, 1))))
+	if got := len(s.all()); got != 2 {
+		t.Fatalf("%d anomalies after a quiet cooldown, want 2", got)
+	}
+}
