@@ -75,7 +75,7 @@ func (m *metricsSink) Histogram(p *HistogramPoint) {
 		w.sh.observe(d.p99, Point{T: t, V: bucketQuantile(0.99, p.Bounds, buckets)})
 	}
 	if dCount > 0 {
-		w.feedRequests(p.Attrs, t, dCount, p.Bounds, buckets)
+		w.feedRequests(d, t, dCount, p.Bounds, buckets)
 	}
 }
 
@@ -217,7 +217,7 @@ func (m *metricsSink) ExpHistogram(p *ExpHistogramPoint) {
 			w.sh.observe(d.p50, Point{T: t, V: bucketQuantile(0.5, bounds, counts)})
 			w.sh.observe(d.p99, Point{T: t, V: bucketQuantile(0.99, bounds, counts)})
 		}
-		w.feedRequests(p.Attrs, t, dCount, bounds, counts)
+		w.feedRequests(d, t, dCount, bounds, counts)
 	}
 }
 

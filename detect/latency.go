@@ -25,11 +25,31 @@ type LatencyHist struct {
 	total  float64
 }
 
+// latSub holds, for k = 1..latPerOct-1, the mantissa bits of 2^(k/latPerOct):
+// where within an octave each of its buckets starts.
+var latSub = func() [latPerOct - 1]uint64 {
+	var t [latPerOct - 1]uint64
+	for k := range t {
+		t[k] = math.Float64bits(math.Exp2(float64(k+1)/latPerOct)) & (1<<52 - 1)
+	}
+	return t
+}()
+
+// latIndex is int(log2(sec/latMin)*latPerOct)+1, clamped, read off the
+// float's exponent and mantissa instead of calling math.Log2: it runs for
+// every bucket of every request-histogram point.
 func latIndex(sec float64) int {
 	if !(sec >= latMin) { // also NaN
 		return 0
 	}
-	i := int(math.Log2(sec/latMin)*latPerOct) + 1
+	bits := math.Float64bits(sec / latMin)
+	exp := int(bits>>52&0x7ff) - 1023
+	mant := bits & (1<<52 - 1)
+	sub := 0
+	for sub < len(latSub) && mant >= latSub[sub] {
+		sub++
+	}
+	i := exp*latPerOct + sub + 1
 	if i >= latBuckets {
 		return latBuckets - 1
 	}

@@ -35,6 +35,7 @@ type redAcc struct {
 	requests float64
 	errors   float64
 	lat      LatencyHist
+	dead     bool // dropped: series that cached it must look again
 	// signals, created on the first close
 	rate, errRatio, p50, p99 uint32
 }
@@ -73,6 +74,24 @@ func (s *shard) addRequests(wl *Workload, route, source string, t int64, n, errs
 	ok := s.addTo(s.acc(wl, "", source, t), t, n, errs, lat)
 	if route != "" {
 		ok = s.addTo(s.acc(wl, route, source, t), t, n, errs, lat) && ok
+	}
+	return ok
+}
+
+// addRequestsCached is addRequests for a series that remembers its two
+// accumulators (workload total and route) between points.
+func (s *shard) addRequestsCached(c *[2]*redAcc, wl *Workload, route, source string, t int64, n, errs float64, lat func(*LatencyHist)) bool {
+	ok := true
+	for i, r := range [2]string{"", route} {
+		if i == 1 && route == "" {
+			break
+		}
+		a := c[i]
+		if a == nil || a.dead {
+			a = s.acc(wl, r, source, t)
+			c[i] = a
+		}
+		ok = s.addTo(a, t, n, errs, lat) && ok
 	}
 	return ok
 }
@@ -137,6 +156,7 @@ func (s *shard) dropAcc(k redKey, a *redAcc) {
 		}
 	}
 	delete(s.red, k)
+	a.dead = true
 	s.release(k.wl)
 	if k.route != "" && k.source != sourceLogs {
 		if s.routes[k.wl]--; s.routes[k.wl] <= 0 {
@@ -269,13 +289,12 @@ func durationScale(unit string) float64 {
 
 // feedRequests adds a histogram point's interval to the request windows if
 // the metric is a request-duration histogram or carries a status.
-func (w *worker) feedRequests(attrs Attrs, t int64, n float64, bounds, counts []float64) {
-	hasStatus, failed, route := requestOutcome(attrs)
-	if !w.reqHist && !hasStatus {
+func (w *worker) feedRequests(d *distState, t int64, n float64, bounds, counts []float64) {
+	if !d.feeds {
 		return
 	}
 	errs := 0.0
-	if failed {
+	if d.failed {
 		errs = n
 	}
 	var lat func(*LatencyHist)
@@ -298,7 +317,7 @@ func (w *worker) feedRequests(attrs Attrs, t int64, n float64, bounds, counts []
 			}
 		}
 	}
-	if !w.sh.addRequests(w.wl, route, w.mName, t, n, errs, lat) {
+	if !w.sh.addRequestsCached(&d.accs, w.wl, d.route, w.mName, t, n, errs, lat) {
 		w.e.m.late.Inc()
 	}
 }

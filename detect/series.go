@@ -133,6 +133,12 @@ type distState struct {
 	prevScale  int32
 	// summaries: one signal per quantile, in the order first seen
 	quantiles []quantileSig
+	// request histograms: what the series' attributes say about its
+	// requests (fixed for the series), and the windows it feeds
+	feeds  bool
+	failed bool
+	route  string
+	accs   [2]*redAcc // workload total, route
 }
 
 type quantileSig struct {

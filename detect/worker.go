@@ -304,7 +304,10 @@ func (w *worker) lookup(attrs Attrs, t uint64, kind seriesKind) *series {
 	switch kind {
 	case seriesHistogram, seriesExpHistogram:
 		ser.dist = &distState{p50: noSignal, p99: noSignal}
-		if hasStatus, _, _ := requestOutcome(attrs); w.reqHist || hasStatus {
+		hasStatus, failed, route := requestOutcome(attrs)
+		ser.dist.feeds, ser.dist.failed = w.reqHist || hasStatus, failed
+		ser.dist.route = strings.Clone(clip(route, maxLabelValue))
+		if ser.dist.feeds {
 			// A request histogram is split by status, method and route
 			// into many sparse series; detectors watch the request
 			// windows it feeds (requests:*), not each of its series.

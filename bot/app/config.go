@@ -33,6 +33,9 @@ type HTTPConfig struct {
 	Endpoint string `yaml:"endpoint"`
 	// RecentAnomalies is how many anomalies /api/anomalies keeps.
 	RecentAnomalies int `yaml:"recent_anomalies"`
+	// Pprof serves Go's profiler at /debug/pprof/ (off by default: it
+	// exposes internals and costs CPU while profiling).
+	Pprof bool `yaml:"pprof"`
 }
 
 // LogConfig configures logging.
