@@ -9,8 +9,13 @@ import (
 // Labels is an immutable, compact set of key/value pairs sorted by key:
 // the point attributes that, with the workload and signal name, identify a
 // series. It is stored as one string (uvarint-length-prefixed keys and
-// values), so a series costs one string header plus its bytes.
-type Labels struct{ enc string }
+// values), so a series costs one string header plus its bytes, and one
+// shared pair: the instance (k8s.pod.name or service.instance.id) that all
+// series of a resource have in common, kept once per resource.
+type Labels struct {
+	enc  string
+	inst *labelPair
+}
 
 // LabelsFromMap builds Labels from a map.
 func LabelsFromMap(m map[string]string) Labels {
@@ -55,19 +60,29 @@ func (b *labelsBuilder) labels() Labels { return Labels{enc: string(b.encode())}
 // Each calls fn for every pair in key order until fn returns false.
 func (l Labels) Each(fn func(k, v string) bool) {
 	s := l.enc
+	inst := l.inst
 	for len(s) > 0 {
 		k, rest, ok := nextLabelString(s)
 		if !ok {
-			return
+			break
 		}
 		v, rest, ok := nextLabelString(rest)
 		if !ok {
-			return
+			break
+		}
+		if inst != nil && inst.k < k {
+			if !fn(inst.k, inst.v) {
+				return
+			}
+			inst = nil
 		}
 		if !fn(k, v) {
 			return
 		}
 		s = rest
+	}
+	if inst != nil {
+		fn(inst.k, inst.v)
 	}
 }
 
@@ -102,7 +117,7 @@ func (l Labels) Len() int {
 
 // Map returns the pairs as a new map (nil when empty).
 func (l Labels) Map() map[string]string {
-	if l.enc == "" {
+	if l.enc == "" && l.inst == nil {
 		return nil
 	}
 	m := map[string]string{}
@@ -130,5 +145,12 @@ func (l Labels) String() string {
 	return sb.String()
 }
 
-// Size is the number of bytes the encoding takes.
-func (l Labels) Size() int { return len(l.enc) }
+// Size is the number of bytes the pairs take (the shared instance pair
+// counted in full).
+func (l Labels) Size() int {
+	n := len(l.enc)
+	if l.inst != nil {
+		n += len(l.inst.k) + len(l.inst.v)
+	}
+	return n
+}

@@ -19,7 +19,8 @@ type worker struct {
 	lb  labelsBuilder
 	key []byte
 
-	sh   *shard // locked while non-nil
+	sh   *shard    // locked while non-nil
+	rt   *resTable // the current resource's series, valid while sh is locked
 	done []*shard
 
 	// current resource
@@ -104,6 +105,7 @@ func (w *worker) unlock() {
 		w.sh.mu.Unlock()
 		w.sh = nil
 	}
+	w.rt = nil
 }
 
 // resource switches to the shard of the resource's workload. The resource's
@@ -224,9 +226,10 @@ func (w *worker) labels(attrs Attrs) Labels {
 		w.lb.add(clip(k, maxLabelValue), clip(v.String(), maxLabelValue))
 		return true
 	})
-	if w.instance != "" {
-		if _, ok := attrs.Get(w.instanceKey); !ok {
-			w.lb.add(w.instanceKey, clip(w.instance, maxLabelValue))
+	inst := w.rt.inst
+	if inst != nil {
+		if _, ok := attrs.Get(inst.k); ok {
+			inst = nil // the point names its own instance
 		}
 	}
 	enc := w.lb.encode()
@@ -237,7 +240,7 @@ func (w *worker) labels(attrs Attrs) Labels {
 		}
 		enc = w.lb.encode()
 	}
-	return Labels{enc: string(enc)}
+	return Labels{enc: string(enc), inst: inst}
 }
 
 // IngestMetrics decodes an ExportMetricsServiceRequest and applies it.
@@ -280,7 +283,18 @@ func (m *metricsSink) Metric(mt *Metric) {
 func (w *worker) lookup(attrs Attrs, t uint64, kind seriesKind) *series {
 	h := combine(w.mHash, w.h.attrs(attrs))
 	sh := w.sh
-	if ser := sh.series[h]; ser != nil {
+	rt := w.rt
+	if rt == nil || rt.hash != w.scopeHash {
+		if rt = sh.res[w.scopeHash]; rt == nil {
+			rt = &resTable{hash: w.scopeHash, series: map[uint64]*series{}}
+			if w.instance != "" {
+				rt.inst = &labelPair{k: w.instanceKey, v: strings.ToValidUTF8(clip(w.instance, maxLabelValue), "\uFFFD")}
+			}
+			sh.res[w.scopeHash] = rt
+		}
+		w.rt = rt
+	}
+	if ser := rt.series[h]; ser != nil {
 		return ser
 	}
 	if len(w.mName) > maxMetricName {
@@ -319,7 +333,7 @@ func (w *worker) lookup(attrs Attrs, t uint64, kind seriesKind) *series {
 	case seriesSummary:
 		ser.dist = &distState{p50: noSignal, p99: noSignal}
 	}
-	sh.series[h] = ser
+	rt.series[h] = ser
 	return ser
 }
 
