@@ -80,29 +80,54 @@ func (h *LatencyHist) Add(sec, n float64) {
 // bucket of an OTLP histogram says. They are spread evenly over the log
 // buckets the range covers; an unbounded range counts at its finite end.
 func (h *LatencyHist) AddRange(lo, hi, n float64) {
+	if sp, ok := rangeSpan(lo, hi, n); ok {
+		h.addSpans([]latSpan{sp}, n)
+	}
+}
+
+// latSpan is n requests spread evenly over buckets a..b (per each).
+type latSpan struct {
+	a, b int
+	per  float64
+}
+
+// rangeSpan works out where AddRange puts n requests in (lo, hi].
+func rangeSpan(lo, hi, n float64) (latSpan, bool) {
+	var a, b int
 	switch {
 	case n <= 0 || math.IsNaN(n) || math.IsInf(n, 0):
-		return
+		return latSpan{}, false
 	case math.IsInf(hi, 1) || math.IsNaN(hi):
-		h.Add(lo*1.0001, n)
-		return
+		a = latIndex(lo * 1.0001)
+		b = a
 	case math.IsInf(lo, -1) || lo <= 0 || math.IsNaN(lo):
-		h.Add(hi, n)
-		return
+		a = latIndex(hi)
+		b = a
+	default:
+		a, b = latIndex(lo*1.0001), latIndex(hi)
+		if b <= a {
+			a = b
+		}
 	}
-	a, b := latIndex(lo*1.0001), latIndex(hi)
-	if b <= a {
-		h.Add(hi, n)
+	return latSpan{a: a, b: b, per: n / float64(b-a+1)}, true
+}
+
+// addSpans adds spans worked out once (for the several windows one
+// histogram point feeds); total is the requests they hold together.
+func (h *LatencyHist) addSpans(spans []latSpan, total float64) {
+	if len(spans) == 0 {
 		return
 	}
 	if h.counts == nil {
 		h.counts = make([]float64, latBuckets)
 	}
-	per := n / float64(b-a+1)
-	for i := a; i <= b; i++ {
-		h.counts[i] += per
+	for _, sp := range spans {
+		cs := h.counts[sp.a : sp.b+1]
+		for i := range cs {
+			cs[i] += sp.per
+		}
 	}
-	h.total += n
+	h.total += total
 }
 
 // Merge adds o's counts into h.

@@ -299,23 +299,29 @@ func (w *worker) feedRequests(d *distState, t int64, n float64, bounds, counts [
 	}
 	var lat func(*LatencyHist)
 	if scale := durationScale(w.metric.Unit); scale > 0 && len(counts) == len(bounds)+1 {
-		lat = func(h *LatencyHist) {
-			for i, c := range counts {
-				if c <= 0 {
-					continue
-				}
-				lo, hi := 0.0, 0.0
-				if i > 0 {
-					lo = bounds[i-1] * scale
-				}
-				if i < len(bounds) {
-					hi = bounds[i] * scale
-				} else {
-					hi = lo * 2 // overflow bucket: counted just above the last bound
-				}
-				h.AddRange(lo, hi, c)
+		// Work out the buckets once; the point feeds two windows.
+		w.spans = w.spans[:0]
+		var total float64
+		for i, c := range counts {
+			if c <= 0 {
+				continue
+			}
+			lo, hi := 0.0, 0.0
+			if i > 0 {
+				lo = bounds[i-1] * scale
+			}
+			if i < len(bounds) {
+				hi = bounds[i] * scale
+			} else {
+				hi = lo * 2 // overflow bucket: counted just above the last bound
+			}
+			if sp, ok := rangeSpan(lo, hi, c); ok {
+				w.spans = append(w.spans, sp)
+				total += c
 			}
 		}
+		spans := w.spans
+		lat = func(h *LatencyHist) { h.addSpans(spans, total) }
 	}
 	if !w.sh.addRequestsCached(&d.accs, w.wl, d.route, w.mName, t, n, errs, lat) {
 		w.e.m.late.Inc()

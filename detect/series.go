@@ -161,13 +161,19 @@ func mix64(x uint64) uint64 {
 	return x
 }
 
-// attrs hashes a list of attributes independently of their order.
+// attrs hashes a point's attributes independently of their order. It
+// hashes each KeyValue's encoded bytes rather than its decoded text: this
+// runs for every point, and a producer encodes the same attribute the same
+// way every time. (A producer that sent one attribute once as the int 200
+// and once as the string "200" would make two series with equal labels.)
 func (h *hasher) attrs(a Attrs) uint64 {
 	var sum uint64
-	_ = a.Each(func(k string, v Value) bool {
-		sum += h.pair(k, v)
-		return true
-	})
+	if a.field != 0 {
+		_ = eachField(a.list, a.field, func(kv []byte) (bool, error) {
+			sum += mix64(maphash.Bytes(h.seed, kv))
+			return true, nil
+		})
+	}
 	return mix64(sum)
 }
 

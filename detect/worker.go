@@ -39,6 +39,7 @@ type worker struct {
 	reqHist   bool   // the metric is a request-duration histogram
 
 	fbuf, bbuf, cbuf []float64 // histogram scratch
+	spans            []latSpan
 
 	result    IngestResult
 	rejectMsg [nReject]int64
