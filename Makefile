@@ -39,7 +39,8 @@ interop: build
 bench: build
 	bash fixtures/interop/build.sh
 	$(GO) run ./cmd/medic-bench --medic $(BIN)/medic
-	$(GO) test -run '^$$' -bench 'BenchmarkSeriesMemory|BenchmarkIngest|BenchmarkDecode|BenchmarkScorer' -benchtime 1x -count 1 ./detect/
+	$(GO) test -run '^$$' -bench 'BenchmarkSeriesMemory' -benchtime 1x -count 1 ./detect/
+	$(GO) test -run '^$$' -bench 'BenchmarkIngest$$|BenchmarkDecodeMetrics$$|BenchmarkScorer$$|BenchmarkSLOObserveWindow' -count 1 ./detect/
 
 # fuzz: a short run of every fuzz target (CI runs the seed corpora in `unit`).
 fuzz:
