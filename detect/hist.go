@@ -10,24 +10,14 @@ import (
 
 func (m *metricsSink) Histogram(p *HistogramPoint) {
 	w := (*worker)(m)
-	if p.TimeNano == 0 {
-		w.reject(rejectNoTime, 1)
-		return
-	}
 	if len(p.Counts) != 0 && len(p.Counts) != len(p.Bounds)+1 {
 		w.reject(rejectShape, 1)
 		return
 	}
-	ser := w.lookup(p.Attrs, p.TimeNano, seriesHistogram)
-	if ser == nil {
+	ser, t, ok := w.point(p.Attrs, p.TimeNano, p.NoValue, seriesHistogram)
+	if !ok {
 		return
 	}
-	w.result.Accepted++
-	if p.NoValue || !w.accept(ser, p.TimeNano) {
-		return
-	}
-	t := int64(p.TimeNano)
-	w.sh.see(t)
 	d := ser.dist
 	count := float64(p.Count)
 	delta := w.metric.Temporality == TemporalityDelta
@@ -132,24 +122,14 @@ func bucketQuantile(q float64, bounds, counts []float64) float64 {
 
 func (m *metricsSink) ExpHistogram(p *ExpHistogramPoint) {
 	w := (*worker)(m)
-	if p.TimeNano == 0 {
-		w.reject(rejectNoTime, 1)
-		return
-	}
 	if p.Scale < -10 || p.Scale > 20 {
 		w.reject(rejectShape, 1)
 		return
 	}
-	ser := w.lookup(p.Attrs, p.TimeNano, seriesExpHistogram)
-	if ser == nil {
+	ser, t, ok := w.point(p.Attrs, p.TimeNano, p.NoValue, seriesExpHistogram)
+	if !ok {
 		return
 	}
-	w.result.Accepted++
-	if p.NoValue || !w.accept(ser, p.TimeNano) {
-		return
-	}
-	t := int64(p.TimeNano)
-	w.sh.see(t)
 	d := ser.dist
 	count := float64(p.Count)
 	delta := w.metric.Temporality == TemporalityDelta
@@ -239,20 +219,10 @@ func (w *worker) scratchC(n int) []float64 {
 
 func (m *metricsSink) Summary(p *SummaryPoint) {
 	w := (*worker)(m)
-	if p.TimeNano == 0 {
-		w.reject(rejectNoTime, 1)
+	ser, t, ok := w.point(p.Attrs, p.TimeNano, p.NoValue, seriesSummary)
+	if !ok {
 		return
 	}
-	ser := w.lookup(p.Attrs, p.TimeNano, seriesSummary)
-	if ser == nil {
-		return
-	}
-	w.result.Accepted++
-	if p.NoValue || !w.accept(ser, p.TimeNano) {
-		return
-	}
-	t := int64(p.TimeNano)
-	w.sh.see(t)
 	if r, ok := ser.rate(t, int64(p.StartNano), float64(p.Count)); ok {
 		w.sh.observe(ser.sig, Point{T: t, V: r})
 	}

@@ -281,7 +281,7 @@ func (m *metricsSink) Metric(mt *Metric) {
 
 // lookup finds or creates the series for a point. nil means the point is
 // not to be used (series limit); the caller has counted it.
-func (w *worker) lookup(attrs Attrs, t uint64, kind seriesKind) *series {
+func (w *worker) lookup(attrs Attrs, kind seriesKind) *series {
 	h := combine(w.mHash, w.h.attrs(attrs))
 	sh := w.sh
 	rt := w.rt
@@ -338,21 +338,33 @@ func (w *worker) lookup(attrs Attrs, t uint64, kind seriesKind) *series {
 	return ser
 }
 
-// accept checks the point's time against its series; false drops it.
-func (w *worker) accept(ser *series, t uint64) bool {
-	if int64(t) <= ser.lastT {
-		w.e.m.outOfOrder.Inc()
-		return false
+// point admits one data point: it finds (or creates) the point's series and
+// counts the point as accepted. ok is false when the value is not to be
+// used: rejected (no timestamp, series limit), a staleness marker, or not
+// newer than the series' last point (dropped and counted).
+func (w *worker) point(attrs Attrs, tNano uint64, noValue bool, kind seriesKind) (ser *series, t int64, ok bool) {
+	if tNano == 0 {
+		w.reject(rejectNoTime, 1)
+		return nil, 0, false
 	}
-	return true
+	if ser = w.lookup(attrs, kind); ser == nil {
+		return nil, 0, false
+	}
+	w.result.Accepted++
+	t = int64(tNano)
+	if noValue {
+		return nil, 0, false
+	}
+	if t <= ser.lastT {
+		w.e.m.outOfOrder.Inc()
+		return nil, 0, false
+	}
+	w.sh.see(t)
+	return ser, t, true
 }
 
 func (m *metricsSink) Number(p *NumberPoint) {
 	w := (*worker)(m)
-	if p.TimeNano == 0 {
-		w.reject(rejectNoTime, 1)
-		return
-	}
 	if math.IsNaN(p.Value) || math.IsInf(p.Value, 0) {
 		w.e.m.nonFinite.Inc()
 		w.reject(rejectNonFinite, 1)
@@ -365,16 +377,10 @@ func (m *metricsSink) Number(p *NumberPoint) {
 			kind = seriesDelta
 		}
 	}
-	ser := w.lookup(p.Attrs, p.TimeNano, kind)
-	if ser == nil {
+	ser, t, ok := w.point(p.Attrs, p.TimeNano, p.NoValue, kind)
+	if !ok {
 		return
 	}
-	w.result.Accepted++
-	if p.NoValue || !w.accept(ser, p.TimeNano) {
-		return
-	}
-	t := int64(p.TimeNano)
-	w.sh.see(t)
 	switch ser.kind {
 	case seriesGauge:
 		w.sh.observe(ser.sig, Point{T: t, V: p.Value})
