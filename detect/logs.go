@@ -18,14 +18,7 @@ const (
 
 // IngestLogs decodes an ExportLogsServiceRequest and applies it.
 func (e *Engine) IngestLogs(_ context.Context, body []byte) (IngestResult, error) {
-	w := e.pool.Get().(*worker)
-	defer e.pool.Put(w)
-	w.reset()
-	if err := w.dec.Logs(body, (*logsSink)(w)); err != nil {
-		w.unlock()
-		return IngestResult{}, fmt.Errorf("decode logs: %w", err)
-	}
-	return w.finish(), nil
+	return e.ingest("logs", func(w *worker) error { return w.dec.Logs(body, (*logsSink)(w)) })
 }
 
 type logsSink worker

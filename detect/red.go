@@ -2,7 +2,6 @@ package detect
 
 import (
 	"context"
-	"fmt"
 	"strings"
 )
 
@@ -330,14 +329,7 @@ func (w *worker) feedRequests(d *distState, t int64, n float64, bounds, counts [
 
 // IngestTraces decodes an ExportTraceServiceRequest and applies it.
 func (e *Engine) IngestTraces(_ context.Context, body []byte) (IngestResult, error) {
-	w := e.pool.Get().(*worker)
-	defer e.pool.Put(w)
-	w.reset()
-	if err := w.dec.Traces(body, (*tracesSink)(w)); err != nil {
-		w.unlock()
-		return IngestResult{}, fmt.Errorf("decode traces: %w", err)
-	}
-	return w.finish(), nil
+	return e.ingest("traces", func(w *worker) error { return w.dec.Traces(body, (*tracesSink)(w)) })
 }
 
 type tracesSink worker

@@ -246,13 +246,19 @@ func (w *worker) labels(attrs Attrs) Labels {
 
 // IngestMetrics decodes an ExportMetricsServiceRequest and applies it.
 func (e *Engine) IngestMetrics(_ context.Context, body []byte) (IngestResult, error) {
+	return e.ingest("metrics", func(w *worker) error { return w.dec.Metrics(body, (*metricsSink)(w)) })
+}
+
+// ingest runs one request's decode on a pooled worker. The decoders call
+// the sink only for a body that decodes whole, so on error nothing was
+// applied.
+func (e *Engine) ingest(signal string, decode func(*worker) error) (IngestResult, error) {
 	w := e.pool.Get().(*worker)
 	defer e.pool.Put(w)
 	w.reset()
-	ms := (*metricsSink)(w)
-	if err := w.dec.Metrics(body, ms); err != nil {
+	if err := decode(w); err != nil {
 		w.unlock()
-		return IngestResult{}, fmt.Errorf("decode metrics: %w", err)
+		return IngestResult{}, fmt.Errorf("decode %s: %w", signal, err)
 	}
 	return w.finish(), nil
 }
