@@ -644,3 +644,60 @@ func TestRepeatsAreSuppressedUntilQuiet(t *testing.T) {
 		t.Fatalf("%d anomalies after a quiet cooldown, want 2", got)
 	}
 }
+
+// TestClusterRestartWithLastTerminatedReason plays what the k8s_cluster
+// receiver sends around an OOM kill: the restart count goes up and the
+// resource gains k8s.container.status.last_terminated_reason. The series
+// must go on (not restart as a new one) and the OOM kill must be raised.
+func TestClusterRestartWithLastTerminatedReason(t *testing.T) {
+	s := &sink{}
+	e, err := detect.NewEngine(detect.DefaultEngineConfig(), s, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := func(reason string) *resourcepb.Resource {
+		r := podResource("checkout-7d9f8b6c5d-x2x9p")
+		if reason != "" {
+			r.Attributes = append(r.Attributes, str("k8s.container.status.last_terminated_reason", reason))
+		}
+		return r
+	}
+	restarts := func(sec int, n int64) *metricspb.Metric {
+		return gauge("k8s.container.restarts", &metricspb.NumberDataPoint{TimeUnixNano: ts(sec), Value: &metricspb.NumberDataPoint_AsInt{AsInt: n}})
+	}
+	ingest(t, e, metricsReq(res(""), restarts(0, 0)))
+	ingest(t, e, metricsReq(res(""), restarts(30, 0)))
+	ingest(t, e, metricsReq(res("OOMKilled"), restarts(60, 1)))
+	ingest(t, e, metricsReq(res("OOMKilled"), restarts(90, 1)))
+	if n := e.ActiveSeries(); n != 1 {
+		t.Fatalf("%d series: the volatile attribute split the restart series", n)
+	}
+	var signals []string
+	for _, a := range s.all() {
+		signals = append(signals, a.Signal)
+	}
+	joined := strings.Join(signals, ",")
+	if !strings.Contains(joined, "k8s.event:oom_killed") || !strings.Contains(joined, "k8s.container.restarts") {
+		t.Fatalf("anomalies %v, want the OOM kill and the restart", signals)
+	}
+}
+
+func TestDeletedObjectsAreNotEvents(t *testing.T) {
+	e, _, rec, _ := newEngine(t, detect.DefaultEngineConfig())
+	kv := func(k string, v *commonpb.AnyValue) *commonpb.KeyValue { return &commonpb.KeyValue{Key: k, Value: v} }
+	sv := func(s string) *commonpb.AnyValue { return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: s}} }
+	m := func(kvs ...*commonpb.KeyValue) *commonpb.AnyValue {
+		return &commonpb.AnyValue{Value: &commonpb.AnyValue_KvlistValue{KvlistValue: &commonpb.KeyValueList{Values: kvs}}}
+	}
+	obj := m(kv("kind", sv("Event")), kv("reason", sv("BackOff")), kv("message", sv("Back-off restarting failed container")),
+		kv("involvedObject", m(kv("kind", sv("Pod")), kv("name", sv("checkout-7d9f8b6c5d-x2x9p")), kv("namespace", sv("shop")))))
+	for _, typ := range []string{"DELETED", "ADDED"} {
+		b := logsReq(&resourcepb.Resource{}, &logspb.LogRecord{TimeUnixNano: ts(10), Body: m(kv("type", sv(typ)), kv("object", obj))})
+		if _, err := e.IngestLogs(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(rec.events) != 1 {
+		t.Fatalf("%d events from one DELETED and one ADDED watch record, want 1", len(rec.events))
+	}
+}

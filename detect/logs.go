@@ -51,6 +51,9 @@ func (ls *logsSink) Log(r *LogRecord) {
 		w.event(w.resWl, t, reason, r.Body.String(), r.SeverityText, count)
 		return
 	}
+	if r.Body.Get("type").Str() == "DELETED" {
+		return // k8sobjects watch: an object went away, with its old times
+	}
 	if obj := k8sObject(r.Body); obj.Kind() == KindMap {
 		switch obj.Get("kind").Str() {
 		case "Event":

@@ -29,6 +29,7 @@ type worker struct {
 	wl          *Workload
 	resWl       Workload // the resource's workload (logs switch shards per event)
 	resKV       []kvPair // the resource's attributes, parsed once
+	lastTerm    string   // k8s.container.status.last_terminated_reason of the resource
 	instance    string   // value of k8s.pod.name or service.instance.id (aliases the body)
 	instanceKey string   // which of the two
 	// current scope and metric
@@ -116,8 +117,17 @@ func (w *worker) resource(attrs Attrs) {
 	w.res = attrs
 	w.resKV = w.resKV[:0]
 	var sum uint64
+	w.lastTerm = ""
 	_ = attrs.Each(func(k string, v Value) bool {
 		w.resKV = append(w.resKV, kvPair{k, v})
+		if k == AttrLastTerminatedReason {
+			// Volatile: k8s_cluster sets it once a container has been
+			// restarted. It must not make the restarted container's
+			// series new ones (its restart count would start over as a
+			// baseline); it is read as an event instead.
+			w.lastTerm = v.Str()
+			return true
+		}
 		sum += w.h.pair(k, v)
 		return true
 	})
@@ -389,6 +399,9 @@ func (m *metricsSink) Number(p *NumberPoint) {
 	}
 	switch ser.kind {
 	case seriesGauge:
+		if w.mName == metricRestarts {
+			w.restarted(ser, t, p.Value)
+		}
 		w.sh.observe(ser.sig, Point{T: t, V: p.Value})
 	case seriesCumulative:
 		if r, ok := ser.rate(t, int64(p.StartNano), p.Value); ok {
@@ -400,6 +413,21 @@ func (m *metricsSink) Number(p *NumberPoint) {
 		}
 	}
 	ser.lastT = t
+}
+
+// metricRestarts is the k8s_cluster receiver's restart count per container.
+const metricRestarts = "k8s.container.restarts"
+
+// restarted turns a restart-count increase on a resource that says why the
+// container last terminated (OOMKilled, Error, ...) into that event.
+func (w *worker) restarted(ser *series, t int64, count float64) {
+	prev, had := ser.prev, ser.hasPrev
+	ser.prev, ser.hasPrev = count, true
+	if !had || count <= prev || w.lastTerm == "" {
+		return
+	}
+	wl := *w.wl
+	w.event(wl, t, w.lastTerm, fmt.Sprintf("container %s restarted (restart count %g), last terminated: %s", wl.Container, count, w.lastTerm), "Warning", int64(count-prev))
 }
 
 // rate turns a cumulative value into a per-second rate since the previous
