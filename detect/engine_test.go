@@ -685,7 +685,9 @@ func TestClusterRestartWithLastTerminatedReason(t *testing.T) {
 func TestDeletedObjectsAreNotEvents(t *testing.T) {
 	e, _, rec, _ := newEngine(t, detect.DefaultEngineConfig())
 	kv := func(k string, v *commonpb.AnyValue) *commonpb.KeyValue { return &commonpb.KeyValue{Key: k, Value: v} }
-	sv := func(s string) *commonpb.AnyValue { return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: s}} }
+	sv := func(s string) *commonpb.AnyValue {
+		return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: s}}
+	}
 	m := func(kvs ...*commonpb.KeyValue) *commonpb.AnyValue {
 		return &commonpb.AnyValue{Value: &commonpb.AnyValue_KvlistValue{KvlistValue: &commonpb.KeyValueList{Values: kvs}}}
 	}
