@@ -1,0 +1,317 @@
+package helm
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// valuesFile is a values file parsed to yaml.v3 nodes. Edits are made in
+// the file's own bytes at the positions the nodes give, so comments, key
+// order, blank lines and indentation stay as they were.
+type valuesFile struct {
+	name string
+	src  []byte
+	root *yaml.Node // the top-level mapping; nil when the file is empty
+}
+
+func parseValuesFile(name string, src []byte) (*valuesFile, error) {
+	var d yaml.Node
+	if err := yaml.Unmarshal(src, &d); err != nil {
+		return nil, fmt.Errorf("values file %s is not valid YAML: %w", name, err)
+	}
+	vf := &valuesFile{name: name, src: src}
+	if d.Kind == 0 || len(d.Content) == 0 {
+		return vf, nil
+	}
+	top := d.Content[0]
+	switch {
+	case top.Kind == yaml.MappingNode:
+		vf.root = top
+	case top.Kind == yaml.ScalarNode && top.Tag == "!!null":
+	default:
+		return nil, fmt.Errorf("values file %s: the top level is not a mapping", name)
+	}
+	// helm reads the file into map[string]any; refuse what it would refuse.
+	var m map[string]any
+	if err := yaml.Unmarshal(src, &m); err != nil {
+		return nil, fmt.Errorf("values file %s is not valid YAML: %w", name, err)
+	}
+	return vf, nil
+}
+
+// mapGet returns the value node of key in mapping m.
+func mapGet(m *yaml.Node, key string) (k, v *yaml.Node) {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i], m.Content[i+1]
+		}
+	}
+	return nil, nil
+}
+
+// get returns the scalar at path, if any.
+func (vf *valuesFile) get(path []string) (*yaml.Node, bool) {
+	n := vf.root
+	for _, k := range path {
+		_, n = mapGet(n, k)
+		if n == nil {
+			return nil, false
+		}
+	}
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n, n != nil
+}
+
+// scalar is a value to write: its text and whether it is a number.
+type scalar struct {
+	text   string
+	number bool // written as is (numbers, booleans)
+	// style is the quoting a new key gets (the chart's default's).
+	style yaml.Style
+}
+
+// set returns the file's bytes with path set to v, adding the keys that
+// are missing.
+func (vf *valuesFile) set(path []string, v scalar) ([]byte, error) {
+	lines := strings.SplitAfter(string(vf.src), "\n")
+	step := vf.indentStep()
+	keyStr := strings.Join(path, ".")
+	parent := vf.root
+	var parentKey *yaml.Node
+	for i, k := range path {
+		kn, n := mapGet(parent, k)
+		if n == nil {
+			return vf.insert(lines, parent, parentKey, path[i:], v, step)
+		}
+		if n.Kind == yaml.AliasNode || n.Anchor != "" {
+			return nil, fmt.Errorf("values file %s: %s goes through a YAML anchor or alias; not edited", vf.name, keyStr)
+		}
+		if i == len(path)-1 {
+			if n.Kind != yaml.ScalarNode {
+				return nil, fmt.Errorf("values file %s: %s is a map or list, not a value", vf.name, keyStr)
+			}
+			return vf.replace(lines, n, v)
+		}
+		switch {
+		case n.Kind == yaml.MappingNode && len(n.Content) > 0 && n.Style&yaml.FlowStyle != 0:
+			return nil, fmt.Errorf("values file %s: %s is a flow mapping; not edited", vf.name, strings.Join(path[:i+1], "."))
+		case n.Kind == yaml.MappingNode && len(n.Content) > 0:
+		case n.Kind == yaml.MappingNode || (n.Kind == yaml.ScalarNode && n.Tag == "!!null"):
+			// key: {} or key: (null): drop the value, then add below.
+			ln := kn.Line - 1
+			line := lines[ln]
+			c := strings.Index(line[kn.Column-1:], ":")
+			if c < 0 {
+				return nil, fmt.Errorf("values file %s: cannot find the colon after %s", vf.name, k)
+			}
+			end := kn.Column - 1 + c + 1
+			nl := ""
+			if strings.HasSuffix(line, "\n") {
+				nl = "\n"
+			}
+			lines[ln] = line[:end] + nl
+			ind := kn.Column - 1 + step
+			lines = insertLines(lines, ln+1, buildLines(path[i+1:], v, ind, step))
+			return []byte(strings.Join(lines, "")), nil
+		default:
+			return nil, fmt.Errorf("values file %s: %s is not a map", vf.name, strings.Join(path[:i+1], "."))
+		}
+		parent, parentKey = n, kn
+	}
+	return nil, errors.New("empty values path")
+}
+
+func (vf *valuesFile) replace(lines []string, n *yaml.Node, v scalar) ([]byte, error) {
+	if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		return nil, fmt.Errorf("values file %s: line %d is a block scalar; not edited", vf.name, n.Line)
+	}
+	ln := n.Line - 1
+	if ln < 0 || ln >= len(lines) {
+		return nil, fmt.Errorf("values file %s: line %d out of range", vf.name, n.Line)
+	}
+	line := lines[ln]
+	start := n.Column - 1
+	if start > len(line) {
+		return nil, fmt.Errorf("values file %s: column %d out of range on line %d", vf.name, n.Column, n.Line)
+	}
+	rest := line[start:]
+	var end int
+	switch {
+	case n.Style&yaml.DoubleQuotedStyle != 0:
+		end = closingQuote(rest, '"')
+	case n.Style&yaml.SingleQuotedStyle != 0:
+		end = closingQuote(rest, '\'')
+	case n.Tag == "!!null" && (rest == "" || rest == "\n" || strings.HasPrefix(rest, "#")):
+		end = 0
+	default:
+		end = len(strings.TrimRight(strings.SplitN(strings.TrimRight(rest, "\n"), " #", 2)[0], " \t"))
+		if n.Style&yaml.FlowStyle == 0 && end < len(n.Value) {
+			end = -1
+		}
+	}
+	if end < 0 {
+		return nil, fmt.Errorf("values file %s: the value on line %d spans several lines; not edited", vf.name, n.Line)
+	}
+	text := formatScalar(v, n.Style)
+	if end == 0 && !strings.HasSuffix(line[:start], " ") {
+		text = " " + text
+	}
+	lines[ln] = line[:start] + text + rest[end:]
+	return []byte(strings.Join(lines, "")), nil
+}
+
+// closingQuote is the index just past the quote closing s's opening one,
+// or -1.
+func closingQuote(s string, q byte) int {
+	for i := 1; i < len(s); i++ {
+		switch {
+		case s[i] == '\n':
+			return -1
+		case q == '"' && s[i] == '\\':
+			i++
+		case s[i] == q && q == '\'' && i+1 < len(s) && s[i+1] == '\'':
+			i++
+		case s[i] == q:
+			return i + 1
+		}
+	}
+	return -1
+}
+
+// insert adds keys (the missing tail of a path) into mapping parent.
+func (vf *valuesFile) insert(lines []string, parent, parentKey *yaml.Node, keys []string, v scalar, step int) ([]byte, error) {
+	if parent == nil {
+		// An empty file.
+		src := string(vf.src)
+		if src != "" && !strings.HasSuffix(src, "\n") {
+			src += "\n"
+		}
+		return []byte(src + strings.Join(buildLines(keys, v, 0, step), "")), nil
+	}
+	if parent.Style&yaml.FlowStyle != 0 {
+		return nil, fmt.Errorf("values file %s: line %d is a flow mapping; not edited", vf.name, parent.Line)
+	}
+	ind := parent.Content[0].Column - 1
+	after := endLine(parent) // 1-based: insert after this line
+	if after > len(lines) {
+		after = len(lines)
+	}
+	if after > 0 && !strings.HasSuffix(lines[after-1], "\n") {
+		lines[after-1] += "\n"
+	}
+	_ = parentKey
+	lines = insertLines(lines, after, buildLines(keys, v, ind, step))
+	return []byte(strings.Join(lines, "")), nil
+}
+
+func insertLines(lines []string, at int, add []string) []string {
+	out := make([]string, 0, len(lines)+len(add))
+	out = append(out, lines[:at]...)
+	out = append(out, add...)
+	return append(out, lines[at:]...)
+}
+
+func buildLines(keys []string, v scalar, ind, step int) []string {
+	var out []string
+	for i, k := range keys {
+		pad := strings.Repeat(" ", ind+i*step)
+		if i == len(keys)-1 {
+			out = append(out, pad+formatKey(k)+": "+formatScalar(v, v.style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle))+"\n")
+		} else {
+			out = append(out, pad+formatKey(k)+":\n")
+		}
+	}
+	return out
+}
+
+// endLine is the last line a node's content occupies.
+func endLine(n *yaml.Node) int {
+	last := n.Line
+	if n.Kind == yaml.ScalarNode {
+		last += strings.Count(n.Value, "\n")
+		if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 && strings.HasSuffix(n.Value, "\n") {
+			last--
+		}
+	}
+	for _, c := range n.Content {
+		if l := endLine(c); l > last {
+			last = l
+		}
+	}
+	return last
+}
+
+// indentStep is the file's indentation step (2 when it cannot tell).
+func (vf *valuesFile) indentStep() int {
+	best := 0
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if v.Kind == yaml.MappingNode && v.Style&yaml.FlowStyle == 0 && len(v.Content) > 0 {
+				if d := v.Content[0].Column - k.Column; d > 0 && (best == 0 || d < best) {
+					best = d
+				}
+				walk(v)
+			}
+		}
+	}
+	walk(vf.root)
+	if best == 0 {
+		return 2
+	}
+	return best
+}
+
+func formatKey(k string) string {
+	if plainStringOK(k) {
+		return k
+	}
+	b, _ := json.Marshal(k)
+	return string(b)
+}
+
+// formatScalar renders v in the style of the scalar it replaces.
+func formatScalar(v scalar, style yaml.Style) string {
+	if v.number {
+		return v.text
+	}
+	switch {
+	case style&yaml.DoubleQuotedStyle != 0:
+		b, _ := json.Marshal(v.text)
+		return string(b)
+	case style&yaml.SingleQuotedStyle != 0:
+		return "'" + strings.ReplaceAll(v.text, "'", "''") + "'"
+	case plainStringOK(v.text):
+		return v.text
+	default:
+		b, _ := json.Marshal(v.text)
+		return string(b)
+	}
+}
+
+// plainStringOK reports whether s, written plain, reads back as the same
+// string.
+func plainStringOK(s string) bool {
+	if s == "" || strings.ContainsAny(s, "\n#\"'{}[],&*!|>%@`") || strings.TrimSpace(s) != s {
+		return false
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal([]byte("k: "+s), &m); err != nil {
+		return false
+	}
+	got, ok := m["k"].(string)
+	return ok && got == s
+}
