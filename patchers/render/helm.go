@@ -1,0 +1,152 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
+	"helm.sh/helm/v3/pkg/ignore"
+)
+
+// Helm renders the chart in chartDir like `helm template`: the chart's
+// values.yaml, then each of valuesFiles in order (paths relative to the
+// repository root, later files win, maps merge key by key), the release
+// name and namespace, Helm's default capabilities, IsInstall and revision 1.
+// The output is the rendered manifests sorted by template name, each
+// document preceded by "---" and a "# Source: chart/templates/x.yaml"
+// comment as helm template prints it; NOTES.txt, partials (_*.tpl) and
+// empty documents are dropped. Subcharts under charts/ must be vendored
+// (directories or .tgz); nothing is fetched. .helmignore is honoured.
+func Helm(repo fs.FS, chartDir string, valuesFiles []string, release, namespace string) ([]byte, error) {
+	chartDir = cleanDir(chartDir)
+	files, err := chartFiles(repo, chartDir)
+	if err != nil {
+		return nil, fmt.Errorf("render chart %s: %w", chartDir, err)
+	}
+	chrt, err := loader.LoadFiles(files)
+	if err != nil {
+		return nil, fmt.Errorf("render chart %s: load: %w", chartDir, err)
+	}
+	vals := map[string]any{}
+	for _, vf := range valuesFiles {
+		vf = path.Clean(strings.TrimPrefix(vf, "/"))
+		data, err := fs.ReadFile(repo, vf)
+		if err != nil {
+			return nil, fmt.Errorf("render chart %s: values file: %w", chartDir, err)
+		}
+		var layer map[string]any
+		if err := yaml.Unmarshal(data, &layer); err != nil {
+			return nil, fmt.Errorf("render chart %s: values file %s: %w", chartDir, vf, err)
+		}
+		// yaml.v3 gives map[string]any throughout, which is what Helm's
+		// coalescing expects.
+		mergeValues(vals, layer)
+	}
+	if err := chartutil.ProcessDependenciesWithMerge(chrt, vals); err != nil {
+		return nil, fmt.Errorf("render chart %s: dependencies: %w", chartDir, err)
+	}
+	opts := chartutil.ReleaseOptions{Name: release, Namespace: namespace, Revision: 1, IsInstall: true}
+	top, err := chartutil.ToRenderValues(chrt, vals, opts, chartutil.DefaultCapabilities)
+	if err != nil {
+		return nil, fmt.Errorf("render chart %s: values: %w", chartDir, err)
+	}
+	rendered, err := engine.Render(chrt, top)
+	if err != nil {
+		return nil, fmt.Errorf("render chart %s: %w", chartDir, err)
+	}
+	names := make([]string, 0, len(rendered))
+	for name := range rendered {
+		base := path.Base(name)
+		if base == "NOTES.txt" || strings.HasPrefix(base, "_") {
+			continue
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var out bytes.Buffer
+	for _, name := range names {
+		for _, doc := range splitDocs([]byte(rendered[name])) {
+			if isEmptyDoc(doc) {
+				continue
+			}
+			fmt.Fprintf(&out, "---\n# Source: %s\n", name)
+			out.Write(trimDoc(doc))
+			out.WriteByte('\n')
+		}
+	}
+	return out.Bytes(), nil
+}
+
+// chartFiles reads the chart's files with names relative to chartDir,
+// skipping what .helmignore excludes.
+func chartFiles(repo fs.FS, chartDir string) ([]*loader.BufferedFile, error) {
+	if _, err := fs.Stat(repo, path.Join(chartDir, "Chart.yaml")); err != nil {
+		return nil, fmt.Errorf("not a chart: %w", err)
+	}
+	rules := ignore.Empty()
+	if data, err := fs.ReadFile(repo, path.Join(chartDir, ".helmignore")); err == nil {
+		r, err := ignore.Parse(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("parse %s: %w", path.Join(chartDir, ".helmignore"), err)
+		}
+		rules = r
+	}
+	rules.AddDefaults()
+	var files []*loader.BufferedFile
+	err := fs.WalkDir(repo, chartDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel := strings.TrimPrefix(strings.TrimPrefix(p, chartDir), "/")
+		if chartDir == "." {
+			rel = p
+		}
+		if rel == "." || rel == "" {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if rules.Ignore(rel, fi) {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || rules.Ignore(rel, fi) {
+			return nil
+		}
+		data, err := fs.ReadFile(repo, p)
+		if err != nil {
+			return err
+		}
+		files = append(files, &loader.BufferedFile{Name: rel, Data: data})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return files, nil
+}
+
+// mergeValues merges src into dst: maps merge key by key, anything else in
+// src replaces dst's value, as `helm template -f a.yaml -f b.yaml` does.
+func mergeValues(dst, src map[string]any) {
+	for k, v := range src {
+		if sm, ok := v.(map[string]any); ok {
+			if dm, ok := dst[k].(map[string]any); ok {
+				mergeValues(dm, sm)
+				continue
+			}
+		}
+		dst[k] = v
+	}
+}

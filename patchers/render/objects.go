@@ -1,0 +1,361 @@
+package render
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/medic-bot/medic/patchers"
+)
+
+// Doc is one object of a rendered stream: its identity and its canonical
+// YAML (mapping keys sorted, comments and quoting styles dropped, aliases
+// expanded, two-space indentation), so that two Docs with equal YAML have
+// equal content.
+type Doc struct {
+	Object patchers.Object
+	YAML   []byte
+}
+
+// Manifests concatenates every *.yaml and *.yml document under dir
+// (recursively, in lexical path order), skipping kustomization files. Each
+// non-empty document is written as "---", a "# Source: <path>" comment and
+// the document's text unchanged.
+func Manifests(repo fs.FS, dir string) ([]byte, error) {
+	dir = cleanDir(dir)
+	var out bytes.Buffer
+	err := fs.WalkDir(repo, dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == ".git" {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		ext := path.Ext(p)
+		if (ext != ".yaml" && ext != ".yml") || IsKustomization(p) {
+			return nil
+		}
+		data, err := fs.ReadFile(repo, p)
+		if err != nil {
+			return err
+		}
+		for _, doc := range splitDocs(data) {
+			if isEmptyDoc(doc) {
+				continue
+			}
+			fmt.Fprintf(&out, "---\n# Source: %s\n", p)
+			out.Write(trimDoc(doc))
+			out.WriteByte('\n')
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read manifests %s: %w", dir, err)
+	}
+	return out.Bytes(), nil
+}
+
+// splitDocs splits a YAML stream at its "---" separator lines. A separator
+// at column 0 always ends a document: block scalars are indented. The
+// separator lines themselves are dropped; a "%YAML" directive is kept with
+// its document.
+func splitDocs(data []byte) [][]byte {
+	var docs [][]byte
+	start := 0
+	for i := 0; i < len(data); {
+		end := bytes.IndexByte(data[i:], '\n')
+		next := len(data)
+		if end >= 0 {
+			next = i + end + 1
+		}
+		line := bytes.TrimRight(data[i:next], "\r\n")
+		if isSeparator(line) {
+			docs = append(docs, data[start:i])
+			start = next
+		}
+		i = next
+	}
+	return append(docs, data[start:])
+}
+
+func isSeparator(line []byte) bool {
+	if !bytes.HasPrefix(line, []byte("---")) {
+		return false
+	}
+	rest := line[3:]
+	if len(rest) == 0 {
+		return true
+	}
+	if rest[0] != ' ' && rest[0] != '\t' {
+		return false
+	}
+	rest = bytes.TrimSpace(rest)
+	// "--- # comment" separates; "--- !tag" or "--- value" starts a
+	// document on the same line, which rendered manifests never do.
+	return len(rest) == 0 || rest[0] == '#'
+}
+
+// trimDoc drops a document's leading blank lines and trailing whitespace.
+func trimDoc(doc []byte) []byte {
+	for {
+		i := bytes.IndexByte(doc, '\n')
+		if i < 0 || len(bytes.TrimSpace(doc[:i])) > 0 {
+			break
+		}
+		doc = doc[i+1:]
+	}
+	return bytes.TrimRight(doc, " \t\r\n")
+}
+
+// isEmptyDoc reports whether doc holds only blank lines and comments.
+func isEmptyDoc(doc []byte) bool {
+	for line := range bytes.SplitSeq(doc, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) > 0 && line[0] != '#' && !bytes.Equal(line, []byte("...")) {
+			return false
+		}
+	}
+	return true
+}
+
+// docSource returns the "# Source: x" comment at the top of a document.
+func docSource(doc []byte) string {
+	for line := range bytes.SplitSeq(doc, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if s, ok := bytes.CutPrefix(line, []byte("# Source: ")); ok {
+			return string(s)
+		}
+		if len(line) > 0 && line[0] != '#' {
+			break
+		}
+	}
+	return ""
+}
+
+// Objects parses a multi-document YAML stream into its objects, in order.
+// Empty documents are skipped; a List (kind: List with items) yields its
+// items. Invalid YAML, a document that is not a mapping, and an object
+// without apiVersion or kind are errors naming the document index (1-based,
+// counting non-empty documents) and its "# Source:" when it has one.
+func Objects(manifests []byte) ([]Doc, error) {
+	var out []Doc
+	n := 0
+	for _, raw := range splitDocs(manifests) {
+		if isEmptyDoc(raw) {
+			continue
+		}
+		n++
+		docs, err := parseDoc(raw)
+		if err != nil {
+			where := fmt.Sprintf("document %d", n)
+			if src := docSource(raw); src != "" {
+				where += " (" + src + ")"
+			}
+			return nil, fmt.Errorf("parse %s: %w", where, err)
+		}
+		out = append(out, docs...)
+	}
+	return out, nil
+}
+
+func parseDoc(raw []byte) ([]Doc, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
+		return nil, err
+	}
+	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
+		return nil, nil
+	}
+	node := normalize(root.Content[0])
+	if node.Kind != yaml.MappingNode {
+		return nil, errors.New("not a mapping")
+	}
+	if scalar(node, "kind") == "List" {
+		if items := child(node, "items"); items != nil && items.Kind == yaml.SequenceNode {
+			var out []Doc
+			for i, it := range items.Content {
+				d, err := makeDoc(it)
+				if err != nil {
+					return nil, fmt.Errorf("items[%d]: %w", i, err)
+				}
+				out = append(out, d)
+			}
+			return out, nil
+		}
+	}
+	d, err := makeDoc(node)
+	if err != nil {
+		return nil, err
+	}
+	return []Doc{d}, nil
+}
+
+func makeDoc(node *yaml.Node) (Doc, error) {
+	if node.Kind != yaml.MappingNode {
+		return Doc{}, errors.New("not a mapping")
+	}
+	obj := patchers.Object{
+		APIVersion: scalar(node, "apiVersion"),
+		Kind:       scalar(node, "kind"),
+	}
+	if md := child(node, "metadata"); md != nil && md.Kind == yaml.MappingNode {
+		obj.Name = scalar(md, "name")
+		obj.Namespace = scalar(md, "namespace")
+	}
+	switch {
+	case obj.APIVersion == "":
+		return Doc{}, errors.New("no apiVersion: not a Kubernetes object")
+	case obj.Kind == "":
+		return Doc{}, errors.New("no kind: not a Kubernetes object")
+	}
+	y, err := encodeNode(node)
+	if err != nil {
+		return Doc{}, err
+	}
+	return Doc{Object: obj, YAML: y}, nil
+}
+
+func encodeNode(node *yaml.Node) ([]byte, error) {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(node); err != nil {
+		return nil, fmt.Errorf("encode: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("encode: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// child returns the value of key in mapping m, or nil.
+func child(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// scalar returns the scalar value of key in mapping m, or "".
+func scalar(m *yaml.Node, key string) string {
+	if c := child(m, key); c != nil && c.Kind == yaml.ScalarNode && c.Tag != "!!null" {
+		return c.Value
+	}
+	return ""
+}
+
+// normalize returns a canonical copy of n: aliases expanded, comments and
+// styles dropped, mapping keys sorted, nulls spelled "null".
+func normalize(n *yaml.Node) *yaml.Node {
+	return normalizeDepth(n, 0)
+}
+
+func normalizeDepth(n *yaml.Node, depth int) *yaml.Node {
+	if n.Kind == yaml.AliasNode && n.Alias != nil && depth < 100 {
+		return normalizeDepth(n.Alias, depth+1)
+	}
+	c := &yaml.Node{Kind: n.Kind, Tag: n.Tag, Value: n.Value}
+	if c.Kind == yaml.ScalarNode && c.Tag == "!!null" {
+		c.Value = "null"
+	}
+	if c.Kind == yaml.ScalarNode && strings.HasPrefix(c.Tag, "!") && !strings.HasPrefix(c.Tag, "!!") {
+		// A custom tag is content; keep it.
+		c.Style = yaml.TaggedStyle
+	}
+	for _, k := range n.Content {
+		c.Content = append(c.Content, normalizeDepth(k, depth))
+	}
+	if c.Kind == yaml.MappingNode {
+		type pair struct{ k, v *yaml.Node }
+		pairs := make([]pair, 0, len(c.Content)/2)
+		for i := 0; i+1 < len(c.Content); i += 2 {
+			pairs = append(pairs, pair{c.Content[i], c.Content[i+1]})
+		}
+		slices.SortStableFunc(pairs, func(a, b pair) int { return cmp.Compare(a.k.Value, b.k.Value) })
+		c.Content = c.Content[:0]
+		for _, p := range pairs {
+			c.Content = append(c.Content, p.k, p.v)
+		}
+	}
+	return c
+}
+
+// Changed compares two renders and lists the objects added, removed or
+// whose content differs, sorted by namespace, kind, name and apiVersion.
+// Content is compared parsed (key order, comments and quoting do not
+// count; document order does not either). An object that appears twice in
+// one render is an error.
+func Changed(before, after []byte) ([]patchers.Object, error) {
+	b, err := objectMap(before)
+	if err != nil {
+		return nil, fmt.Errorf("compare renders: before: %w", err)
+	}
+	a, err := objectMap(after)
+	if err != nil {
+		return nil, fmt.Errorf("compare renders: after: %w", err)
+	}
+	var out []patchers.Object
+	for obj, y := range b {
+		if ay, ok := a[obj]; !ok || !bytes.Equal(y, ay) {
+			out = append(out, obj)
+		}
+	}
+	for obj := range a {
+		if _, ok := b[obj]; !ok {
+			out = append(out, obj)
+		}
+	}
+	SortObjects(out)
+	return out, nil
+}
+
+// SortObjects sorts objects by namespace, kind, name and apiVersion, the
+// order Changed returns.
+func SortObjects(objs []patchers.Object) {
+	slices.SortFunc(objs, func(x, y patchers.Object) int {
+		return cmp.Or(
+			cmp.Compare(x.Namespace, y.Namespace),
+			cmp.Compare(x.Kind, y.Kind),
+			cmp.Compare(x.Name, y.Name),
+			cmp.Compare(x.APIVersion, y.APIVersion),
+		)
+	})
+}
+
+func objectMap(manifests []byte) (map[patchers.Object][]byte, error) {
+	docs, err := Objects(manifests)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[patchers.Object][]byte, len(docs))
+	for _, d := range docs {
+		if _, dup := m[d.Object]; dup {
+			return nil, fmt.Errorf("%s appears twice", objectString(d.Object))
+		}
+		m[d.Object] = d.YAML
+	}
+	return m, nil
+}
+
+func objectString(o patchers.Object) string {
+	s := o.APIVersion + " " + o.Kind + " "
+	if o.Namespace != "" {
+		s += o.Namespace + "/"
+	}
+	return s + o.Name
+}
