@@ -1,0 +1,188 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/medic-bot/medic/patchers"
+	"github.com/medic-bot/medic/patchers/manifest"
+	"github.com/medic-bot/medic/patchers/registry"
+)
+
+// newPatch is `medic patch --repo DIR --intent FILE.json [--json] [--write]`:
+// plan an intent on an infra repo, print the Change, and write the edited
+// files only with --write. Exit 0 with a plan (or a no-op), 1 when the
+// patcher refused its own plan on verification, 2 for bad input (an
+// invalid intent, a target that is not found, invalid YAML).
+func newPatch() *cobra.Command {
+	var repoDir, intentFile string
+	var asJSON, write bool
+	cmd := &cobra.Command{
+		Use:   "patch --repo DIR --intent FILE.json [--json] [--write]",
+		Short: "Plan an intent as a change to an infra repo (and write it with --write)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if repoDir == "" || intentFile == "" {
+				return usageError{errors.New("patch: --repo and --intent are required")}
+			}
+			b, err := os.ReadFile(intentFile)
+			if err != nil {
+				return usageError{fmt.Errorf("read intent: %w", err)}
+			}
+			in, err := patchers.ParseIntent(b)
+			if err != nil {
+				return usageError{err}
+			}
+			if info, err := os.Stat(repoDir); err != nil || !info.IsDir() {
+				return usageError{fmt.Errorf("--repo %s is not a folder", repoDir)}
+			}
+			repo := os.DirFS(repoDir)
+			p, err := registry.For(repo, ".")
+			if err != nil {
+				return usageError{err}
+			}
+			ch, err := p.Plan(cmd.Context(), repo, in)
+			if err != nil {
+				if errors.Is(err, manifest.ErrRefused) {
+					return noError{fmt.Sprintf("%s patcher refused the plan: %v", p.Name(), err)}
+				}
+				return usageError{fmt.Errorf("%s patcher: %w", p.Name(), err)}
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(ch); err != nil {
+					return err
+				}
+			} else {
+				printChange(out, p.Name(), ch)
+			}
+			if ch.NoOp {
+				return nil
+			}
+			note := cmd.OutOrStdout()
+			if asJSON {
+				note = cmd.ErrOrStderr()
+			}
+			if !write {
+				if !asJSON {
+					fmt.Fprintln(note, "dry run: nothing written (pass --write to apply)")
+				}
+				return nil
+			}
+			if err := writeFiles(repoDir, ch.Files); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+			var paths []string
+			for _, f := range ch.Files {
+				paths = append(paths, f.Path)
+			}
+			fmt.Fprintf(note, "wrote %s\n", strings.Join(paths, ", "))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&repoDir, "repo", "", "the infra repository's folder")
+	cmd.Flags().StringVar(&intentFile, "intent", "", "the intent, a JSON file (DESIGN.md's form)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the Change as JSON (the policy input's change)")
+	cmd.Flags().BoolVar(&write, "write", false, "write the edited files into --repo")
+	return cmd
+}
+
+func printChange(w io.Writer, patcher string, ch patchers.Change) {
+	fmt.Fprintf(w, "%s: %s\n", patcher, ch.Summary)
+	if ch.NoOp {
+		return
+	}
+	for _, f := range ch.Files {
+		fmt.Fprintf(w, "\n%s", f.Diff)
+	}
+	fmt.Fprintf(w, "\nrendered manifests, before -> after:\n%s", ch.RenderedDiff)
+	fmt.Fprintln(w, "\nchanged objects:")
+	for _, o := range ch.ChangedObjects {
+		ns := o.Namespace
+		if ns == "" {
+			ns = "-"
+		}
+		fmt.Fprintf(w, "  %s %s %s/%s\n", o.APIVersion, o.Kind, ns, o.Name)
+	}
+}
+
+// writeFiles writes every file of the change into dir, or none: each is
+// written to a temporary file beside it first, and renamed over the
+// original only once all are written. A failed rename puts back the files
+// already renamed. Writes go through os.Root, so no path of the change can
+// leave dir.
+func writeFiles(dir string, files []patchers.FileChange) (err error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	type staged struct {
+		path, tmp string
+		orig      []byte
+		existed   bool
+	}
+	var st []staged
+	defer func() {
+		if err != nil {
+			for _, s := range st {
+				_ = root.Remove(s.tmp)
+			}
+		}
+	}()
+	for _, f := range files {
+		if !fs.ValidPath(f.Path) || f.Path == "." {
+			return fmt.Errorf("%q is not a path inside the repository", f.Path)
+		}
+		mode := fs.FileMode(0o644)
+		s := staged{path: f.Path}
+		if info, err := root.Stat(f.Path); err == nil {
+			mode = info.Mode().Perm()
+			if s.orig, err = root.ReadFile(f.Path); err != nil {
+				return err
+			}
+			s.existed = true
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		var rnd [6]byte
+		_, _ = rand.Read(rnd[:])
+		s.tmp = path.Join(path.Dir(f.Path), ".medic-"+path.Base(f.Path)+"."+hex.EncodeToString(rnd[:])+".tmp")
+		tf, err := root.OpenFile(s.tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+		if err != nil {
+			return err
+		}
+		st = append(st, s)
+		_, werr := tf.Write(f.Content)
+		serr := tf.Sync()
+		if err := errors.Join(werr, serr, tf.Close()); err != nil {
+			return fmt.Errorf("%s: %w", f.Path, err)
+		}
+	}
+	for i, s := range st {
+		if rerr := root.Rename(s.tmp, s.path); rerr != nil {
+			var undo []error
+			for _, done := range st[:i] {
+				if done.existed {
+					undo = append(undo, root.WriteFile(done.path, done.orig, 0o644))
+				} else {
+					undo = append(undo, root.Remove(done.path))
+				}
+			}
+			return errors.Join(fmt.Errorf("%s: %w", s.path, rerr), errors.Join(undo...))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// fixtureCopy copies fixtures/repos/manifests into a temporary folder.
+func fixtureCopy(t *testing.T) string {
+	t.Helper()
+	dst := t.TempDir()
+	if err := os.CopyFS(dst, os.DirFS("../../fixtures/repos/manifests")); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// tree reads every file under dir.
+func tree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		m[filepath.ToSlash(rel)] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func intentFile(t *testing.T, js string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "intent.json")
+	if err := os.WriteFile(p, []byte(js), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const memoryIntent = `{"kind": "set_resources",
+ "target": {"namespace": "shop", "kind": "Deployment", "name": "checkout", "container": "app"},
+ "params": {"limits": {"memory": "768Mi"}}}`
+
+func TestPatchJSON(t *testing.T) {
+	repo := fixtureCopy(t)
+	before := tree(t, repo)
+	code, out, stderr := runCLI(t, "patch", "--repo", repo, "--intent", intentFile(t, memoryIntent), "--json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out)
+	}
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if want := []string{"changed_objects", "files", "rendered_diff", "summary"}; !reflect.DeepEqual(keys, want) {
+		t.Errorf("keys %v, want %v", keys, want)
+	}
+	var ch struct {
+		Files []struct {
+			Path string `json:"path"`
+			Diff string `json:"diff"`
+		} `json:"files"`
+		ChangedObjects []struct{ Kind, Namespace, Name string } `json:"changed_objects"`
+	}
+	if err := json.Unmarshal([]byte(out), &ch); err != nil {
+		t.Fatal(err)
+	}
+	if len(ch.Files) != 1 || ch.Files[0].Path != "shop/checkout.yaml" || !strings.Contains(ch.Files[0].Diff, "+              memory: 768Mi # raised after INC-231") {
+		t.Errorf("files: %+v", ch.Files)
+	}
+	if len(ch.ChangedObjects) != 1 || ch.ChangedObjects[0].Name != "checkout" {
+		t.Errorf("changed objects: %+v", ch.ChangedObjects)
+	}
+	if after := tree(t, repo); !reflect.DeepEqual(before, after) {
+		t.Error("patch without --write changed the repo")
+	}
+}
+
+func TestPatchHuman(t *testing.T) {
+	repo := fixtureCopy(t)
+	before := tree(t, repo)
+	code, out, stderr := runCLI(t, "patch", "--repo", repo, "--intent", intentFile(t, memoryIntent))
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"manifest: set_resources", "--- a/shop/checkout.yaml", "rendered manifests", "changed objects:", "dry run"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if after := tree(t, repo); !reflect.DeepEqual(before, after) {
+		t.Error("patch without --write changed the repo")
+	}
+}
+
+func TestPatchWrite(t *testing.T) {
+	repo := fixtureCopy(t)
+	before := tree(t, repo)
+	in := intentFile(t, `{"kind":"set_hpa","target":{"namespace":"shop","kind":"Deployment","name":"frontend"},"params":{"maxReplicas":8}}`)
+	code, out, stderr := runCLI(t, "patch", "--repo", repo, "--intent", in, "--json", "--write")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var ch struct {
+		Files []struct{ Path string } `json:"files"`
+	}
+	if err := json.Unmarshal([]byte(out), &ch); err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, f := range ch.Files {
+		listed[f.Path] = true
+	}
+	after := tree(t, repo)
+	if len(after) != len(before) {
+		t.Errorf("files %d -> %d (a temporary file left?)", len(before), len(after))
+	}
+	for p, b := range before {
+		if changed := after[p] != b; changed != listed[p] {
+			t.Errorf("%s: changed %v, listed %v", p, changed, listed[p])
+		}
+	}
+	if !strings.Contains(after["shop/frontend.yaml"], "    maxReplicas: 8\n") {
+		t.Errorf("frontend.yaml:\n%s", after["shop/frontend.yaml"])
+	}
+	// The same intent again is a no-op: exit 0, nothing written.
+	code, out, _ = runCLI(t, "patch", "--repo", repo, "--intent", in, "--write")
+	if code != exitOK || !strings.Contains(out, "no change") {
+		t.Errorf("second run: exit %d\n%s", code, out)
+	}
+	if again := tree(t, repo); !reflect.DeepEqual(after, again) {
+		t.Error("a no-op wrote files")
+	}
+}
+
+func TestPatchInputErrors(t *testing.T) {
+	repo := fixtureCopy(t)
+	broken := fixtureCopy(t)
+	if err := os.WriteFile(filepath.Join(broken, "shop", "bad.yaml"), []byte("a: [\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no flags", []string{"patch"}, "--repo and --intent"},
+		{"missing intent", []string{"patch", "--repo", repo, "--intent", filepath.Join(repo, "nope.json")}, "read intent"},
+		{"bad kind", []string{"patch", "--repo", repo, "--intent", intentFile(t, `{"kind":"delete","target":{"namespace":"shop","kind":"Deployment","name":"checkout"},"params":{}}`)}, `kind "delete"`},
+		{"unknown field", []string{"patch", "--repo", repo, "--intent", intentFile(t, `{"kind":"scale","target":{"namespace":"shop","kind":"Deployment","name":"checkout"},"params":{"replicas":2},"x":1}`)}, `unknown field "x"`},
+		{"not found", []string{"patch", "--repo", repo, "--intent", intentFile(t, `{"kind":"scale","target":{"namespace":"shop","kind":"Deployment","name":"nope"},"params":{"replicas":2}}`)}, "target not found"},
+		{"invalid yaml", []string{"patch", "--repo", broken, "--intent", intentFile(t, memoryIntent)}, "shop/bad.yaml"},
+		{"no repo", []string{"patch", "--repo", filepath.Join(repo, "nope"), "--intent", intentFile(t, memoryIntent)}, "not a folder"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := tree(t, repo)
+			code, _, stderr := runCLI(t, c.args...)
+			if code != exitUsage || !strings.HasPrefix(stderr, "medic: ") || !strings.Contains(stderr, c.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, c.want)
+			}
+			if after := tree(t, repo); !reflect.DeepEqual(before, after) {
+				t.Error("the repo changed")
+			}
+		})
+	}
+}

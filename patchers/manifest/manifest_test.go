@@ -1,0 +1,249 @@
+package manifest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/medic-bot/medic/patchers"
+	"github.com/medic-bot/medic/patchers/patcherstest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+const fixture = "../../fixtures/repos/manifests"
+
+// repoFS is the fixture repo as an in-memory fs.FS, so tests can change it.
+func repoFS(t testing.TB) fstest.MapFS {
+	t.Helper()
+	m := fstest.MapFS{}
+	root := os.DirFS(fixture)
+	err := fs.WalkDir(root, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(root, p)
+		m[p] = &fstest.MapFile{Data: b, Mode: 0o644}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func intent(t testing.TB, js string) patchers.Intent {
+	t.Helper()
+	in, err := patchers.ParseIntent([]byte(js))
+	if err != nil {
+		t.Fatalf("intent %s: %v", js, err)
+	}
+	return in
+}
+
+func TestContract(t *testing.T) {
+	patcherstest.Run(t, New(), repoFS(t), patchers.Target{Namespace: "shop", Kind: "Deployment", Name: "checkout", Container: "app"})
+}
+
+func TestPlanGolden(t *testing.T) {
+	cases := []struct{ name, intent string }{
+		{"checkout_limit_memory", `{"kind":"set_resources","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"limits":{"memory":"768Mi"}}}`},
+		{"checkout_add_cpu_limit", `{"kind":"set_resources","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"limits":{"cpu":"1","memory":"1Gi"},"requests":{"cpu":"500m"}}}`},
+		{"checkout_sidecar_requests", `{"kind":"set_resources","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"envoy"},"params":{"requests":{"memory":"64Mi"}}}`},
+		{"cart_empty_resources", `{"kind":"set_resources","target":{"namespace":"shop","kind":"Deployment","name":"cart","container":"app"},"params":{"limits":{"memory":"256Mi"},"requests":{"memory":"128Mi"}}}`},
+		{"ledger_no_resources", `{"kind":"set_resources","target":{"namespace":"payments","kind":"StatefulSet","name":"ledger"},"params":{"limits":{"memory":"2Gi"}}}`},
+		{"frontend_quoted", `{"kind":"set_resources","target":{"namespace":"shop","kind":"Deployment","name":"frontend","container":"web"},"params":{"limits":{"cpu":"2","memory":"512Mi"}}}`},
+		{"agent_daemonset", `{"kind":"set_resources","target":{"namespace":"monitoring","kind":"DaemonSet","name":"node-agent"},"params":{"limits":{"memory":"300Mi"}}}`},
+		{"scale_frontend", `{"kind":"scale","target":{"namespace":"shop","kind":"Deployment","name":"frontend"},"params":{"replicas":4}}`},
+		{"scale_ledger", `{"kind":"scale","target":{"namespace":"payments","kind":"StatefulSet","name":"ledger"},"params":{"replicas":3}}`},
+		{"scale_cart_missing_replicas", `{"kind":"scale","target":{"namespace":"shop","kind":"Deployment","name":"cart"},"params":{"replicas":2}}`},
+		{"env_replace", `{"kind":"set_env","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"name":"LOG_LEVEL","value":"debug"}}`},
+		{"env_add", `{"kind":"set_env","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"name":"FEATURE_X","value":"true"}}`},
+		{"env_new_list", `{"kind":"set_env","target":{"namespace":"shop","kind":"Deployment","name":"cart","container":"redis"},"params":{"name":"MAXMEMORY","value":"100mb"}}`},
+		{"env_quoted", `{"kind":"set_env","target":{"namespace":"shop","kind":"Deployment","name":"frontend","container":"web"},"params":{"name":"API_URL","value":"http://checkout.shop:8080"}}`},
+		{"image_checkout", `{"kind":"rollback_image","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"image":"ghcr.io/acme/checkout:1.14.1"}}`},
+		{"image_frontend_quoted", `{"kind":"rollback_image","target":{"namespace":"shop","kind":"Deployment","name":"frontend","container":"web"},"params":{"image":"ghcr.io/acme/frontend:5.0.0"}}`},
+		{"hpa_v2", `{"kind":"set_hpa","target":{"namespace":"shop","kind":"Deployment","name":"checkout"},"params":{"minReplicas":3,"maxReplicas":12,"targetCPUUtilizationPercentage":60}}`},
+		{"hpa_v1", `{"kind":"set_hpa","target":{"namespace":"shop","kind":"Deployment","name":"frontend"},"params":{"targetCPUUtilizationPercentage":60,"maxReplicas":8}}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			repo := repoFS(t)
+			ch, err := New().Plan(context.Background(), repo, intent(t, c.intent))
+			if err != nil {
+				t.Fatalf("Plan: %v", err)
+			}
+			if ch.NoOp || len(ch.Files) == 0 {
+				t.Fatalf("Plan gave no change: %+v", ch)
+			}
+			var got bytes.Buffer
+			got.WriteString("# " + ch.Summary + "\n")
+			for _, f := range ch.Files {
+				got.WriteString(f.Diff)
+				checkOtherDocsUntouched(t, repo[f.Path].Data, f.Content)
+			}
+			golden(t, filepath.Join("testdata", c.name+".diff"), got.Bytes())
+		})
+	}
+}
+
+// checkOtherDocsUntouched: an edit changes one document of a file (two
+// for the same-file HPA); every other document is byte-identical.
+func checkOtherDocsUntouched(t *testing.T, before, after []byte) {
+	t.Helper()
+	a, b := splitDocs(before), splitDocs(after)
+	if len(a) != len(b) {
+		t.Fatalf("document count %d -> %d", len(a), len(b))
+	}
+	diff := 0
+	for i := range a {
+		if !bytes.Equal(a[i].sep, b[i].sep) {
+			t.Errorf("separator %d changed: %q -> %q", i, a[i].sep, b[i].sep)
+		}
+		if !bytes.Equal(a[i].body, b[i].body) {
+			diff++
+		}
+	}
+	if diff == 0 || diff > 2 {
+		t.Errorf("%d documents changed", diff)
+	}
+}
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs (go test -update rewrites it)\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+func TestNoOp(t *testing.T) {
+	for _, js := range []string{
+		`{"kind":"set_resources","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"limits":{"memory":"512Mi"}}}`,
+		`{"kind":"set_resources","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"limits":{"memory":"0.5Gi"},"requests":{"cpu":"0.25"}}}`,
+		`{"kind":"scale","target":{"namespace":"shop","kind":"Deployment","name":"checkout"},"params":{"replicas":3}}`,
+		`{"kind":"set_env","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"name":"LOG_LEVEL","value":"info"}}`,
+		`{"kind":"rollback_image","target":{"namespace":"shop","kind":"Deployment","name":"frontend","container":"web"},"params":{"image":"ghcr.io/acme/frontend:5.0.1"}}`,
+		`{"kind":"set_hpa","target":{"namespace":"shop","kind":"Deployment","name":"checkout"},"params":{"minReplicas":2,"targetCPUUtilizationPercentage":70}}`,
+		`{"kind":"set_hpa","target":{"namespace":"shop","kind":"Deployment","name":"frontend"},"params":{"targetCPUUtilizationPercentage":80}}`,
+	} {
+		ch, err := New().Plan(context.Background(), repoFS(t), intent(t, js))
+		if err != nil {
+			t.Errorf("%s: %v", js, err)
+			continue
+		}
+		if !ch.NoOp || len(ch.Files) != 0 || !strings.Contains(ch.Summary, "no change") {
+			t.Errorf("%s: want a no-op, got %+v", js, ch)
+		}
+	}
+}
+
+func TestPlanErrors(t *testing.T) {
+	dup := repoFS(t)
+	dup["shop/checkout-copy.yaml"] = dup["shop/checkout.yaml"]
+	broken := repoFS(t)
+	broken["payments/broken.yaml"] = &fstest.MapFile{Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n---\ndata:\n  a: b\n c: d\n")}
+	cases := []struct {
+		name   string
+		repo   fs.FS
+		intent string
+		is     error
+		want   []string
+	}{
+		{"not found", repoFS(t), `{"kind":"scale","target":{"namespace":"shop","kind":"Deployment","name":"nope"},"params":{"replicas":2}}`,
+			patchers.ErrNotFound, []string{"shop/Deployment/nope"}},
+		{"wrong namespace", repoFS(t), `{"kind":"scale","target":{"namespace":"default","kind":"Deployment","name":"cart"},"params":{"replicas":2}}`,
+			patchers.ErrNotFound, nil},
+		{"ambiguous", dup, `{"kind":"scale","target":{"namespace":"shop","kind":"Deployment","name":"checkout"},"params":{"replicas":4}}`,
+			patchers.ErrAmbiguous, []string{"shop/checkout.yaml:3", "shop/checkout-copy.yaml:3"}},
+		{"invalid yaml", broken, `{"kind":"scale","target":{"namespace":"shop","kind":"Deployment","name":"cart"},"params":{"replicas":2}}`,
+			nil, []string{"payments/broken.yaml", "line 7"}},
+		{"no container", repoFS(t), `{"kind":"set_env","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"nope"},"params":{"name":"A","value":"b"}}`,
+			patchers.ErrNotFound, []string{`"nope"`, "app, envoy"}},
+		{"container needed", repoFS(t), `{"kind":"set_env","target":{"namespace":"shop","kind":"Deployment","name":"checkout"},"params":{"name":"A","value":"b"}}`,
+			nil, []string{"target.container is needed"}},
+		{"valueFrom", repoFS(t), `{"kind":"set_env","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"name":"DB_PASSWORD","value":"x"}}`,
+			nil, []string{"valueFrom", "shop/checkout.yaml"}},
+		{"scale outside hpa", repoFS(t), `{"kind":"scale","target":{"namespace":"shop","kind":"Deployment","name":"checkout"},"params":{"replicas":20}}`,
+			nil, []string{"outside the bounds 2..10"}},
+		{"limit below request", repoFS(t), `{"kind":"set_resources","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"limits":{"memory":"128Mi"}}}`,
+			nil, []string{"memory limit 128Mi would be below its request 256Mi"}},
+		{"hpa min above max", repoFS(t), `{"kind":"set_hpa","target":{"namespace":"shop","kind":"Deployment","name":"checkout"},"params":{"minReplicas":11}}`,
+			nil, []string{"above maxReplicas 10"}},
+		{"no hpa", repoFS(t), `{"kind":"set_hpa","target":{"namespace":"payments","kind":"StatefulSet","name":"ledger"},"params":{"maxReplicas":3}}`,
+			patchers.ErrNotFound, []string{"HorizontalPodAutoscaler"}},
+		{"previous", repoFS(t), `{"kind":"rollback_image","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"previous":true}}`,
+			nil, []string{"not supported yet"}},
+		{"revert_commit", repoFS(t), `{"kind":"revert_commit","target":{"namespace":"shop","kind":"Deployment","name":"checkout"},"params":{"commit":"abcdef1"}}`,
+			nil, []string{"not supported yet"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := New().Plan(context.Background(), c.repo, intent(t, c.intent))
+			if err == nil {
+				t.Fatal("Plan succeeded")
+			}
+			if c.is != nil && !errors.Is(err, c.is) {
+				t.Errorf("error %v is not %v", err, c.is)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestDetect(t *testing.T) {
+	if !New().Detect(repoFS(t)) {
+		t.Error("fixture not detected")
+	}
+	k := repoFS(t)
+	k["kustomization.yaml"] = &fstest.MapFile{Data: []byte("resources: []\n")}
+	if New().Detect(k) {
+		t.Error("a kustomization detected as plain manifests")
+	}
+	if New().Detect(fstest.MapFS{"README.md": {Data: []byte("hi")}}) {
+		t.Error("a repo without YAML detected")
+	}
+}
+
+// FuzzPlan: random bytes as a manifest file never make Plan panic, and an
+// error never comes with files.
+func FuzzPlan(f *testing.F) {
+	base := repoFS(f)
+	f.Add(base["shop/checkout.yaml"].Data)
+	f.Add(base["shop/frontend.yaml"].Data)
+	f.Add([]byte("---\n---\n"))
+	f.Add([]byte("a: [1, {b: c}\n"))
+	f.Add([]byte("kind: Deployment\nmetadata: {name: checkout, namespace: shop}\nspec: {template: {spec: {containers: [{name: app, resources: {}}]}}}\n"))
+	f.Add([]byte("kind: Deployment\nmetadata:\n  name: checkout\n  namespace: shop\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        resources:\n          limits: &a\n            memory: 1Gi\n"))
+	in := intent(f, `{"kind":"set_resources","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"limits":{"memory":"768Mi"}}}`)
+	env := intent(f, `{"kind":"set_env","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"name":"A","value":"b"}}`)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		repo := fstest.MapFS{"shop/checkout.yaml": &fstest.MapFile{Data: b}}
+		for _, in := range []patchers.Intent{in, env} {
+			ch, err := New().Plan(context.Background(), repo, in)
+			if err != nil && len(ch.Files) > 0 {
+				t.Fatalf("error %v with files", err)
+			}
+		}
+	})
+}

@@ -1,0 +1,69 @@
+package registry
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+func TestFor(t *testing.T) {
+	yaml := &fstest.MapFile{Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")}
+	cases := []struct {
+		name   string
+		repo   fstest.MapFS
+		dir    string
+		want   string // patcher name, or "" for an error
+		errHas string
+	}{
+		{"manifests", fstest.MapFS{"shop/a.yaml": yaml}, ".", "manifest", ""},
+		{"manifests dir", fstest.MapFS{"shop/a.yaml": yaml, "README.md": {}}, "shop", "manifest", ""},
+		{"empty", fstest.MapFS{"README.md": {}}, ".", "", "no YAML manifests"},
+		{"missing dir", fstest.MapFS{"shop/a.yaml": yaml}, "nope", "", "nope"},
+		{"bad dir", fstest.MapFS{"shop/a.yaml": yaml}, "../x", "", "not a path"},
+		{"hidden only", fstest.MapFS{".github/workflows/ci.yaml": yaml}, ".", "", "no YAML manifests"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := For(c.repo, c.dir)
+			if c.want == "" {
+				if err == nil {
+					t.Fatalf("For gave %s, want an error", p.Name())
+				}
+				if !strings.Contains(err.Error(), c.errHas) {
+					t.Errorf("error %q does not mention %q", err, c.errHas)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Name() != c.want {
+				t.Errorf("For = %s, want %s", p.Name(), c.want)
+			}
+		})
+	}
+}
+
+func TestForLayouts(t *testing.T) {
+	kust := fstest.MapFS{"base/kustomization.yaml": {Data: []byte("resources: [a.yaml]\n")}, "base/a.yaml": {}}
+	if p, err := For(kust, "."); err == nil {
+		if p.Name() != "kustomize" {
+			t.Errorf("kustomization picked %s", p.Name())
+		}
+	} else if !errors.Is(err, ErrNoPatcher) || !strings.Contains(err.Error(), "base/kustomization.yaml") {
+		t.Errorf("kustomization: %v", err)
+	}
+	chart := fstest.MapFS{"charts/shop/Chart.yaml": {Data: []byte("apiVersion: v2\nname: shop\nversion: 0.1.0\n")}}
+	if p, err := For(chart, "."); err == nil {
+		if p.Name() != "helm" {
+			t.Errorf("chart picked %s", p.Name())
+		}
+	} else if !errors.Is(err, ErrNoPatcher) || !strings.Contains(err.Error(), "charts/shop/Chart.yaml") {
+		t.Errorf("chart: %v", err)
+	}
+	if p, err := For(os.DirFS("../../fixtures/repos/manifests"), "."); err != nil || p.Name() != "manifest" {
+		t.Errorf("manifests fixture: %v %v", p, err)
+	}
+}
