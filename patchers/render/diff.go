@@ -119,7 +119,11 @@ func writeHunk(sb *strings.Builder, ops []op, al, bl []string) {
 			bCount++
 		}
 	}
-	sb.WriteString("@@ -" + hunkRange(aStart, aCount) + " +" + hunkRange(bStart, bCount) + " @@\n")
+	sb.WriteString("@@ -" + hunkRange(aStart, aCount) + " +" + hunkRange(bStart, bCount) + " @@")
+	if f := funcLine(al, aStart); f != "" {
+		sb.WriteString(" " + f)
+	}
+	sb.WriteByte('\n')
 	for _, o := range ops {
 		var line string
 		switch o.kind {
@@ -138,6 +142,26 @@ func writeHunk(sb *strings.Builder, ops []op, al, bl []string) {
 			sb.WriteString("\n\\ No newline at end of file\n")
 		}
 	}
+}
+
+// funcLine returns the hunk heading git diff prints by default: the last
+// line of a before line index start that begins with a letter, "_" or "$",
+// cut to 80 bytes and trimmed of trailing white space. For manifests that
+// is the nearest top-level key above the hunk.
+func funcLine(al []string, start int) string {
+	for i := min(start, len(al)) - 1; i >= 0; i-- {
+		l := al[i]
+		if l == "" {
+			continue
+		}
+		if c := l[0]; c == '_' || c == '$' || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') {
+			if len(l) > 80 {
+				l = l[:80]
+			}
+			return strings.TrimRight(l, " \t\r\n\f\v")
+		}
+	}
+	return ""
 }
 
 // hunkRange formats a hunk side as git does: "l,n", "l" when n is 1, and
