@@ -247,3 +247,44 @@ func FuzzPlan(f *testing.F) {
 		}
 	})
 }
+
+// TestVerifyRefuses: verification refuses edits that change another object
+// or do not give the intended value.
+func TestVerifyRefuses(t *testing.T) {
+	ctx := context.Background()
+	repo := repoFS(t)
+	docs, _, err := load(ctx, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := find(docs, patchers.Target{Namespace: "shop", Kind: "Deployment", Name: "checkout"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := intent(t, `{"kind":"scale","target":{"namespace":"shop","kind":"Deployment","name":"checkout"},"params":{"replicas":4}}`)
+	edit := func(p, old, new string) []byte {
+		return []byte(strings.Replace(string(repo[p].Data), old, new, 1))
+	}
+	for _, c := range []struct {
+		name  string
+		files map[string][]byte
+		want  string
+	}{
+		{"other object", map[string][]byte{
+			"shop/checkout.yaml": edit("shop/checkout.yaml", "replicas: 3", "replicas: 4"),
+			"shop/cart.yaml":     edit("shop/cart.yaml", "redis:7.2", "redis:7.4"),
+		}, "Deployment/cart changed too"},
+		{"wrong value", map[string][]byte{
+			"shop/checkout.yaml": edit("shop/checkout.yaml", "replicas: 3", "replicas: 5"),
+		}, `spec.replicas is "5", want "4"`},
+		{"target untouched", map[string][]byte{
+			"shop/cart.yaml": edit("shop/cart.yaml", "redis:7.2", "redis:7.4"),
+		}, "changed too"},
+	} {
+		var ch patchers.Change
+		err := verify(ctx, repo, c.files, in, &plan{target: target}, &ch)
+		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want a refusal mentioning %q", c.name, err, c.want)
+		}
+	}
+}

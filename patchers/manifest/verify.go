@@ -55,7 +55,7 @@ func verify(ctx context.Context, repo fs.FS, newFiles map[string][]byte, in patc
 			ok = ok || sameObject(o, d)
 		}
 		if !ok {
-			return fmt.Errorf("%w: %s/%s/%s changed too", ErrRefused, o.Namespace, o.Kind, o.Name)
+			return fmt.Errorf("%w: %s changed too", ErrRefused, objString(o))
 		}
 		ch.ChangedObjects = append(ch.ChangedObjects, o)
 	}
@@ -162,4 +162,12 @@ func fieldChecks(in patchers.Intent) []fieldCheck {
 		}
 	}
 	return out
+}
+
+// objString is "namespace/Kind/name", or "Kind/name" without a namespace.
+func objString(o patchers.Object) string {
+	if o.Namespace == "" {
+		return o.Kind + "/" + o.Name
+	}
+	return o.Namespace + "/" + o.Kind + "/" + o.Name
 }

@@ -4,14 +4,17 @@ import (
 	"fmt"
 
 	"github.com/medic-bot/medic/patchers"
+	"github.com/medic-bot/medic/patchers/helm"
 )
 
-// kustomizePatcher and helmPatcher stand in until the kustomize and helm
-// patchers land: they name what was found and that it is not handled yet.
+// kustomizePatcher stands in until the kustomize patcher lands: it names
+// what was found and that it is not handled yet.
 func kustomizePatcher(file string) (patchers.Patcher, error) {
 	return nil, fmt.Errorf("%w: %s is a kustomization and the kustomize patcher is not built yet", ErrNoPatcher, file)
 }
 
-func helmPatcher(file string) (patchers.Patcher, error) {
-	return nil, fmt.Errorf("%w: %s is a Helm chart and the helm patcher is not built yet", ErrNoPatcher, file)
+// helmPatcher is the Helm patcher, for a repository holding chart.
+func helmPatcher(chart string) (patchers.Patcher, error) {
+	_ = chart
+	return helm.New(), nil
 }

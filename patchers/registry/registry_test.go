@@ -56,14 +56,22 @@ func TestForLayouts(t *testing.T) {
 		t.Errorf("kustomization: %v", err)
 	}
 	chart := fstest.MapFS{"charts/shop/Chart.yaml": {Data: []byte("apiVersion: v2\nname: shop\nversion: 0.1.0\n")}}
-	if p, err := For(chart, "."); err == nil {
-		if p.Name() != "helm" {
-			t.Errorf("chart picked %s", p.Name())
-		}
-	} else if !errors.Is(err, ErrNoPatcher) || !strings.Contains(err.Error(), "charts/shop/Chart.yaml") {
-		t.Errorf("chart: %v", err)
+	if p, err := For(chart, "."); err != nil || p.Name() != "helm" {
+		t.Errorf("chart: %v %v", p, err)
+	}
+	if p, err := For(chart, "charts/shop"); err != nil || p.Name() != "helm" {
+		t.Errorf("chart folder: %v %v", p, err)
 	}
 	if p, err := For(os.DirFS("../../fixtures/repos/manifests"), "."); err != nil || p.Name() != "manifest" {
 		t.Errorf("manifests fixture: %v %v", p, err)
+	}
+}
+
+func TestForFixtures(t *testing.T) {
+	for dir, want := range map[string]string{"manifests": "manifest", "helm": "helm"} {
+		p, err := For(os.DirFS("../../fixtures/repos/"+dir), ".")
+		if err != nil || p.Name() != want {
+			t.Errorf("fixtures/repos/%s: %v %v, want %s", dir, p, err, want)
+		}
 	}
 }
