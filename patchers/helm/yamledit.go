@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -80,8 +81,43 @@ type scalar struct {
 }
 
 // set returns the file's bytes with path set to v, adding the keys that
-// are missing.
+// are missing. It checks its work: the result must read back as the
+// original values with only that key changed.
 func (vf *valuesFile) set(path []string, v scalar) ([]byte, error) {
+	out, err := vf.edit(path, v)
+	if err != nil {
+		return nil, err
+	}
+	var want, got map[string]any
+	if err := yaml.Unmarshal(vf.src, &want); err != nil {
+		return nil, fmt.Errorf("values file %s is not valid YAML: %w", vf.name, err)
+	}
+	var val any = v.text
+	if v.number {
+		if err := yaml.Unmarshal([]byte(v.text), &val); err != nil {
+			return nil, fmt.Errorf("value %q: %w", v.text, err)
+		}
+	}
+	if want == nil {
+		want = map[string]any{}
+	}
+	m := want
+	for _, k := range path[:len(path)-1] {
+		next, ok := m[k].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[k] = next
+		}
+		m = next
+	}
+	m[path[len(path)-1]] = val
+	if err := yaml.Unmarshal(out, &got); err != nil || !reflect.DeepEqual(want, got) {
+		return nil, fmt.Errorf("values file %s: cannot set %s without disturbing the rest of the file; edit it by hand", vf.name, strings.Join(path, "."))
+	}
+	return out, nil
+}
+
+func (vf *valuesFile) edit(path []string, v scalar) ([]byte, error) {
 	lines := strings.SplitAfter(string(vf.src), "\n")
 	step := vf.indentStep()
 	keyStr := strings.Join(path, ".")
