@@ -64,7 +64,11 @@ func (o *overlayFS) Open(name string) (fs.File, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &memDir{info: memInfo{name: path.Base(name), dir: true}, entries: entries}, nil
+		info, err := o.Stat(name)
+		if err != nil {
+			return nil, err
+		}
+		return &memDir{info: info, entries: entries}, nil
 	}
 	return o.base.Open(name)
 }
@@ -109,7 +113,8 @@ func (o *overlayFS) ReadDir(name string) ([]fs.DirEntry, error) {
 		return nil, err
 	}
 	for _, e := range baseEntries {
-		if !added[e.Name()] {
+		_, replaced := o.files[path.Join(name, e.Name())]
+		if !added[e.Name()] || (e.IsDir() && !replaced) {
 			out = append(out, e)
 		}
 	}
@@ -117,7 +122,7 @@ func (o *overlayFS) ReadDir(name string) ([]fs.DirEntry, error) {
 		full := path.Join(name, child)
 		if data, ok := o.files[full]; ok {
 			out = append(out, fs.FileInfoToDirEntry(memInfo{name: child, size: int64(len(data))}))
-		} else {
+		} else if !slices.ContainsFunc(baseEntries, func(e fs.DirEntry) bool { return e.Name() == child && e.IsDir() }) {
 			out = append(out, fs.FileInfoToDirEntry(memInfo{name: child, dir: true}))
 		}
 	}
@@ -155,14 +160,14 @@ func (f *memFile) Read(p []byte) (int, error) { return f.r.Read(p) }
 func (f *memFile) Close() error               { return nil }
 
 type memDir struct {
-	info    memInfo
+	info    fs.FileInfo
 	entries []fs.DirEntry
 	off     int
 }
 
 func (d *memDir) Stat() (fs.FileInfo, error) { return d.info, nil }
 func (d *memDir) Read([]byte) (int, error) {
-	return 0, &fs.PathError{Op: "read", Path: d.info.name, Err: fs.ErrInvalid}
+	return 0, &fs.PathError{Op: "read", Path: d.info.Name(), Err: fs.ErrInvalid}
 }
 func (d *memDir) Close() error { return nil }
 func (d *memDir) ReadDir(n int) ([]fs.DirEntry, error) {
