@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -264,6 +265,9 @@ func (e *editor) entryEnd(starts []int, k, v *yaml.Node) int {
 
 // insertAfterLine inserts text after line l.
 func (e *editor) insertAfterLine(starts []int, l int, text string) {
+	if bytes.Contains(e.src, []byte("\r\n")) { // keep Windows line endings
+		text = strings.ReplaceAll(text, "\n", "\r\n")
+	}
 	at := starts[l]
 	if at == len(e.src) && (len(e.src) == 0 || e.src[len(e.src)-1] != '\n') {
 		text = "\n" + text
@@ -497,10 +501,19 @@ func restyle(value string, style yaml.Style) string {
 	return value
 }
 
-// stringText is s as YAML text that reads back as the string s: plain when
-// that is safe, double-quoted otherwise.
+// yaml11Words are plain words a YAML 1.1 parser (Kubernetes' own, by way
+// of sigs.k8s.io/yaml) reads as booleans, though YAML 1.2 reads strings.
+var yaml11Words = map[string]bool{
+	"y": true, "yes": true, "n": true, "no": true, "on": true, "off": true,
+	"true": true, "false": true,
+}
+
+// stringText is s as YAML text that reads back as the string s under YAML
+// 1.1 and 1.2: plain when that is safe, double-quoted otherwise. Text
+// without a letter is always quoted (numbers, YAML 1.1's base-60 "1:30").
 func stringText(s string) string {
-	if s != "" && !strings.ContainsAny(s, "\n\r\t\\\"") {
+	if s != "" && !yaml11Words[strings.ToLower(s)] && strings.ContainsFunc(s, unicode.IsLetter) &&
+		!strings.ContainsAny(s, "\n\r\t\\\"") {
 		var n yaml.Node
 		if err := yaml.Unmarshal([]byte("v: "+s), &n); err == nil && len(n.Content) == 1 {
 			if _, v := lookup(n.Content[0], "v"); v != nil && v.Kind == yaml.ScalarNode && v.Tag == "!!str" && v.Value == s && v.Style == 0 {

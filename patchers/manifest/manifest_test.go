@@ -83,6 +83,12 @@ func TestPlanGolden(t *testing.T) {
 			if ch.NoOp || len(ch.Files) == 0 {
 				t.Fatalf("Plan gave no change: %+v", ch)
 			}
+			in := intent(t, c.intent)
+			for _, o := range ch.ChangedObjects {
+				if o.Namespace != in.Target.Namespace || (o.Name != in.Target.Name && o.Kind != "HorizontalPodAutoscaler") {
+					t.Errorf("changed object %+v is not %s or its HPA", o, in.Target)
+				}
+			}
 			var got bytes.Buffer
 			got.WriteString("# " + ch.Summary + "\n")
 			for _, f := range ch.Files {
@@ -285,6 +291,68 @@ func TestVerifyRefuses(t *testing.T) {
 		err := verify(ctx, repo, c.files, in, &plan{target: target}, &ch)
 		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want a refusal mentioning %q", c.name, err, c.want)
+		}
+	}
+}
+
+// TestEditShapes: the text edits on YAML shapes the fixture does not hold.
+func TestEditShapes(t *testing.T) {
+	const head = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: shop\nspec:\n  template:\n    spec:\n      containers:\n"
+	mem := `{"kind":"set_resources","target":{"namespace":"shop","kind":"Deployment","name":"api","container":"app"},"params":{"limits":{"memory":"1Gi"}}}`
+	env := `{"kind":"set_env","target":{"namespace":"shop","kind":"Deployment","name":"api","container":"app"},"params":{"name":"MODE","value":"on"}}`
+	cases := []struct{ name, in, intent, want string }{
+		{"null resources", head + "      - name: app\n        resources:\n", mem,
+			head + "      - name: app\n        resources:\n          limits:\n            memory: 1Gi\n"},
+		{"null resources with comment", head + "      - name: app\n        resources: # none yet\n        image: x\n", mem,
+			head + "      - name: app\n        resources: # none yet\n          limits:\n            memory: 1Gi\n        image: x\n"},
+		{"no final newline", head + "      - name: app\n        image: x", mem,
+			head + "      - name: app\n        image: x\n        resources:\n          limits:\n            memory: 1Gi\n"},
+		{"crlf", strings.ReplaceAll(head+"      - name: app\n        image: x\n", "\n", "\r\n"), mem,
+			strings.ReplaceAll(head+"      - name: app\n        image: x\n        resources:\n          limits:\n            memory: 1Gi\n", "\n", "\r\n")},
+		{"flow value", head + "      - name: app\n        resources: {limits: {memory: 512Mi}}\n", mem,
+			head + "      - name: app\n        resources: {limits: {memory: 1Gi}}\n"},
+		{"flow container", head + "      - {name: app, image: x, resources: {limits: {memory: 512Mi}}}\n", mem,
+			head + "      - {name: app, image: x, resources: {limits: {memory: 1Gi}}}\n"},
+		{"empty env", head + "      - name: app\n        env: []\n", env,
+			head + "      - name: app\n        env:\n        - name: MODE\n          value: \"on\"\n"},
+		{"block scalar before", head + "      - name: app\n        args: |\n          one\n\n          two\n", mem,
+			head + "      - name: app\n        args: |\n          one\n\n          two\n        resources:\n          limits:\n            memory: 1Gi\n"},
+		{"second document", "# top\n---\n" + head + "      - name: app\n        image: x\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n", mem,
+			"# top\n---\n" + head + "      - name: app\n        image: x\n        resources:\n          limits:\n            memory: 1Gi\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			repo := fstest.MapFS{"shop/api.yaml": {Data: []byte(c.in)}}
+			ch, err := New().Plan(context.Background(), repo, intent(t, c.intent))
+			if err != nil {
+				t.Fatalf("Plan: %v", err)
+			}
+			if len(ch.Files) != 1 || string(ch.Files[0].Content) != c.want {
+				t.Fatalf("got\n%q\nwant\n%q", ch.Files[0].Content, c.want)
+			}
+		})
+	}
+	// Shapes refused with a reason, never edited wrongly.
+	for _, c := range []struct{ name, in, want string }{
+		{"flow add", head + "      - {name: app, image: x}\n", "flow-style"},
+		{"alias", head + "      - name: app\n        resources: *r\n", "yaml"},
+	} {
+		repo := fstest.MapFS{"shop/api.yaml": {Data: []byte(c.in)}}
+		_, err := New().Plan(context.Background(), repo, intent(t, mem))
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "shop/api.yaml") {
+			t.Errorf("%s: %v, want an error naming the file and %q", c.name, err, c.want)
+		}
+	}
+}
+
+func TestStringText(t *testing.T) {
+	for in, want := range map[string]string{
+		"768Mi": "768Mi", "1": `"1"`, "0.5": `"0.5"`, "on": `"on"`, "No": `"No"`, "true": `"true"`,
+		"1:30": `"1:30"`, "": `""`, "null": `"null"`, "a: b": `"a: b"`, "x #y": `"x #y"`,
+		"ghcr.io/acme/app:1.2.3": "ghcr.io/acme/app:1.2.3", "line\nbreak": `"line\nbreak"`, "-x": "-x", "- x": `"- x"`,
+	} {
+		if got := stringText(in); got != want {
+			t.Errorf("stringText(%q) = %s, want %s", in, got, want)
 		}
 	}
 }

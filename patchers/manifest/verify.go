@@ -50,13 +50,18 @@ func verify(ctx context.Context, repo fs.FS, newFiles map[string][]byte, in patc
 		allowed = append(allowed, pl.hpa)
 	}
 	for _, o := range changed {
-		ok := false
+		var match *doc
 		for _, d := range allowed {
-			ok = ok || sameObject(o, d)
+			if sameObject(o, d) {
+				match = d
+			}
 		}
-		if !ok {
+		if match == nil {
 			return fmt.Errorf("%w: %s changed too", ErrRefused, objString(o))
 		}
+		// An object without a namespace is reported in the namespace its
+		// folder gives it (see the package doc).
+		o.Namespace = match.namespace
 		ch.ChangedObjects = append(ch.ChangedObjects, o)
 	}
 	main := pl.target
