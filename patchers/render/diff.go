@@ -20,7 +20,7 @@ func UnifiedDiff(aName, bName string, a, b []byte) string {
 		return ""
 	}
 	al, bl := splitLines(string(a)), splitLines(string(b))
-	ids := make(map[string]int, len(al))
+	ids := make(map[string]int, max(len(al), len(bl)))
 	ai, bi := intern(al, ids), intern(bl, ids)
 	d := &differ{a: ai, b: bi, delA: make([]bool, len(ai)), insB: make([]bool, len(bi))}
 	size := (len(ai)+len(bi)+1)/2 + 2
@@ -67,7 +67,7 @@ func diffName(prefix, name string) string {
 
 // splitLines splits s after each "\n"; a last line without one is kept.
 func splitLines(s string) []string {
-	var out []string
+	out := make([]string, 0, strings.Count(s, "\n")+1)
 	for len(s) > 0 {
 		i := strings.IndexByte(s, '\n')
 		if i < 0 {
@@ -186,7 +186,7 @@ type differ struct {
 }
 
 func (d *differ) ops() []op {
-	var out []op
+	out := make([]op, 0, max(len(d.a), len(d.b))+1)
 	i, j := 0, 0
 	for i < len(d.a) || j < len(d.b) {
 		switch {

@@ -36,13 +36,13 @@ func Field(manifests []byte, obj patchers.Object, path string) (value string, ok
 	if err != nil {
 		return "", false, err
 	}
-	docs, err := Objects(manifests)
+	objs, err := parseStream(manifests)
 	if err != nil {
 		return "", false, fmt.Errorf("read field %s: %w", path, err)
 	}
-	var found *Doc
-	for i := range docs {
-		o := docs[i].Object
+	var found *parsed
+	for i := range objs {
+		o := objs[i].obj
 		if o.Kind != obj.Kind || o.Name != obj.Name ||
 			(obj.Namespace != "" && o.Namespace != obj.Namespace) ||
 			(obj.APIVersion != "" && o.APIVersion != obj.APIVersion) {
@@ -51,16 +51,12 @@ func Field(manifests []byte, obj patchers.Object, path string) (value string, ok
 		if found != nil {
 			return "", false, fmt.Errorf("read field %s of %s: %w", path, objectString(obj), patchers.ErrAmbiguous)
 		}
-		found = &docs[i]
+		found = &objs[i]
 	}
 	if found == nil {
 		return "", false, fmt.Errorf("read field %s of %s: %w", path, objectString(obj), patchers.ErrNotFound)
 	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(found.YAML, &root); err != nil {
-		return "", false, fmt.Errorf("read field %s of %s: %w", path, objectString(obj), err)
-	}
-	n := root.Content[0]
+	n := found.node
 	for _, s := range steps {
 		n = s.apply(n)
 		if n == nil {

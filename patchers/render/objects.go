@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"gopkg.in/yaml.v3"
 
@@ -148,27 +151,81 @@ func docSource(doc []byte) string {
 // without apiVersion or kind are errors naming the document index (1-based,
 // counting non-empty documents) and its "# Source:" when it has one.
 func Objects(manifests []byte) ([]Doc, error) {
-	var out []Doc
-	n := 0
-	for _, raw := range splitDocs(manifests) {
-		if isEmptyDoc(raw) {
-			continue
-		}
-		n++
-		docs, err := parseDoc(raw)
-		if err != nil {
-			where := fmt.Sprintf("document %d", n)
-			if src := docSource(raw); src != "" {
-				where += " (" + src + ")"
-			}
-			return nil, fmt.Errorf("parse %s: %w", where, err)
-		}
-		out = append(out, docs...)
+	objs, err := parseStream(manifests)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Doc, len(objs))
+	errs := make([]error, len(objs))
+	parallel(len(objs), func(i int) {
+		out[i].Object = objs[i].obj
+		out[i].YAML, errs[i] = encodeNode(objs[i].node)
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
-func parseDoc(raw []byte) ([]Doc, error) {
+// parsed is one object of a stream: its identity and normalized node.
+type parsed struct {
+	obj  patchers.Object
+	node *yaml.Node
+}
+
+// parseStream splits and parses a stream, the documents in parallel.
+func parseStream(manifests []byte) ([]parsed, error) {
+	var raws [][]byte
+	for _, raw := range splitDocs(manifests) {
+		if !isEmptyDoc(raw) {
+			raws = append(raws, raw)
+		}
+	}
+	results := make([][]parsed, len(raws))
+	errs := make([]error, len(raws))
+	parallel(len(raws), func(i int) {
+		results[i], errs[i] = parseDoc(raws[i])
+	})
+	var out []parsed
+	for i, r := range results {
+		if err := errs[i]; err != nil {
+			where := fmt.Sprintf("document %d", i+1)
+			if src := docSource(raws[i]); src != "" {
+				where += " (" + src + ")"
+			}
+			return nil, fmt.Errorf("parse %s: %w", where, err)
+		}
+		out = append(out, r...)
+	}
+	return out, nil
+}
+
+// parallel calls f(0) … f(n-1) on up to GOMAXPROCS goroutines.
+func parallel(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func parseDoc(raw []byte) ([]parsed, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(raw, &root); err != nil {
 		return nil, err
@@ -182,27 +239,27 @@ func parseDoc(raw []byte) ([]Doc, error) {
 	}
 	if scalar(node, "kind") == "List" {
 		if items := child(node, "items"); items != nil && items.Kind == yaml.SequenceNode {
-			var out []Doc
+			var out []parsed
 			for i, it := range items.Content {
-				d, err := makeDoc(it)
+				p, err := makeParsed(it)
 				if err != nil {
 					return nil, fmt.Errorf("items[%d]: %w", i, err)
 				}
-				out = append(out, d)
+				out = append(out, p)
 			}
 			return out, nil
 		}
 	}
-	d, err := makeDoc(node)
+	p, err := makeParsed(node)
 	if err != nil {
 		return nil, err
 	}
-	return []Doc{d}, nil
+	return []parsed{p}, nil
 }
 
-func makeDoc(node *yaml.Node) (Doc, error) {
+func makeParsed(node *yaml.Node) (parsed, error) {
 	if node.Kind != yaml.MappingNode {
-		return Doc{}, errors.New("not a mapping")
+		return parsed{}, errors.New("not a mapping")
 	}
 	obj := patchers.Object{
 		APIVersion: scalar(node, "apiVersion"),
@@ -214,15 +271,24 @@ func makeDoc(node *yaml.Node) (Doc, error) {
 	}
 	switch {
 	case obj.APIVersion == "":
-		return Doc{}, errors.New("no apiVersion: not a Kubernetes object")
+		return parsed{}, errors.New("no apiVersion: not a Kubernetes object")
 	case obj.Kind == "":
-		return Doc{}, errors.New("no kind: not a Kubernetes object")
+		return parsed{}, errors.New("no kind: not a Kubernetes object")
 	}
-	y, err := encodeNode(node)
-	if err != nil {
-		return Doc{}, err
+	return parsed{obj: obj, node: node}, nil
+}
+
+// nodeEqual reports whether two normalized nodes have the same content.
+func nodeEqual(a, b *yaml.Node) bool {
+	if a.Kind != b.Kind || a.Tag != b.Tag || a.Value != b.Value || len(a.Content) != len(b.Content) {
+		return false
 	}
-	return Doc{Object: obj, YAML: y}, nil
+	for i := range a.Content {
+		if !nodeEqual(a.Content[i], b.Content[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func encodeNode(node *yaml.Node) ([]byte, error) {
@@ -311,7 +377,7 @@ func Changed(before, after []byte) ([]patchers.Object, error) {
 	}
 	var out []patchers.Object
 	for obj, y := range b {
-		if ay, ok := a[obj]; !ok || !bytes.Equal(y, ay) {
+		if ay, ok := a[obj]; !ok || !nodeEqual(y, ay) {
 			out = append(out, obj)
 		}
 	}
@@ -337,17 +403,17 @@ func SortObjects(objs []patchers.Object) {
 	})
 }
 
-func objectMap(manifests []byte) (map[patchers.Object][]byte, error) {
-	docs, err := Objects(manifests)
+func objectMap(manifests []byte) (map[patchers.Object]*yaml.Node, error) {
+	objs, err := parseStream(manifests)
 	if err != nil {
 		return nil, err
 	}
-	m := make(map[patchers.Object][]byte, len(docs))
-	for _, d := range docs {
-		if _, dup := m[d.Object]; dup {
-			return nil, fmt.Errorf("%s appears twice", objectString(d.Object))
+	m := make(map[patchers.Object]*yaml.Node, len(objs))
+	for _, p := range objs {
+		if _, dup := m[p.obj]; dup {
+			return nil, fmt.Errorf("%s appears twice", objectString(p.obj))
 		}
-		m[d.Object] = d.YAML
+		m[p.obj] = p.node
 	}
 	return m, nil
 }

@@ -1,0 +1,86 @@
+package render
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// bigRender returns a render of n Deployments; the one at index changed
+// (if any) has a different memory limit.
+func bigRender(n, changed int) []byte {
+	var b strings.Builder
+	for i := range n {
+		mem := "256Mi"
+		if i == changed {
+			mem = "768Mi"
+		}
+		fmt.Fprintf(&b, `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  labels:
+    app: svc-%03d
+  name: svc-%03d
+  namespace: shop
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: svc-%03d
+  template:
+    metadata:
+      labels:
+        app: svc-%03d
+    spec:
+      containers:
+      - image: ghcr.io/shop/svc-%03d:1.0.0
+        name: app
+        resources:
+          limits:
+            cpu: 500m
+            memory: %s
+          requests:
+            cpu: 100m
+            memory: 128Mi
+---
+`, i, i, i, i, i, mem)
+	}
+	return []byte(b.String())
+}
+
+func BenchmarkUnifiedDiff(b *testing.B) {
+	before, after := bigRender(500, -1), bigRender(500, 250)
+	b.SetBytes(int64(len(before) + len(after)))
+	for b.Loop() {
+		if UnifiedDiff("r", "r", before, after) == "" {
+			b.Fatal("no diff")
+		}
+	}
+}
+
+func BenchmarkChanged(b *testing.B) {
+	before, after := bigRender(500, -1), bigRender(500, 250)
+	for b.Loop() {
+		objs, err := Changed(before, after)
+		if err != nil || len(objs) != 1 {
+			b.Fatal(objs, err)
+		}
+	}
+}
+
+func TestBigRenderDiff(t *testing.T) {
+	before, after := bigRender(500, -1), bigRender(500, 250)
+	d := UnifiedDiff("r", "r", before, after)
+	if strings.Count(d, "\n-") != 1 || strings.Count(d, "\n+") != 2 { // "+++" header counts once
+		t.Errorf("diff of one field:\n%s", d)
+	}
+	objs, err := Changed(before, after)
+	if err != nil || len(objs) != 1 || objs[0].Name != "svc-250" {
+		t.Errorf("Changed = %v, %v", objs, err)
+	}
+	// Every object changed: the diff still finishes and applies.
+	other := []byte(strings.ReplaceAll(string(before), "256Mi", "300Mi"))
+	if back := applyDiff(t, string(before), UnifiedDiff("r", "r", before, other)); back != string(other) {
+		t.Error("diff of 500 changes does not apply")
+	}
+}
