@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/medic-bot/medic/patchers/render"
 )
 
 // FuzzEnvValues feeds random bytes as the staging values file: Plan never
@@ -27,7 +29,7 @@ func FuzzEnvValues(f *testing.F) {
 	f.Add(base)
 	in := intent(f, "set_resources", "shop-staging", "checkout", `{"limits":{"memory":"1Gi"}}`)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		repo := overlay(os.DirFS(fixture), map[string][]byte{"environments/staging/values.yaml": b})
+		repo := render.Overlay(os.DirFS(fixture), map[string][]byte{"environments/staging/values.yaml": b})
 		c, err := New().Plan(context.Background(), repo, in)
 		if err != nil {
 			return

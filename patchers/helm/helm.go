@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/medic-bot/medic/patchers"
+	"github.com/medic-bot/medic/patchers/render"
 )
 
 // ErrNotSupported is wrapped by intents this patcher cannot plan yet.
@@ -61,12 +62,12 @@ type session struct {
 }
 
 func (s *session) render(content []byte) (rendered, error) {
-	r := overlay(s.repo, map[string][]byte{s.file: content})
+	r := render.Overlay(s.repo, map[string][]byte{s.file: content})
 	var files []string
 	if s.file != path.Join(s.env.ChartDir, "values.yaml") {
 		files = []string{s.file}
 	}
-	out, err := helmTemplate(r, s.env.ChartDir, files, s.env.Release, s.env.Namespace)
+	out, err := render.Helm(r, s.env.ChartDir, files, s.env.Release, s.env.Namespace)
 	if err != nil {
 		return rendered{}, err
 	}
@@ -262,13 +263,18 @@ func (s *session) plan(in patchers.Intent, base rendered) (patchers.Change, erro
 	if err := s.verify(in, base, work, wants); err != nil {
 		return patchers.Change{}, err
 	}
+	aName := s.file
+	if s.orig == nil {
+		aName = "/dev/null" // a chart without values.yaml gets one
+	}
+	rendered := s.env.ChartDir + " (rendered as release " + s.env.Release + " in " + s.env.Namespace
 	return patchers.Change{
 		Files: []patchers.FileChange{{
 			Path:    s.file,
-			Diff:    unifiedDiff("a/"+s.file, "b/"+s.file, s.orig, cur),
+			Diff:    render.UnifiedDiff(aName, s.file, s.orig, cur),
 			Content: cur,
 		}},
-		RenderedDiff:   unifiedDiff("a/"+s.env.ChartDir+"@"+s.env.Namespace, "b/"+s.env.ChartDir+"@"+s.env.Namespace, base.out, work.out),
+		RenderedDiff:   render.UnifiedDiff(rendered+", before)", rendered+", after)", base.out, work.out),
 		ChangedObjects: changed(base.docs, work.docs),
 		Summary:        fmt.Sprintf("helm: set %s of %s in %s (%s)", describe(wants), s.target, s.file, strings.Join(keys, ", ")),
 	}, nil

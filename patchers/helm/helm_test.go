@@ -11,6 +11,7 @@ import (
 	"testing/fstest"
 
 	"github.com/medic-bot/medic/patchers"
+	"github.com/medic-bot/medic/patchers/render"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -52,7 +53,7 @@ func checkGolden(t *testing.T, name, got string) {
 		t.Fatalf("%v (run go test -update)", err)
 	}
 	if string(want) != got {
-		t.Errorf("%s differs from the golden file:\n%s", p, unifiedDiff("want", "got", want, []byte(got)))
+		t.Errorf("%s differs from the golden file:\n%s", p, render.UnifiedDiff("want", "got", want, []byte(got)))
 	}
 }
 
