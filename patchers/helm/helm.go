@@ -118,6 +118,9 @@ func (patcher) Plan(ctx context.Context, repo fs.FS, in patchers.Intent) (patche
 	if err := in.Validate(); err != nil {
 		return patchers.Change{}, err
 	}
+	if err := ctx.Err(); err != nil {
+		return patchers.Change{}, err
+	}
 	switch in.Kind {
 	case patchers.KindRevertCommit:
 		return patchers.Change{}, fmt.Errorf("helm: revert_commit is %w", ErrNotSupported)
@@ -261,6 +264,9 @@ func (s *session) plan(in patchers.Intent, base rendered) (patchers.Change, erro
 		}
 	}
 	if err := s.verify(in, base, work, wants); err != nil {
+		return patchers.Change{}, err
+	}
+	if err := s.othersUnchanged(cur); err != nil {
 		return patchers.Change{}, err
 	}
 	aName := s.file
@@ -462,4 +468,38 @@ func (s *session) styleOf(key []string) yaml.Style {
 		return n.Style & (yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle)
 	}
 	return 0
+}
+
+// othersUnchanged renders every other chart that reads the edited values
+// file (an environments/E/values.yaml shared by several charts) before and
+// after the edit, and refuses when one of them changes.
+func (s *session) othersUnchanged(content []byte) error {
+	dirs, err := charts(s.repo)
+	if err != nil {
+		return err
+	}
+	for _, dir := range dirs {
+		if dir == s.env.ChartDir {
+			continue
+		}
+		for _, e := range environments(s.repo, dir) {
+			if e.ValuesFile != s.file {
+				continue
+			}
+			e.Namespace = namespacesFor(e.Release, e.Name)[0]
+			o := &session{ctx: s.ctx, repo: s.repo, env: e, file: s.file}
+			before, err1 := o.render(s.orig)
+			after, err2 := o.render(content)
+			if err1 != nil {
+				continue // already broken; not this edit's doing
+			}
+			if err2 != nil {
+				return fmt.Errorf("helm: the edit to %s breaks chart %s: %w", s.file, dir, err2)
+			}
+			if c := changed(before.docs, after.docs); len(c) > 0 {
+				return fmt.Errorf("helm: the edit to %s also changes chart %s's %s; refusing", s.file, dir, objectList(c))
+			}
+		}
+	}
+	return nil
 }

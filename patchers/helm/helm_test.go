@@ -167,3 +167,12 @@ func TestDetect(t *testing.T) {
 		t.Error("name")
 	}
 }
+
+func TestPlanCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	c, err := New().Plan(ctx, os.DirFS(fixture), intent(t, "scale", "shop-staging", "cart", `{"replicas":3}`))
+	if !errors.Is(err, context.Canceled) || len(c.Files) != 0 {
+		t.Errorf("canceled Plan: %v, %+v", err, c)
+	}
+}

@@ -104,6 +104,19 @@ func TestPlanLayouts(t *testing.T) {
 		ns: "two", target: "a", kind: "set_resources", params: `{"limits":{"memory":"1Gi"}}`,
 		err: "values key memory controls limits.memory of two/Deployment/a[app] but also Deployment two/b",
 	}, {
+		name: "values file shared by two charts",
+		files: map[string]string{
+			"charts/a/Chart.yaml":            "apiVersion: v2\nname: a\nversion: 0.1.0\n",
+			"charts/a/values.yaml":           "replicas: 1\n",
+			"charts/a/templates/deploy.yaml": deployment("a", "1Gi", "{{ .Values.replicas }}"),
+			"charts/b/Chart.yaml":            "apiVersion: v2\nname: b\nversion: 0.1.0\n",
+			"charts/b/values.yaml":           "replicas: 1\n",
+			"charts/b/templates/deploy.yaml": deployment("b", "1Gi", "{{ .Values.replicas }}"),
+			"environments/prod/values.yaml":  "replicas: 2\n",
+		},
+		ns: "a", target: "a", kind: "scale", params: `{"replicas":3}`,
+		err: "the edit to environments/prod/values.yaml also changes chart charts/b's Deployment b/b",
+	}, {
 		name: "invalid environment values",
 		files: map[string]string{
 			"c/Chart.yaml":            "apiVersion: v2\nname: bad\nversion: 0.1.0\n",
