@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/medic-bot/medic/patchers"
 )
 
 // fixtureCopy copies fixtures/repos/manifests into a temporary folder.
@@ -180,5 +182,50 @@ func TestPatchInputErrors(t *testing.T) {
 				t.Error("the repo changed")
 			}
 		})
+	}
+}
+
+func TestPatchNoOpJSON(t *testing.T) {
+	repo := fixtureCopy(t)
+	in := intentFile(t, `{"kind":"scale","target":{"namespace":"shop","kind":"Deployment","name":"checkout"},"params":{"replicas":3}}`)
+	code, out, stderr := runCLI(t, "patch", "--repo", repo, "--intent", in, "--json", "--write")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["no_op"] != true || len(m["files"].([]any)) != 0 || len(m) != 5 {
+		t.Errorf("no-op JSON: %s", out)
+	}
+}
+
+// TestWriteFilesAllOrNone: a change with one bad path writes nothing and
+// leaves no temporary file behind.
+func TestWriteFilesAllOrNone(t *testing.T) {
+	repo := fixtureCopy(t)
+	before := tree(t, repo)
+	for _, bad := range []string{"../outside.yaml", "/etc/x.yaml", "missing-dir/x.yaml"} {
+		err := writeFiles(repo, []patchers.FileChange{
+			{Path: "shop/cart.yaml", Content: []byte("changed\n")},
+			{Path: bad, Content: []byte("x\n")},
+		})
+		if err == nil {
+			t.Errorf("%s: written", bad)
+		}
+		if after := tree(t, repo); !reflect.DeepEqual(before, after) {
+			t.Errorf("%s: the repo changed", bad)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(repo), "outside.yaml")); err == nil {
+		t.Error("a file was written outside the repo")
+	}
+	if err := writeFiles(repo, []patchers.FileChange{{Path: "shop/cart.yaml", Content: []byte("new\n")}}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(filepath.Join(repo, "shop/cart.yaml"))
+	if b, _ := os.ReadFile(filepath.Join(repo, "shop/cart.yaml")); err != nil || string(b) != "new\n" || info.Mode().Perm() != 0o644 {
+		t.Errorf("write: %q %v %v", b, info.Mode(), err)
 	}
 }
