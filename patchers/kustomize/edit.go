@@ -118,7 +118,10 @@ func (e *edits) patchObject(dir, kfile, apiVersion, kind, name, aspect string, e
 	if err != nil {
 		return "", err
 	}
-	for _, file := range patchFiles(dir, k) {
+	// An object the kustomization itself defines (the base is the only
+	// definition, or the overlay adds it) is edited where it is defined.
+	// Otherwise the overlay's existing patch of the object is extended.
+	for _, file := range append(resourceFiles(e, dir, k), patchFiles(dir, k)...) {
 		data, err := e.read(file)
 		if err != nil {
 			return "", fmt.Errorf("read patch %s (listed in %s): %w", file, kfile, err)
@@ -181,6 +184,26 @@ func (e *edits) patchObject(dir, kfile, apiVersion, kind, name, aspect string, e
 	}
 	e.write(kfile, out)
 	return file, nil
+}
+
+// resourceFiles lists the files (not directories) the kustomization names
+// under resources:, as paths in the repository.
+func resourceFiles(e *edits, dir string, k *yaml.RNode) []string {
+	var out []string
+	list, err := k.Pipe(yaml.Lookup("resources"))
+	if err != nil || list == nil {
+		return nil
+	}
+	for _, item := range list.Content() {
+		if item.Kind != yaml.ScalarNode {
+			continue
+		}
+		p := path.Clean(path.Join(dir, item.Value))
+		if fi, err := fs.Stat(e.repo, p); err == nil && !fi.IsDir() {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // editKustomization edits the overlay's kustomization file.

@@ -564,6 +564,31 @@ func setHPA(l *located, e *edits, in patchers.Intent) (*plan, error) {
 // setCPUMetric writes the v2 HPA's whole metrics list (a strategic merge
 // replaces the list) with the cpu utilization target set to want.
 func setCPUMetric(spec *yaml.RNode, rendered []*yaml.RNode, cpuIndex int, want string) error {
+	// A metrics list already in the document is the whole list (a
+	// definition, or a patch that replaces it): edit it in place.
+	if own, _ := spec.Pipe(yaml.Lookup("metrics")); own != nil && own.YNode().Kind == yaml.SequenceNode {
+		elems, err := own.Elements()
+		if err != nil {
+			return err
+		}
+		for _, m := range elems {
+			if str(m, "type") == "Resource" && str(m, "resource", "name") == "cpu" {
+				t, err := mapAt(m, "resource", "target")
+				if err != nil {
+					return err
+				}
+				if err := setScalar(t, "type", "Utilization", yaml.NodeTagString); err != nil {
+					return err
+				}
+				return setScalar(t, "averageUtilization", want, yaml.NodeTagInt)
+			}
+		}
+		m, err := yaml.Parse("type: Resource\nresource:\n  name: cpu\n  target:\n    type: Utilization\n    averageUtilization: " + want + "\n")
+		if err != nil {
+			return err
+		}
+		return own.PipeE(yaml.Append(m.YNode()))
+	}
 	list := yaml.NewListRNode()
 	for i, m := range rendered {
 		c := m.Copy()
@@ -589,11 +614,6 @@ func setCPUMetric(spec *yaml.RNode, rendered []*yaml.RNode, cpuIndex int, want s
 			return err
 		}
 		if err := list.PipeE(yaml.Append(m.YNode())); err != nil {
-			return err
-		}
-	}
-	if f := spec.Field("metrics"); f != nil {
-		if err := spec.PipeE(yaml.Clear("metrics")); err != nil {
 			return err
 		}
 	}

@@ -171,6 +171,48 @@ func TestPlan(t *testing.T) {
 	}
 }
 
+// baseOnly is the fixture's base alone, deployed to namespace shop: the
+// base is the only definition, so it is edited in place.
+func baseOnly(t testing.TB) fstest.MapFS {
+	m := mapFS(t, nil)
+	for p := range m {
+		if strings.HasPrefix(p, "overlays/") {
+			delete(m, p)
+		}
+	}
+	k := strings.Replace(readFixture(t, "base/kustomization.yaml"), "kind: Kustomization\n", "kind: Kustomization\nnamespace: shop\n", 1)
+	m["base/kustomization.yaml"] = &fstest.MapFile{Data: []byte(k)}
+	return m
+}
+
+func TestBaseOnly(t *testing.T) {
+	tests := []struct {
+		name  string
+		in    patchers.Intent
+		files []string
+	}{
+		{"base_only_resources", intent(t, "set_resources", "shop", "Deployment", "checkout", "app", `{"limits":{"memory":"768Mi"}}`), []string{"base/checkout.yaml"}},
+		{"base_only_env_multidoc", intent(t, "set_env", "shop", "StatefulSet", "db", "redis", `{"name":"MAXMEMORY","value":"400mb"}`), []string{"base/db.yaml"}},
+		{"base_only_hpa", intent(t, "set_hpa", "shop", "Deployment", "checkout", "", `{"targetCPUUtilizationPercentage":80}`), []string{"base/checkout-hpa.yaml"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ch, err := New().Plan(context.Background(), baseOnly(t), tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var paths []string
+			for _, f := range ch.Files {
+				paths = append(paths, f.Path)
+			}
+			if strings.Join(paths, " ") != strings.Join(tt.files, " ") {
+				t.Errorf("files %v, want %v", paths, tt.files)
+			}
+			checkGolden(t, tt.name, golden(ch))
+		})
+	}
+}
+
 func TestChangedObjects(t *testing.T) {
 	repo := os.DirFS(fixture)
 	ch, err := New().Plan(context.Background(), repo, intent(t, "set_hpa", "shop", "Deployment", "checkout", "", `{"minReplicas":3}`))
@@ -252,7 +294,7 @@ func TestErrors(t *testing.T) {
 		{"invalid yaml in a patch file",
 			mapFS(t, map[string]string{"overlays/prod/checkout-resources.yaml": "kind: Deployment\nspec: [unclosed\n"}),
 			intent(t, "set_resources", "shop", "Deployment", "checkout", "app", memory), nil,
-			[]string{"checkout-resources.yaml"}},
+			[]string{"parse patch overlays/prod/checkout-resources.yaml (listed in overlays/prod/kustomization.yaml)"}},
 		{"kustomization that does not build",
 			mapFS(t, map[string]string{"overlays/staging/kustomization.yaml": "resources:\n  - ../../missing\n"}),
 			intent(t, "set_resources", "shop", "Deployment", "checkout", "app", memory), nil,

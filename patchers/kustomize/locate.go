@@ -62,6 +62,15 @@ func roots(repo fs.FS) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("parse %s: %w", file, err)
 		}
+		for _, p := range patchFiles(dir, k) {
+			data, err := fs.ReadFile(repo, p)
+			if err != nil {
+				return nil, fmt.Errorf("read patch %s (listed in %s): %w", p, file, err)
+			}
+			if _, err := readNodes(data); err != nil {
+				return nil, fmt.Errorf("parse patch %s (listed in %s): %w", p, file, err)
+			}
+		}
 		for _, field := range []string{"resources", "bases", "components"} {
 			list, err := k.Pipe(yaml.Lookup(field))
 			if err != nil || list == nil {
