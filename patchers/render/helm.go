@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"gopkg.in/yaml.v3"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
@@ -41,12 +40,12 @@ func Helm(repo fs.FS, chartDir string, valuesFiles []string, release, namespace 
 		if err != nil {
 			return nil, fmt.Errorf("render chart %s: values file: %w", chartDir, err)
 		}
-		var layer map[string]any
-		if err := yaml.Unmarshal(data, &layer); err != nil {
+		// ReadValues parses as helm -f does (via JSON: numbers are
+		// float64), so templates print values as helm template would.
+		layer, err := chartutil.ReadValues(data)
+		if err != nil {
 			return nil, fmt.Errorf("render chart %s: values file %s: %w", chartDir, vf, err)
 		}
-		// yaml.v3 gives map[string]any throughout, which is what Helm's
-		// coalescing expects.
 		mergeValues(vals, layer)
 	}
 	if err := chartutil.ProcessDependenciesWithMerge(chrt, vals); err != nil {

@@ -393,13 +393,13 @@ func TestKustomizeErrors(t *testing.T) {
 func TestHelmErrors(t *testing.T) {
 	chart := func(extra map[string]string) fs.FS {
 		m := fstest.MapFS{
-			"c/Chart.yaml":                {Data: []byte("apiVersion: v2\nname: c\nversion: 0.1.0\n")},
-			"c/values.yaml":               {Data: []byte("name: x\n")},
-			"c/templates/cm.yaml":         {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Values.name }}\n")},
-			"c/templates/NOTES.txt":       {Data: []byte("hi\n")},
-			"c/templates/_helpers.tpl":    {Data: []byte(`{{- define "x" }}y{{ end }}`)},
-			"c/.helmignore":               {Data: []byte("ignored/\n")},
-			"c/ignored/templates/bad.tpl": {Data: []byte("{{ nope")},
+			"c/Chart.yaml":             {Data: []byte("apiVersion: v2\nname: c\nversion: 0.1.0\n")},
+			"c/values.yaml":            {Data: []byte("name: x\n")},
+			"c/templates/cm.yaml":      {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Values.name }}\n")},
+			"c/templates/NOTES.txt":    {Data: []byte("hi\n")},
+			"c/templates/_helpers.tpl": {Data: []byte(`{{- define "x" }}y{{ end }}`)},
+			"c/.helmignore":            {Data: []byte("templates/ignored.yaml\n")},
+			"c/templates/ignored.yaml": {Data: []byte("{{ nope")},
 		}
 		for k, v := range extra {
 			m[k] = &fstest.MapFile{Data: []byte(v)}
