@@ -100,7 +100,7 @@ func newPatch() *cobra.Command {
 }
 
 func printChange(w io.Writer, patcher string, ch patchers.Change) {
-	fmt.Fprintf(w, "%s: %s\n", patcher, ch.Summary)
+	fmt.Fprintf(w, "%s\npatcher: %s\n", ch.Summary, patcher)
 	if ch.NoOp {
 		return
 	}

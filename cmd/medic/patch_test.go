@@ -102,7 +102,7 @@ func TestPatchHuman(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"manifest: set_resources", "--- a/shop/checkout.yaml", "rendered manifests", "changed objects:", "dry run"} {
+	for _, want := range []string{"set_resources shop/Deployment/checkout[app]", "patcher: manifest", "--- a/shop/checkout.yaml", "rendered manifests", "changed objects:", "dry run"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
@@ -227,5 +227,31 @@ func TestWriteFilesAllOrNone(t *testing.T) {
 	info, err := os.Stat(filepath.Join(repo, "shop/cart.yaml"))
 	if b, _ := os.ReadFile(filepath.Join(repo, "shop/cart.yaml")); err != nil || string(b) != "new\n" || info.Mode().Perm() != 0o644 {
 		t.Errorf("write: %q %v %v", b, info.Mode(), err)
+	}
+}
+
+// TestPatchLayouts: medic patch picks the patcher from the repo's layout
+// and prints DESIGN's JSON form for each fixture repo.
+func TestPatchLayouts(t *testing.T) {
+	for layout, name := range map[string]string{"manifests": "manifest", "kustomize": "kustomize", "helm": "helm"} {
+		t.Run(layout, func(t *testing.T) {
+			repo := t.TempDir()
+			if err := os.CopyFS(repo, os.DirFS("../../fixtures/repos/"+layout)); err != nil {
+				t.Fatal(err)
+			}
+			before := tree(t, repo)
+			code, out, stderr := runCLI(t, "patch", "--repo", repo, "--intent", intentFile(t, `{"kind":"set_resources","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"limits":{"memory":"900Mi"}}}`))
+			if code != exitOK || !strings.Contains(out, "patcher: "+name) {
+				t.Fatalf("exit %d, want 0 from the %s patcher:\n%s\n%s", code, name, out, stderr)
+			}
+			code, out, stderr = runCLI(t, "patch", "--repo", repo, "--json", "--intent", intentFile(t, `{"kind":"set_resources","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"limits":{"memory":"900Mi"}}}`))
+			var m map[string]json.RawMessage
+			if code != exitOK || json.Unmarshal([]byte(out), &m) != nil || len(m) != 4 || m["files"] == nil || m["rendered_diff"] == nil || m["changed_objects"] == nil || m["summary"] == nil {
+				t.Errorf("--json: exit %d\n%s\n%s", code, out, stderr)
+			}
+			if after := tree(t, repo); !reflect.DeepEqual(before, after) {
+				t.Error("patch without --write changed the repo")
+			}
+		})
 	}
 }

@@ -43,7 +43,7 @@ func verify(ctx context.Context, repo fs.FS, newFiles map[string][]byte, in patc
 	if err != nil {
 		return fmt.Errorf("compare renders: %w", err)
 	}
-	ch.RenderedDiff = render.UnifiedDiff("before", "after", before, after)
+	ch.RenderedDiff = render.UnifiedDiff("manifests (rendered, before)", "manifests (rendered, after)", before, after)
 	ch.ChangedObjects = []patchers.Object{}
 	allowed := []*doc{pl.target}
 	if pl.hpa != nil {

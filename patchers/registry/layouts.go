@@ -1,16 +1,16 @@
 package registry
 
 import (
-	"fmt"
-
 	"github.com/medic-bot/medic/patchers"
 	"github.com/medic-bot/medic/patchers/helm"
+	"github.com/medic-bot/medic/patchers/kustomize"
 )
 
-// kustomizePatcher stands in until the kustomize patcher lands: it names
-// what was found and that it is not handled yet.
+// kustomizePatcher is the kustomize patcher, for a repository holding the
+// kustomization file.
 func kustomizePatcher(file string) (patchers.Patcher, error) {
-	return nil, fmt.Errorf("%w: %s is a kustomization and the kustomize patcher is not built yet", ErrNoPatcher, file)
+	_ = file
+	return kustomize.New(), nil
 }
 
 // helmPatcher is the Helm patcher, for a repository holding chart.

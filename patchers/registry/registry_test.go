@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -48,12 +47,11 @@ func TestFor(t *testing.T) {
 
 func TestForLayouts(t *testing.T) {
 	kust := fstest.MapFS{"base/kustomization.yaml": {Data: []byte("resources: [a.yaml]\n")}, "base/a.yaml": {}}
-	if p, err := For(kust, "."); err == nil {
-		if p.Name() != "kustomize" {
-			t.Errorf("kustomization picked %s", p.Name())
-		}
-	} else if !errors.Is(err, ErrNoPatcher) || !strings.Contains(err.Error(), "base/kustomization.yaml") {
-		t.Errorf("kustomization: %v", err)
+	if p, err := For(kust, "."); err != nil || p.Name() != "kustomize" {
+		t.Errorf("kustomization: %v %v", p, err)
+	}
+	if p, err := For(kust, "base"); err != nil || p.Name() != "kustomize" {
+		t.Errorf("kustomization folder: %v %v", p, err)
 	}
 	chart := fstest.MapFS{"charts/shop/Chart.yaml": {Data: []byte("apiVersion: v2\nname: shop\nversion: 0.1.0\n")}}
 	if p, err := For(chart, "."); err != nil || p.Name() != "helm" {
@@ -68,7 +66,7 @@ func TestForLayouts(t *testing.T) {
 }
 
 func TestForFixtures(t *testing.T) {
-	for dir, want := range map[string]string{"manifests": "manifest", "helm": "helm"} {
+	for dir, want := range map[string]string{"manifests": "manifest", "helm": "helm", "kustomize": "kustomize"} {
 		p, err := For(os.DirFS("../../fixtures/repos/"+dir), ".")
 		if err != nil || p.Name() != want {
 			t.Errorf("fixtures/repos/%s: %v %v, want %s", dir, p, err, want)
