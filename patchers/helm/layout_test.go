@@ -117,6 +117,17 @@ func TestPlanLayouts(t *testing.T) {
 		ns: "a", target: "a", kind: "scale", params: `{"replicas":3}`,
 		err: "the edit to environments/prod/values.yaml also changes chart charts/b's Deployment b/b",
 	}, {
+		name: "key that also moves another field of the target",
+		files: map[string]string{
+			"c/Chart.yaml":       "apiVersion: v2\nname: ann\nversion: 0.1.0\n",
+			"c/values.yaml":      "memory: 128Mi\n",
+			"c/values-prod.yaml": "# prod\n",
+			"c/templates/deploy.yaml": strings.Replace(deployment("ann", "{{ .Values.memory }}", "1"),
+				"metadata:\n", "metadata:\n  annotations:\n    memory: {{ .Values.memory | quote }}\n", 1),
+		},
+		ns: "ann", target: "ann", kind: "set_resources", params: `{"limits":{"memory":"1Gi"}}`,
+		err: "also changes metadata.annotations.memory of Deployment ann",
+	}, {
 		name: "invalid environment values",
 		files: map[string]string{
 			"c/Chart.yaml":            "apiVersion: v2\nname: bad\nversion: 0.1.0\n",

@@ -382,6 +382,15 @@ func (s *session) verify(in patchers.Intent, before, after rendered, ws []want) 
 	if t == nil {
 		return fmt.Errorf("helm: %w: %s is gone after the edit; refusing", patchers.ErrNotFound, s.target)
 	}
+	bt, bh := s.find(before)
+	if err := s.onlyWanted(bt, t, ws, false, bh == nil && h != nil); err != nil {
+		return err
+	}
+	if bh != nil && h != nil {
+		if err := s.onlyWanted(bh, h, ws, true, false); err != nil {
+			return err
+		}
+	}
 	for _, r := range []string{"cpu", "memory"} {
 		lv, lok := lookup(t.Value, s.cpath("resources.limits."+r))
 		rv, rok := lookup(t.Value, s.cpath("resources.requests."+r))
@@ -409,4 +418,88 @@ func (s *session) verify(in patchers.Intent, before, after rendered, ws []want) 
 		}
 	}
 	return nil
+}
+
+// onlyWanted refuses a change to the target (or, with hpa, its HPA) in
+// any field but the wanted ones: a new list item the wanted field lives
+// in, and spec.replicas when the edit turned an HPA on.
+func (s *session) onlyWanted(before, after *doc, ws []want, hpa, hpaAdded bool) error {
+	b, a := map[string]string{}, map[string]string{}
+	flatten(before.Value, "", b)
+	flatten(after.Value, "", a)
+	allowed := func(p string) bool {
+		if hpaAdded && !hpa && (p == "spec.replicas") {
+			return true
+		}
+		for _, w := range ws {
+			if w.hpa != hpa {
+				continue
+			}
+			if p == w.path {
+				return true
+			}
+			// Fields of the list item the wanted field is in (a new
+			// variable's name).
+			if i := strings.LastIndex(w.path, "]"); i > 0 && strings.HasPrefix(p, w.path[:i+1]+".") {
+				if _, existed := b[w.path]; !existed {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	var bad []string
+	for p, v := range a {
+		if b[p] != v && !allowed(p) {
+			bad = append(bad, p)
+		}
+	}
+	for p := range b {
+		if _, ok := a[p]; !ok && !allowed(p) {
+			bad = append(bad, p)
+		}
+	}
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return fmt.Errorf("helm: the edit to %s also changes %s of %s %s; refusing", s.file, strings.Join(bad, ", "), before.Object.Kind, before.Object.Name)
+	}
+	return nil
+}
+
+// flatten writes every scalar of v under its field path; list items that
+// are mappings with a name are addressed [name=...], HPA metrics
+// [resource.name=...], others by index.
+func flatten(v any, p string, out map[string]string) {
+	join := func(k string) string {
+		if p == "" {
+			return k
+		}
+		return p + "." + k
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		if len(x) == 0 {
+			out[p] = "{}"
+		}
+		for k, c := range x {
+			flatten(c, join(k), out)
+		}
+	case []any:
+		if len(x) == 0 {
+			out[p] = "[]"
+		}
+		for i, c := range x {
+			sel := fmt.Sprintf("[%d]", i)
+			// The selectors the patcher's field paths use: containers and
+			// variables by name, HPA metrics by resource name.
+			if n, ok := lookup(c, "name"); ok && scalarString(n) != "" {
+				sel = "[name=" + scalarString(n) + "]"
+			} else if n, ok := lookup(c, "resource.name"); ok && scalarString(n) != "" {
+				sel = "[resource.name=" + scalarString(n) + "]"
+			}
+			flatten(c, p+sel, out)
+		}
+	default:
+		out[p] = fmt.Sprintf("%T:%v", v, v)
+	}
 }
