@@ -32,7 +32,8 @@
 // values tree whose value equals the rendered field first, then keys the
 // field's name suggests that do not exist yet (resources.limits.cpu under
 // a map named resources or limits; a new variable next to the
-// container's other variables), then every other key; keys under the
+// container's other variables, in a map or in a list of name/value
+// items), then every other key; keys under the
 // workload's name are tried before others. A key that also moves other
 // objects is refused rather than used. Images are set through one key
 // holding the whole reference, or a repository key and a tag key.
@@ -46,9 +47,17 @@
 // they were. Missing keys are added at the end of the deepest existing
 // map, with the file's indentation step, quoted like the chart's default
 // for the same key. After the edit the chart is rendered again and the
-// change is refused unless the target field has the intended value,
-// nothing outside the target and its HPA changed, limits are not below
-// requests and replicas and HPA bounds agree.
+// change is refused unless the target field has the intended value, no
+// other field of the target and nothing outside the target and its HPA
+// changed (other charts reading the same values file included), limits
+// are not below requests and replicas and HPA bounds agree. Every edit
+// also checks itself: the edited file must decode to the original values
+// with only the one key changed.
+//
+// Not edited (a clear error instead): values reached through YAML anchors
+// or aliases, flow mappings, block scalars, plain scalars over several
+// lines, and a list the environment file does not hold yet (adding one
+// would replace the chart's whole list).
 //
 // rollback_image with previous: true and revert_commit are not supported
 // yet and return ErrNotSupported.

@@ -258,9 +258,9 @@ func (s *session) plan(in patchers.Intent, base rendered) (patchers.Change, erro
 				return patchers.Change{}, err
 			}
 			if work, err = s.render(cur); err != nil {
-				return patchers.Change{}, fmt.Errorf("helm: render after setting %s in %s: %w", strings.Join(key, "."), s.file, err)
+				return patchers.Change{}, fmt.Errorf("helm: render after setting %s in %s: %w", keyString(key), s.file, err)
 			}
-			keys = append(keys, strings.Join(key, "."))
+			keys = append(keys, keyString(key))
 		}
 	}
 	if err := s.verify(in, base, work, wants); err != nil {
@@ -389,6 +389,17 @@ func (s *session) wants(in patchers.Intent, tdoc, hdoc *doc) ([]want, error) {
 		for _, e := range list {
 			n, _ := lookup(e, "name")
 			names[scalarString(n)] = true
+		}
+		lists := map[string][]string{}
+		var lpaths [][]string
+		namedLists(s.merged(s.orig), nil, lists, &lpaths)
+		for _, lp := range lpaths {
+			for _, n := range lists[strings.Join(lp, "\x00")] {
+				if names[n] {
+					w.extra = append(w.extra, append(append([]string(nil), lp...), "[name="+p.Name+"]", "value"))
+					break
+				}
+			}
 		}
 		for _, m := range mapPaths(s.merged(s.orig)) {
 			if mv, ok := valueAt(s.merged(s.orig), m).(map[string]any); ok {

@@ -36,6 +36,24 @@ spec:
 `
 }
 
+// listEnvChart is a chart whose container env is a list in the values.
+var listEnvChart = map[string]string{
+	"c/Chart.yaml":       "apiVersion: v2\nname: lst\nversion: 0.1.0\n",
+	"c/values.yaml":      "app:\n  env:\n    - name: LOG_LEVEL\n      value: info\n",
+	"c/values-prod.yaml": "app:\n  env:\n    - name: LOG_LEVEL\n      value: info\n    -   name: MODE # prod mode\n        value: prod\n\n# end\n",
+	"c/templates/deploy.yaml": strings.Replace(deployment("lst", "1Gi", "1"), "          resources:\n",
+		"          env:\n            {{- toYaml .Values.app.env | nindent 12 }}\n          resources:\n", 1),
+}
+
+func with(base map[string]string, path, content string) map[string]string {
+	m := map[string]string{}
+	for k, v := range base {
+		m[k] = v
+	}
+	m[path] = content
+	return m
+}
+
 func TestPlanLayouts(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -127,6 +145,23 @@ func TestPlanLayouts(t *testing.T) {
 		},
 		ns: "ann", target: "ann", kind: "set_resources", params: `{"limits":{"memory":"1Gi"}}`,
 		err: "also changes metadata.annotations.memory of Deployment ann",
+	}, {
+		name:  "env list: existing variable",
+		files: listEnvChart,
+		ns:    "lst", target: "lst", kind: "set_env", params: `{"name":"MODE","value":"fast"}`,
+		file:    "c/values-prod.yaml",
+		content: "app:\n  env:\n    - name: LOG_LEVEL\n      value: info\n    -   name: MODE # prod mode\n        value: fast\n\n# end\n",
+	}, {
+		name:  "env list: new variable",
+		files: listEnvChart,
+		ns:    "lst", target: "lst", kind: "set_env", params: `{"name":"GOMEMLIMIT","value":"700MiB"}`,
+		file:    "c/values-prod.yaml",
+		content: "app:\n  env:\n    - name: LOG_LEVEL\n      value: info\n    -   name: MODE # prod mode\n        value: prod\n    - name: GOMEMLIMIT\n      value: 700MiB\n\n# end\n",
+	}, {
+		name:  "env list only in the chart's defaults",
+		files: with(listEnvChart, "c/values-prod.yaml", "# prod\n"),
+		ns:    "lst", target: "lst", kind: "set_env", params: `{"name":"GOMEMLIMIT","value":"700MiB"}`,
+		err: "no values key controls env GOMEMLIMIT of lst/Deployment/lst[app]", is: ErrNoValuesKey,
 	}, {
 		name: "invalid environment values",
 		files: map[string]string{

@@ -46,8 +46,46 @@ func leaves(m map[string]any, prefix []string, out *[]leaf) {
 		case map[string]any:
 			leaves(v, p, out)
 		case []any:
+			// Lists of named mappings (env: [{name, value}]) are
+			// addressed by name.
+			for _, item := range v {
+				if im, ok := item.(map[string]any); ok {
+					if n, ok := im["name"].(string); ok {
+						leaves(im, append(append([]string(nil), p...), "[name="+n+"]"), out)
+					}
+				}
+			}
 		default:
 			*out = append(*out, leaf{path: p, value: v})
+		}
+	}
+}
+
+// namedLists lists the paths of the values tree's lists of named
+// mappings, with the names each holds.
+func namedLists(m map[string]any, prefix []string, out map[string][]string, paths *[][]string) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		p := append(append([]string(nil), prefix...), k)
+		switch v := m[k].(type) {
+		case map[string]any:
+			namedLists(v, p, out, paths)
+		case []any:
+			for _, item := range v {
+				if im, ok := item.(map[string]any); ok {
+					if n, ok := im["name"].(string); ok {
+						key := strings.Join(p, "\x00")
+						if _, seen := out[key]; !seen {
+							*paths = append(*paths, p)
+						}
+						out[key] = append(out[key], n)
+					}
+				}
+			}
 		}
 	}
 }
@@ -219,7 +257,7 @@ func (s *session) locate(content []byte, base rendered, w want) ([]string, error
 		return nil, err
 	}
 	if shared != nil {
-		return nil, fmt.Errorf("helm: values key %s controls %s of %s but also %s; refusing to change them together", strings.Join(shared, "."), w.label, s.target, objectList(sharedWith))
+		return nil, fmt.Errorf("helm: values key %s controls %s of %s but also %s; refusing to change them together", keyString(shared), w.label, s.target, objectList(sharedWith))
 	}
 	return nil, fmt.Errorf("helm: %w: no values key controls %s of %s (field %s) in %s", ErrNoValuesKey, w.label, s.target, w.path, s.file)
 }
@@ -241,7 +279,7 @@ func (s *session) enableHPA(content []byte, base rendered) ([]byte, rendered, []
 		if _, h := s.find(r); h == nil || len(s.outside(base, r)) > 0 {
 			continue
 		}
-		return edited, r, []string{strings.Join(l.path, ".")}, nil
+		return edited, r, []string{keyString(l.path)}, nil
 	}
 	if err := s.ctx.Err(); err != nil {
 		return nil, rendered{}, nil, err
@@ -341,7 +379,7 @@ func (s *session) setImage(content []byte, base rendered, w want) ([]byte, rende
 		if out, err = vf.set(e.key, scalar{text: e.value, style: s.styleOf(e.key)}); err != nil {
 			return nil, rendered{}, nil, err
 		}
-		names = append(names, strings.Join(e.key, "."))
+		names = append(names, keyString(e.key))
 	}
 	r, err := s.render(out)
 	if err != nil {

@@ -57,11 +57,37 @@ func mapGet(m *yaml.Node, key string) (k, v *yaml.Node) {
 	return nil, nil
 }
 
+// selector parses a path segment "[name=X]": the item of a list of
+// mappings whose name is X.
+func selector(k string) (string, bool) {
+	if strings.HasPrefix(k, "[name=") && strings.HasSuffix(k, "]") {
+		return k[len("[name=") : len(k)-1], true
+	}
+	return "", false
+}
+
+// child is mapGet, or for a selector the list item it names (k nil).
+func child(n *yaml.Node, k string) (kn, v *yaml.Node) {
+	name, ok := selector(k)
+	if !ok {
+		return mapGet(n, k)
+	}
+	if n == nil || n.Kind != yaml.SequenceNode {
+		return nil, nil
+	}
+	for _, item := range n.Content {
+		if _, nv := mapGet(item, "name"); nv != nil && nv.Kind == yaml.ScalarNode && nv.Value == name {
+			return nil, item
+		}
+	}
+	return nil, nil
+}
+
 // get returns the scalar at path, if any.
 func (vf *valuesFile) get(path []string) (*yaml.Node, bool) {
 	n := vf.root
 	for _, k := range path {
-		_, n = mapGet(n, k)
+		_, n = child(n, k)
 		if n == nil {
 			return nil, false
 		}
@@ -101,31 +127,52 @@ func (vf *valuesFile) set(path []string, v scalar) ([]byte, error) {
 	if want == nil {
 		want = map[string]any{}
 	}
-	m := want
-	for _, k := range path[:len(path)-1] {
-		next, ok := m[k].(map[string]any)
-		if !ok {
-			next = map[string]any{}
-			m[k] = next
-		}
-		m = next
-	}
-	m[path[len(path)-1]] = val
-	if err := yaml.Unmarshal(out, &got); err != nil || !reflect.DeepEqual(want, got) {
-		return nil, fmt.Errorf("values file %s: cannot set %s without disturbing the rest of the file; edit it by hand", vf.name, strings.Join(path, "."))
+	if err := yaml.Unmarshal(out, &got); err != nil || !reflect.DeepEqual(setTree(want, path, val), got) {
+		return nil, fmt.Errorf("values file %s: cannot set %s without disturbing the rest of the file; edit it by hand", vf.name, keyString(path))
 	}
 	return out, nil
+}
+
+// setTree sets path in a decoded values tree, adding what is missing.
+func setTree(t any, path []string, val any) any {
+	if len(path) == 0 {
+		return val
+	}
+	if name, ok := selector(path[0]); ok {
+		list, _ := t.([]any)
+		for i, item := range list {
+			if m, ok := item.(map[string]any); ok && m["name"] == name {
+				list[i] = setTree(m, path[1:], val)
+				return list
+			}
+		}
+		return append(list, setTree(map[string]any{"name": name}, path[1:], val))
+	}
+	m, ok := t.(map[string]any)
+	if !ok {
+		m = map[string]any{}
+	}
+	m[path[0]] = setTree(m[path[0]], path[1:], val)
+	return m
 }
 
 func (vf *valuesFile) edit(path []string, v scalar) ([]byte, error) {
 	lines := strings.SplitAfter(string(vf.src), "\n")
 	step := vf.indentStep()
-	keyStr := strings.Join(path, ".")
+	keyStr := keyString(path)
 	parent := vf.root
 	var parentKey *yaml.Node
 	for i, k := range path {
-		kn, n := mapGet(parent, k)
+		kn, n := child(parent, k)
 		if n == nil {
+			if name, ok := selector(k); ok {
+				return vf.appendItem(lines, parent, name, path[i+1:], v)
+			}
+			for _, rest := range path[i:] {
+				if _, ok := selector(rest); ok {
+					return nil, fmt.Errorf("values file %s: %s would need a new list; not edited", vf.name, keyStr)
+				}
+			}
 			return vf.insert(lines, parent, parentKey, path[i:], v, step)
 		}
 		if n.Kind == yaml.AliasNode || n.Anchor != "" {
@@ -137,9 +184,16 @@ func (vf *valuesFile) edit(path []string, v scalar) ([]byte, error) {
 			}
 			return vf.replace(lines, n, v)
 		}
+		if _, ok := selector(path[i+1]); ok {
+			if n.Kind != yaml.SequenceNode || len(n.Content) == 0 || n.Style&yaml.FlowStyle != 0 {
+				return nil, fmt.Errorf("values file %s: %s is not a block list; not edited", vf.name, keyString(path[:i+1]))
+			}
+			parent, parentKey = n, kn
+			continue
+		}
 		switch {
 		case n.Kind == yaml.MappingNode && len(n.Content) > 0 && n.Style&yaml.FlowStyle != 0:
-			return nil, fmt.Errorf("values file %s: %s is a flow mapping; not edited", vf.name, strings.Join(path[:i+1], "."))
+			return nil, fmt.Errorf("values file %s: %s is a flow mapping; not edited", vf.name, keyString(path[:i+1]))
 		case n.Kind == yaml.MappingNode && len(n.Content) > 0:
 		case n.Kind == yaml.MappingNode || (n.Kind == yaml.ScalarNode && n.Tag == "!!null"):
 			// key: {} or key: (null): drop the value, then add below.
@@ -159,11 +213,39 @@ func (vf *valuesFile) edit(path []string, v scalar) ([]byte, error) {
 			lines = insertLines(lines, ln+1, buildLines(path[i+1:], v, ind, step))
 			return []byte(strings.Join(lines, "")), nil
 		default:
-			return nil, fmt.Errorf("values file %s: %s is not a map", vf.name, strings.Join(path[:i+1], "."))
+			return nil, fmt.Errorf("values file %s: %s is not a map", vf.name, keyString(path[:i+1]))
 		}
 		parent, parentKey = n, kn
 	}
 	return nil, errors.New("empty values path")
+}
+
+// appendItem adds "- name: X" with keys (one) set to v at the end of the
+// block list seq, laid out like its first item.
+func (vf *valuesFile) appendItem(lines []string, seq *yaml.Node, name string, keys []string, v scalar) ([]byte, error) {
+	if seq == nil || seq.Kind != yaml.SequenceNode || len(seq.Content) == 0 || seq.Style&yaml.FlowStyle != 0 || len(keys) != 1 {
+		return nil, fmt.Errorf("values file %s: cannot add list item %s", vf.name, name)
+	}
+	first := seq.Content[0]
+	if first.Kind != yaml.MappingNode || first.Style&yaml.FlowStyle != 0 || first.Line-1 >= len(lines) {
+		return nil, fmt.Errorf("values file %s: line %d: list items are not block mappings; not edited", vf.name, first.Line)
+	}
+	line := lines[first.Line-1]
+	col := first.Column - 1
+	dash := strings.LastIndex(line[:min(col, len(line))], "-")
+	if dash < 0 || strings.TrimSpace(line[:dash]) != "" {
+		return nil, fmt.Errorf("values file %s: line %d: cannot find the list item's dash; not edited", vf.name, first.Line)
+	}
+	pad := strings.Repeat(" ", col)
+	add := []string{
+		line[:col] + "name: " + formatScalar(scalar{text: name}, 0) + "\n",
+		pad + formatKey(keys[0]) + ": " + formatScalar(v, 0) + "\n",
+	}
+	after := min(endLine(seq), len(lines))
+	if after > 0 && !strings.HasSuffix(lines[after-1], "\n") {
+		lines[after-1] += "\n"
+	}
+	return []byte(strings.Join(insertLines(lines, after, add), "")), nil
 }
 
 func (vf *valuesFile) replace(lines []string, n *yaml.Node, v scalar) ([]byte, error) {
@@ -350,4 +432,16 @@ func plainStringOK(s string) bool {
 	}
 	got, ok := m["k"].(string)
 	return ok && got == s
+}
+
+// keyString writes a values path as a.b[name=X].c.
+func keyString(path []string) string {
+	var b strings.Builder
+	for i, k := range path {
+		if _, sel := selector(k); i > 0 && !sel {
+			b.WriteByte('.')
+		}
+		b.WriteString(k)
+	}
+	return b.String()
 }
