@@ -217,6 +217,21 @@ func TestPlanErrors(t *testing.T) {
 	}
 }
 
+// TestOtherYAML: YAML that is not Kubernetes objects (a CI workflow, a
+// tool's config) does not stop a plan.
+func TestOtherYAML(t *testing.T) {
+	repo := repoFS(t)
+	repo[".github/workflows/ci.yaml"] = &fstest.MapFile{Data: []byte("on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n")}
+	repo["tools/lint.yml"] = &fstest.MapFile{Data: []byte("rules:\n  line-length: disable\n")}
+	ch, err := New().Plan(context.Background(), repo, intent(t, `{"kind":"scale","target":{"namespace":"shop","kind":"Deployment","name":"frontend"},"params":{"replicas":5}}`))
+	if err != nil || len(ch.Files) != 1 || ch.Files[0].Path != "shop/frontend.yaml" {
+		t.Fatalf("Plan: %+v %v", ch, err)
+	}
+	if !strings.Contains(ch.RenderedDiff, "+    replicas: 5") {
+		t.Errorf("rendered diff:\n%s", ch.RenderedDiff)
+	}
+}
+
 func TestDetect(t *testing.T) {
 	if !New().Detect(repoFS(t)) {
 		t.Error("fixture not detected")

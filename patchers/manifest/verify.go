@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strconv"
+	"testing/fstest"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -31,11 +32,25 @@ func verify(ctx context.Context, repo fs.FS, newFiles map[string][]byte, in patc
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	before, err := render.Manifests(repo, ".")
+	// A plain folder renders as its files, and only the edited files can
+	// differ: rendering those (before and after) is the whole difference,
+	// and other YAML of the repo (CI workflows, configs of other tools) is
+	// not asked to parse as Kubernetes objects.
+	edited := fstest.MapFS{}
+	for p := range newFiles {
+		b, err := fs.ReadFile(repo, p)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("read %s: %w", p, err)
+		}
+		if err == nil {
+			edited[p] = &fstest.MapFile{Data: b, Mode: 0o644}
+		}
+	}
+	before, err := render.Manifests(edited, ".")
 	if err != nil {
 		return fmt.Errorf("render before: %w", err)
 	}
-	after, err := render.Manifests(render.Overlay(repo, newFiles), ".")
+	after, err := render.Manifests(render.Overlay(edited, newFiles), ".")
 	if err != nil {
 		return fmt.Errorf("render after: %w", err)
 	}
