@@ -28,9 +28,10 @@ type Doc struct {
 }
 
 // Manifests concatenates every *.yaml and *.yml document under dir
-// (recursively, in lexical path order), skipping kustomization files. Each
-// non-empty document is written as "---", a "# Source: <path>" comment and
-// the document's text unchanged.
+// (recursively, in lexical path order), skipping kustomization files and
+// hidden files and folders (.git, .github, .gitlab-ci.yml: not manifests).
+// Each non-empty document is written as "---", a "# Source: <path>"
+// comment and the document's text without leading blank lines.
 func Manifests(repo fs.FS, dir string) ([]byte, error) {
 	dir = cleanDir(dir)
 	var out bytes.Buffer
@@ -38,13 +39,17 @@ func Manifests(repo fs.FS, dir string) ([]byte, error) {
 		if err != nil {
 			return err
 		}
+		hidden := p != dir && strings.HasPrefix(d.Name(), ".")
 		if d.IsDir() {
-			if d.Name() == ".git" {
+			if hidden {
 				return fs.SkipDir
 			}
 			return nil
 		}
 		ext := path.Ext(p)
+		if hidden {
+			return nil
+		}
 		if (ext != ".yaml" && ext != ".yml") || IsKustomization(p) {
 			return nil
 		}
@@ -364,8 +369,9 @@ func normalizeDepth(n *yaml.Node, depth int) *yaml.Node {
 // Changed compares two renders and lists the objects added, removed or
 // whose content differs, sorted by namespace, kind, name and apiVersion.
 // Content is compared parsed (key order, comments and quoting do not
-// count; document order does not either). An object that appears twice in
-// one render is an error.
+// count; document order does not either). An object that appears more
+// than once in a render (the same namespace-less manifest in two folders)
+// is compared occurrence by occurrence, in order, and listed once.
 func Changed(before, after []byte) ([]patchers.Object, error) {
 	b, err := objectMap(before)
 	if err != nil {
@@ -375,16 +381,20 @@ func Changed(before, after []byte) ([]patchers.Object, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compare renders: after: %w", err)
 	}
-	var out []patchers.Object
-	for obj, y := range b {
-		if ay, ok := a[obj]; !ok || !nodeEqual(y, ay) {
-			out = append(out, obj)
+	set := map[patchers.Object]bool{}
+	for k, y := range b {
+		if ay, ok := a[k]; !ok || !nodeEqual(y, ay) {
+			set[k.obj] = true
 		}
 	}
-	for obj := range a {
-		if _, ok := b[obj]; !ok {
-			out = append(out, obj)
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			set[k.obj] = true
 		}
+	}
+	out := make([]patchers.Object, 0, len(set))
+	for o := range set {
+		out = append(out, o)
 	}
 	SortObjects(out)
 	return out, nil
@@ -403,17 +413,23 @@ func SortObjects(objs []patchers.Object) {
 	})
 }
 
-func objectMap(manifests []byte) (map[patchers.Object]*yaml.Node, error) {
+// occurrence is an object's identity and which of its appearances in a
+// render this is (0 for the first).
+type occurrence struct {
+	obj patchers.Object
+	n   int
+}
+
+func objectMap(manifests []byte) (map[occurrence]*yaml.Node, error) {
 	objs, err := parseStream(manifests)
 	if err != nil {
 		return nil, err
 	}
-	m := make(map[patchers.Object]*yaml.Node, len(objs))
+	m := make(map[occurrence]*yaml.Node, len(objs))
+	seen := make(map[patchers.Object]int, len(objs))
 	for _, p := range objs {
-		if _, dup := m[p.obj]; dup {
-			return nil, fmt.Errorf("%s appears twice", objectString(p.obj))
-		}
-		m[p.obj] = p.node
+		m[occurrence{p.obj, seen[p.obj]}] = p.node
+		seen[p.obj]++
 	}
 	return m, nil
 }

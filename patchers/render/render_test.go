@@ -206,11 +206,23 @@ data:
 	}
 }
 
-func TestChangedErrors(t *testing.T) {
-	dup := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n"
-	if _, err := Changed([]byte(dup), nil); err == nil || !strings.Contains(err.Error(), "appears twice") {
-		t.Errorf("duplicate: %v", err)
+func TestChangedDuplicates(t *testing.T) {
+	dup := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: x}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: y}\n"
+	if got, err := Changed([]byte(dup), []byte(dup)); err != nil || len(got) != 0 {
+		t.Errorf("same renders: %v, %v", got, err)
 	}
+	second := strings.Replace(dup, "k: y", "k: z", 1)
+	want := []patchers.Object{{APIVersion: "v1", Kind: "ConfigMap", Name: "a"}}
+	if got, err := Changed([]byte(dup), []byte(second)); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("second copy changed: %v, %v; want %v", got, err, want)
+	}
+	one := dup[:strings.Index(dup, "---")]
+	if got, err := Changed([]byte(dup), []byte(one)); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("second copy removed: %v, %v; want %v", got, err, want)
+	}
+}
+
+func TestChangedErrors(t *testing.T) {
 	if _, err := Changed(nil, []byte("a: [")); err == nil || !strings.Contains(err.Error(), "after") {
 		t.Errorf("invalid after: %v", err)
 	}
@@ -447,8 +459,8 @@ func TestManifestsErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(out), "resources:") || strings.Contains(string(out), "not: [yaml") {
-		t.Errorf("kustomization or non-YAML file included:\n%s", out)
+	if strings.Contains(string(out), "resources:") || strings.Contains(string(out), "not: [yaml") || strings.Contains(string(out), "workflow") {
+		t.Errorf("kustomization, hidden or non-YAML file included:\n%s", out)
 	}
 }
 
