@@ -137,7 +137,7 @@ func (e *edits) patchObject(dir, kfile, apiVersion, kind, name, aspect string, e
 			if err := edit(n); err != nil {
 				return "", fmt.Errorf("edit %s: %w", file, err)
 			}
-			out, err := writeNodes(data, nodes)
+			out, err := encode(data, nodes)
 			if err != nil {
 				return "", fmt.Errorf("encode %s: %w", file, err)
 			}
@@ -178,7 +178,7 @@ func (e *edits) patchObject(dir, kfile, apiVersion, kind, name, aspect string, e
 	if err := list.PipeE(yaml.Append(entry.YNode())); err != nil {
 		return "", fmt.Errorf("edit %s: patches: %w", kfile, err)
 	}
-	out, err := writeNodes(kdata, []*yaml.RNode{k})
+	out, err := encode(kdata, []*yaml.RNode{k})
 	if err != nil {
 		return "", fmt.Errorf("encode %s: %w", kfile, err)
 	}
@@ -215,7 +215,7 @@ func (e *edits) editKustomization(kfile string, edit func(*yaml.RNode) error) er
 	if err := edit(k); err != nil {
 		return fmt.Errorf("edit %s: %w", kfile, err)
 	}
-	out, err := writeNodes(kdata, []*yaml.RNode{k})
+	out, err := encode(kdata, []*yaml.RNode{k})
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", kfile, err)
 	}
