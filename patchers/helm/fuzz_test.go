@@ -50,9 +50,12 @@ func FuzzSet(f *testing.F) {
 		"", "a:\n  b: 1\n", "a: {}\n", "a:\n", "a: 'x' # c\n", "a:\n    b:\n        c: \"q\"\n", "# only\n",
 		"a: {b: 1}\n", "a:\n  b: |\n    x\n", "a: b\nc: d", "a:\n  - 1\n",
 	} {
-		f.Add([]byte(s), "a", "b", "v")
+		f.Add([]byte(s), "a", "b", "v", false)
 	}
-	f.Fuzz(func(t *testing.T, src []byte, k1, k2, v string) {
+	f.Add([]byte("0: 0\n 0"), "1", "0", "0", false) // a plain scalar over two lines
+	f.Add([]byte("a:\n  - name: b\n    value: x\n"), "a", "b", "y", true)
+	f.Add([]byte("a:\n- name: c\n  value: x\n"), "a", "b", "y", true)
+	f.Fuzz(func(t *testing.T, src []byte, k1, k2, v string, list bool) {
 		if k1 == "" || k2 == "" || !utf8.ValidString(k1+k2+v) {
 			return // keys and values come from validated intents
 		}
@@ -60,8 +63,19 @@ func FuzzSet(f *testing.F) {
 		if err != nil {
 			return
 		}
-		out, err := vf.set([]string{k1, k2}, scalar{text: v})
+		path := []string{k1, k2}
+		if list {
+			path = []string{k1, "[name=" + k2 + "]", "value"}
+		}
+		out, err := vf.set(path, scalar{text: v})
 		if err != nil {
+			return
+		}
+		if list {
+			var m map[string]any
+			if err := yaml.Unmarshal(out, &m); err != nil {
+				t.Fatalf("set(%q) on %q gave invalid YAML %q: %v", path, src, out, err)
+			}
 			return
 		}
 		var m map[string]any
