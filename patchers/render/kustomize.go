@@ -156,7 +156,13 @@ func memFS(repo fs.FS) (filesys.FileSystem, error) {
 			}
 			return mem.MkdirAll("/" + p)
 		}
-		if !d.Type().IsRegular() {
+		if d.Type()&fs.ModeSymlink != 0 {
+			// A link to a file is read through; a link to a folder is
+			// not followed (it could loop).
+			if fi, err := fs.Stat(repo, p); err != nil || !fi.Mode().IsRegular() {
+				return nil
+			}
+		} else if !d.Type().IsRegular() {
 			return nil
 		}
 		data, err := fs.ReadFile(repo, p)

@@ -27,6 +27,7 @@ func TestRenderGolden(t *testing.T) {
 			return Helm(repo, "charts/shop", []string{"envs/prod-values.yaml", "envs/prod-canary.yaml"}, "web", "shop")
 		}},
 		{"manifests", func() ([]byte, error) { return Manifests(repo, "manifests") }},
+		{"kustomize-root", func() ([]byte, error) { return Kustomize(repo, ".") }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,11 +63,48 @@ func TestHelmValuesLayering(t *testing.T) {
 			t.Errorf("%s = %q, %v, %v; want %q", path, got, ok, err, want)
 		}
 	}
+	cache := patchers.Object{Kind: "ConfigMap", Name: "web-cache"}
+	if v, ok, err := Field(out, cache, "data.maxMemory"); err != nil || !ok || v != "256Mi" {
+		t.Errorf("subchart value = %q, %v, %v; want 256Mi from prod-values.yaml", v, ok, err)
+	}
+	if !strings.Contains(string(out), "# Source: shop/charts/cache/templates/configmap.yaml\n") {
+		t.Errorf("no subchart source comment:\n%s", out)
+	}
 	if strings.Contains(string(out), "Thanks for installing") {
 		t.Error("NOTES.txt was rendered")
 	}
-	if n := strings.Count(string(out), "\n---\n") + 1; n != 2 {
-		t.Errorf("%d documents, want 2 (empty documents dropped):\n%s", n, out)
+	if n := strings.Count(string(out), "\n---\n") + 1; n != 3 {
+		t.Errorf("%d documents, want 3 (empty documents dropped):\n%s", n, out)
+	}
+}
+
+// TestConcurrent renders from several goroutines at once; run with -race.
+func TestConcurrent(t *testing.T) {
+	done := make(chan error)
+	for range 4 {
+		go func() {
+			_, err := Kustomize(repo, "kustomize/overlays/prod")
+			if err == nil {
+				_, err = Helm(repo, "charts/shop", []string{"envs/prod-values.yaml"}, "web", "shop")
+			}
+			done <- err
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestObjectsCanonicalKeepsTypes(t *testing.T) {
+	docs, err := Objects([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: 'a'}\ndata:\n  n: \"1\"\n  b: 'true'\n  s: \"plain\"\n  m: |\n    x\n    y\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "apiVersion: v1\ndata:\n  b: \"true\"\n  m: |\n    x\n    y\n  n: \"1\"\n  s: plain\nkind: ConfigMap\nmetadata:\n  name: a\n"
+	if got := string(docs[0].YAML); got != want {
+		t.Errorf("canonical YAML:\n%s\nwant:\n%s", got, want)
 	}
 }
 
