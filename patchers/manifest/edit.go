@@ -190,6 +190,10 @@ func (e *editor) scalarEnd(start int, n *yaml.Node, inFlow bool) (int, error) {
 				end = i
 				break
 			}
+			if s[i] == ':' && (i+1 == eol || s[i+1] == ' ' || s[i+1] == '\t' || s[i+1] == '\r') {
+				end = i // a key's ":"
+				break
+			}
 			if inFlow && (s[i] == ',' || s[i] == '}' || s[i] == ']') {
 				end = i
 				break
@@ -228,6 +232,27 @@ func (e *editor) replaceScalar(n *yaml.Node, inFlow bool, text string) error {
 		}
 	}
 	e.splice(start, end, text)
+	return nil
+}
+
+// afterColon inserts text right after the ":" that follows key k.
+func (e *editor) afterColon(k *yaml.Node, inFlow bool, text string) error {
+	starts := e.lineStarts()
+	start, err := e.offset(starts, k)
+	if err != nil {
+		return err
+	}
+	end, err := e.scalarEnd(start, k, inFlow)
+	if err != nil {
+		return err
+	}
+	for end < len(e.src) && (e.src[end] == ' ' || e.src[end] == '\t') {
+		end++
+	}
+	if end >= len(e.src) || e.src[end] != ':' {
+		return fmt.Errorf("line %d: no \":\" after %s", k.Line, k.Value)
+	}
+	e.splice(end+1, end+1, text)
 	return nil
 }
 
@@ -400,6 +425,9 @@ func (e *editor) setPath(root, m *yaml.Node, path []string, value string, eq fun
 		if eq(v) {
 			return false, nil
 		}
+		if v.Tag == "!!null" && v.Value == "" { // "key:" with nothing after it
+			return true, e.afterColon(k, inFlow, " "+value)
+		}
 		return true, e.replaceScalar(v, inFlow, restyle(value, v.Style))
 	}
 	switch {
@@ -431,7 +459,6 @@ func (e *editor) setPath(root, m *yaml.Node, path []string, value string, eq fun
 func (e *editor) appendItem(root, m *yaml.Node, key string, item []string, seqOff int) error {
 	k, v := lookup(m, key)
 	starts := e.lineStarts()
-	st := step(root)
 	render := func(dash int) string {
 		var b strings.Builder
 		for i, l := range item {
@@ -480,7 +507,6 @@ func (e *editor) appendItem(root, m *yaml.Node, key string, item []string, seqOf
 		e.insertAfterLine(starts, k.Line, render(k.Column-1+seqOff))
 		return nil
 	default:
-		_ = st
 		return fmt.Errorf("line %d: %s is not a block sequence", v.Line, key)
 	}
 }

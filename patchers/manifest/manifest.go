@@ -444,6 +444,9 @@ func buildPlan(in patchers.Intent, target *doc, docs []*doc) (*plan, error) {
 			return nil
 		}
 	case patchers.KindScale:
+		if target.kind == "DaemonSet" {
+			return nil, fmt.Errorf("%s: a DaemonSet runs one pod per node and has no replicas to scale", target.where())
+		}
 		var p patchers.ScaleParams
 		if err := json.Unmarshal(in.Params, &p); err != nil {
 			return nil, fmt.Errorf("params: %w", err)

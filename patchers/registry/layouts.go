@@ -6,15 +6,8 @@ import (
 	"github.com/medic-bot/medic/patchers/kustomize"
 )
 
-// kustomizePatcher is the kustomize patcher, for a repository holding the
-// kustomization file.
-func kustomizePatcher(file string) (patchers.Patcher, error) {
-	_ = file
-	return kustomize.New(), nil
-}
+// The patchers For picks from: a kustomization, a Helm chart. The
+// plain-manifest patcher is the fallback in For itself.
+func kustomizePatcher() patchers.Patcher { return kustomize.New() }
 
-// helmPatcher is the Helm patcher, for a repository holding chart.
-func helmPatcher(chart string) (patchers.Patcher, error) {
-	_ = chart
-	return helm.New(), nil
-}
+func helmPatcher() patchers.Patcher { return helm.New() }

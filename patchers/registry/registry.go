@@ -45,9 +45,9 @@ func For(repo fs.FS, dir string) (patchers.Patcher, error) {
 	}
 	switch {
 	case kust != "":
-		return kustomizePatcher(kust)
+		return kustomizePatcher(), nil
 	case chart != "":
-		return helmPatcher(chart)
+		return helmPatcher(), nil
 	}
 	if m := manifest.New(); yamls > 0 && m.Detect(sub) {
 		return m, nil
