@@ -134,6 +134,8 @@ func TestPlanRefusals(t *testing.T) {
 		{"limit below request", "set_resources", "shop", "checkout", `{"limits":{"memory":"256Mi"}}`, []string{"memory limit 256Mi", "below its request 512Mi"}, nil},
 		{"replicas under HPA", "scale", "shop", "checkout", `{"replicas":5}`, []string{"HorizontalPodAutoscaler checkout", "set_hpa"}, nil},
 		{"hpa min above max", "set_hpa", "shop", "checkout", `{"minReplicas":12}`, []string{"minReplicas 12 above maxReplicas 10"}, nil},
+		{"request above limit", "set_resources", "shop-staging", "checkout", `{"requests":{"memory":"600Mi"}}`, []string{"memory limit 512Mi", "below its request 600Mi"}, nil},
+		{"hpa max below min", "set_hpa", "shop", "checkout", `{"maxReplicas":2}`, []string{"minReplicas 3 above maxReplicas 2"}, nil},
 		{"image without tag", "rollback_image", "shop", "checkout", `{"image":"ghcr.io/acme/checkout@sha256:0123"}`, []string{"has no tag"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -174,5 +176,14 @@ func TestPlanCanceled(t *testing.T) {
 	c, err := New().Plan(ctx, os.DirFS(fixture), intent(t, "scale", "shop-staging", "cart", `{"replicas":3}`))
 	if !errors.Is(err, context.Canceled) || len(c.Files) != 0 {
 		t.Errorf("canceled Plan: %v, %+v", err, c)
+	}
+}
+
+func TestPlanNoSuchContainer(t *testing.T) {
+	in := intent(t, "set_resources", "shop", "cart", `{"limits":{"memory":"1Gi"}}`)
+	in.Target.Container = "sidecar"
+	c, err := New().Plan(context.Background(), os.DirFS(fixture), in)
+	if !errors.Is(err, patchers.ErrNotFound) || !strings.Contains(err.Error(), `no container "sidecar" (containers: app)`) || len(c.Files) != 0 {
+		t.Errorf("got %v, %+v", err, c)
 	}
 }
