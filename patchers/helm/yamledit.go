@@ -161,7 +161,6 @@ func (vf *valuesFile) edit(path []string, v scalar) ([]byte, error) {
 	step := vf.indentStep()
 	keyStr := keyString(path)
 	parent := vf.root
-	var parentKey *yaml.Node
 	for i, k := range path {
 		kn, n := child(parent, k)
 		if n == nil {
@@ -173,7 +172,7 @@ func (vf *valuesFile) edit(path []string, v scalar) ([]byte, error) {
 					return nil, fmt.Errorf("values file %s: %s would need a new list; not edited", vf.name, keyStr)
 				}
 			}
-			return vf.insert(lines, parent, parentKey, path[i:], v, step)
+			return vf.insert(lines, parent, path[i:], v, step)
 		}
 		if n.Kind == yaml.AliasNode || n.Anchor != "" {
 			return nil, fmt.Errorf("values file %s: %s goes through a YAML anchor or alias; not edited", vf.name, keyStr)
@@ -188,7 +187,7 @@ func (vf *valuesFile) edit(path []string, v scalar) ([]byte, error) {
 			if n.Kind != yaml.SequenceNode || len(n.Content) == 0 || n.Style&yaml.FlowStyle != 0 {
 				return nil, fmt.Errorf("values file %s: %s is not a block list; not edited", vf.name, keyString(path[:i+1]))
 			}
-			parent, parentKey = n, kn
+			parent = n
 			continue
 		}
 		switch {
@@ -215,7 +214,7 @@ func (vf *valuesFile) edit(path []string, v scalar) ([]byte, error) {
 		default:
 			return nil, fmt.Errorf("values file %s: %s is not a map", vf.name, keyString(path[:i+1]))
 		}
-		parent, parentKey = n, kn
+		parent = n
 	}
 	return nil, errors.New("empty values path")
 }
@@ -306,7 +305,7 @@ func closingQuote(s string, q byte) int {
 }
 
 // insert adds keys (the missing tail of a path) into mapping parent.
-func (vf *valuesFile) insert(lines []string, parent, parentKey *yaml.Node, keys []string, v scalar, step int) ([]byte, error) {
+func (vf *valuesFile) insert(lines []string, parent *yaml.Node, keys []string, v scalar, step int) ([]byte, error) {
 	if parent == nil {
 		// An empty file.
 		src := string(vf.src)
@@ -326,7 +325,6 @@ func (vf *valuesFile) insert(lines []string, parent, parentKey *yaml.Node, keys 
 	if after > 0 && !strings.HasSuffix(lines[after-1], "\n") {
 		lines[after-1] += "\n"
 	}
-	_ = parentKey
 	lines = insertLines(lines, after, buildLines(keys, v, ind, step))
 	return []byte(strings.Join(lines, "")), nil
 }
