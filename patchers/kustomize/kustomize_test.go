@@ -403,3 +403,28 @@ func FuzzPatchFile(f *testing.F) {
 		}
 	})
 }
+
+func FuzzKustomization(f *testing.F) {
+	f.Add([]byte(readFixture(f, "overlays/prod/kustomization.yaml")))
+	f.Add([]byte("resources: [../../base]\nnamespace: shop\npatches: 3\n"))
+	f.Add([]byte("resources:\n  - ../../base\nnamespace: shop\nreplicas: {a: 1}\nimages: x\n"))
+	base := mapFS(f, nil)
+	ins := []patchers.Intent{
+		intent(f, "set_resources", "shop", "Deployment", "checkout", "app", `{"limits":{"memory":"768Mi"}}`),
+		intent(f, "scale", "shop", "Deployment", "cart", "", `{"replicas":4}`),
+		intent(f, "rollback_image", "shop", "Deployment", "checkout", "app", `{"image":"registry.example.com/shop/checkout:1.4.1"}`),
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		repo := fstest.MapFS{}
+		for k, v := range base {
+			repo[k] = v
+		}
+		repo["overlays/prod/kustomization.yaml"] = &fstest.MapFile{Data: data}
+		for _, in := range ins {
+			ch, err := New().Plan(context.Background(), repo, in)
+			if err != nil && (len(ch.Files) > 0 || ch.NoOp) {
+				t.Errorf("a Change with the error %v", err)
+			}
+		}
+	})
+}

@@ -30,7 +30,26 @@ func encode(orig []byte, edited []*yaml.RNode) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return preserve(orig, r0, r1), nil
+	merged := preserve(orig, r0, r1)
+	// The merge must mean what the edited encoding means; when it does
+	// not (an unusual layout), the encoder's text is the safe answer.
+	if !sameYAML(merged, r1) {
+		return r1, nil
+	}
+	return merged, nil
+}
+
+// sameYAML reports whether a and b parse to the same documents, comments
+// included.
+func sameYAML(a, b []byte) bool {
+	na, err1 := readNodes(a)
+	nb, err2 := readNodes(b)
+	if err1 != nil || err2 != nil || len(na) != len(nb) {
+		return false
+	}
+	ea, err1 := writeNodes(a, na)
+	eb, err2 := writeNodes(b, nb)
+	return err1 == nil && err2 == nil && bytes.Equal(ea, eb)
 }
 
 // preserve merges: orig and r0 differ by formatting only (blank lines,

@@ -50,3 +50,29 @@ func TestEncodeKeepsFormatting(t *testing.T) {
 		})
 	}
 }
+
+func FuzzEncode(f *testing.F) {
+	f.Add([]byte("# head\n\na: 1\n\nb: 2    # two\n"))
+	f.Add([]byte("---\nkind: A\n---\nkind: B\n"))
+	f.Add([]byte("a:\n  - x: 1\n\n  - y: 2\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		nodes, err := readNodes(data)
+		if err != nil || len(nodes) == 0 || nodes[0].YNode().Kind != yaml.MappingNode {
+			return
+		}
+		if err := setScalar(nodes[0], "fuzz", "1", yaml.NodeTagInt); err != nil {
+			return
+		}
+		want, err := writeNodes(data, nodes)
+		if err != nil {
+			return
+		}
+		got, err := encode(data, nodes)
+		if err != nil {
+			return
+		}
+		if !sameYAML(got, want) {
+			t.Errorf("encode changed the meaning:\n%s\nwant\n%s", got, want)
+		}
+	})
+}
