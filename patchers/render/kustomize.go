@@ -55,8 +55,12 @@ func Kustomize(repo fs.FS, dir string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("render kustomization %s: %w", dir, err)
 	}
+	root := "/" + dir
+	if dir == "." {
+		root = "/"
+	}
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	m, err := k.Run(mem, "/"+strings.TrimPrefix(dir, "."))
+	m, err := k.Run(mem, root)
 	if err != nil {
 		return nil, fmt.Errorf("render kustomization %s: %w", dir, err)
 	}

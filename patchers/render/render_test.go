@@ -411,6 +411,10 @@ func TestKustomizeErrors(t *testing.T) {
 		{"invalid kustomization", map[string]string{
 			"k/kustomization.yaml": "resources: [\n",
 		}, "k", []string{"parse k/kustomization.yaml"}},
+		{"hidden folder, does not build", map[string]string{
+			".k/kustomization.yaml": "resources:\n- d.yaml\n",
+			".k/d.yaml":             "apiVersion: v1\nkind: [\n",
+		}, ".k", []string{"render kustomization .k", "d.yaml"}},
 		{"does not build", map[string]string{
 			"k/kustomization.yaml": "resources:\n- d.yaml\npatches:\n- path: p.yaml\n",
 			"k/d.yaml":             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
