@@ -267,6 +267,16 @@ func FuzzPlan(f *testing.F) {
 			if err != nil && len(ch.Files) > 0 {
 				t.Fatalf("error %v with files", err)
 			}
+			if err != nil || ch.NoOp {
+				continue
+			}
+			// A plan that passed verification is done: planning it again
+			// on its result is a no-op.
+			again := fstest.MapFS{"shop/checkout.yaml": &fstest.MapFile{Data: ch.Files[0].Content}}
+			ch2, err := New().Plan(context.Background(), again, in)
+			if err != nil || !ch2.NoOp {
+				t.Fatalf("replanning on\n%s\ngave %+v, %v", ch.Files[0].Content, ch2, err)
+			}
 		}
 	})
 }
