@@ -19,6 +19,9 @@ import (
 	"github.com/medic-bot/medic/patchers/registry"
 )
 
+// pickPatcher picks the patcher for a repository; tests replace it.
+var pickPatcher = registry.For
+
 // newPatch is `medic patch --repo DIR --intent FILE.json [--json] [--write]`:
 // plan an intent on an infra repo, print the Change, and write the edited
 // files only with --write. Exit 0 with a plan (or a no-op), 1 when the
@@ -47,7 +50,7 @@ func newPatch() *cobra.Command {
 				return usageError{fmt.Errorf("--repo %s is not a folder", repoDir)}
 			}
 			repo := os.DirFS(repoDir)
-			p, err := registry.For(repo, ".")
+			p, err := pickPatcher(repo, ".")
 			if err != nil {
 				return usageError{err}
 			}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/medic-bot/medic/patchers"
+	"github.com/medic-bot/medic/patchers/manifest"
 )
 
 // fixtureCopy copies fixtures/repos/manifests into a temporary folder.
@@ -253,5 +256,27 @@ func TestPatchLayouts(t *testing.T) {
 				t.Error("patch without --write changed the repo")
 			}
 		})
+	}
+}
+
+// refusingPatcher refuses every plan on verification.
+type refusingPatcher struct{}
+
+func (refusingPatcher) Name() string      { return "refusing" }
+func (refusingPatcher) Detect(fs.FS) bool { return true }
+func (refusingPatcher) Plan(context.Context, fs.FS, patchers.Intent) (patchers.Change, error) {
+	return patchers.Change{}, fmt.Errorf("%w: shop/Deployment/cart changed too", manifest.ErrRefused)
+}
+
+// TestPatchRefusedExitsOne: a plan the patcher refused on verification is
+// the answer "no" (exit 1), not an input error.
+func TestPatchRefusedExitsOne(t *testing.T) {
+	orig := pickPatcher
+	pickPatcher = func(fs.FS, string) (patchers.Patcher, error) { return refusingPatcher{}, nil }
+	defer func() { pickPatcher = orig }()
+	repo := fixtureCopy(t)
+	code, _, stderr := runCLI(t, "patch", "--repo", repo, "--intent", intentFile(t, memoryIntent), "--write")
+	if code != exitNo || !strings.Contains(stderr, "refused") || !strings.Contains(stderr, "cart changed too") {
+		t.Errorf("exit %d, stderr %q; want 1 and the reason", code, stderr)
 	}
 }
