@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
@@ -32,6 +33,9 @@ func Helm(repo fs.FS, chartDir string, valuesFiles []string, release, namespace 
 	chrt, err := loader.LoadFiles(files)
 	if err != nil {
 		return nil, fmt.Errorf("render chart %s: load: %w", chartDir, err)
+	}
+	if err := checkVendored(chrt); err != nil {
+		return nil, fmt.Errorf("render chart %s: %s/Chart.yaml: %w", chartDir, chartDir, err)
 	}
 	vals := map[string]any{}
 	for _, vf := range valuesFiles {
@@ -81,6 +85,25 @@ func Helm(repo fs.FS, chartDir string, valuesFiles []string, release, namespace 
 		}
 	}
 	return out.Bytes(), nil
+}
+
+// checkVendored reports dependencies that Chart.yaml lists but charts/
+// does not hold, as helm template does: nothing is downloaded.
+func checkVendored(chrt *chart.Chart) error {
+	have := map[string]bool{}
+	for _, d := range chrt.Dependencies() {
+		have[d.Name()] = true
+	}
+	var missing []string
+	for _, d := range chrt.Metadata.Dependencies {
+		if d != nil && !have[d.Name] {
+			missing = append(missing, d.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("dependencies %s are not vendored in charts/ (run helm dependency build and commit charts/)", strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 // chartFiles reads the chart's files with names relative to chartDir,

@@ -476,6 +476,7 @@ func TestHelmErrors(t *testing.T) {
 		{"missing values file", nil, "c", []string{"envs/nope.yaml"}, []string{"render chart c", "envs/nope.yaml"}},
 		{"invalid values file", map[string]string{"envs/bad.yaml": "a: [\n"}, "c", []string{"envs/bad.yaml"}, []string{"render chart c", "values file envs/bad.yaml"}},
 		{"invalid values.yaml", map[string]string{"c/values.yaml": "a: [\n"}, "c", nil, []string{"render chart c", "values.yaml"}},
+		{"dependency not vendored", map[string]string{"c/Chart.yaml": "apiVersion: v2\nname: c\nversion: 0.1.0\ndependencies:\n- name: redis\n  version: 1.0.0\n  repository: https://charts.example.com\n"}, "c", nil, []string{"c/Chart.yaml", "redis", "not vendored"}},
 		{"invalid Chart.yaml", map[string]string{"c/Chart.yaml": "name: [\n"}, "c", nil, []string{"render chart c", "Chart.yaml"}},
 	}
 	for _, tt := range tests {
