@@ -122,6 +122,9 @@ func (e *edits) patchObject(dir, kfile, apiVersion, kind, name, aspect string, e
 	// definition, or the overlay adds it) is edited where it is defined.
 	// Otherwise the overlay's existing patch of the object is extended.
 	for _, file := range append(resourceFiles(e, dir, k), patchFiles(dir, k)...) {
+		if !inside(dir, file) {
+			continue // shared with other kustomizations: add a patch here instead
+		}
 		data, err := e.read(file)
 		if err != nil {
 			return "", fmt.Errorf("read patch %s (listed in %s): %w", file, kfile, err)
@@ -283,4 +286,9 @@ func patchContainer(obj *yaml.RNode, name string) (*yaml.RNode, error) {
 // mapAt returns the mapping at fields of n, creating it when absent.
 func mapAt(n *yaml.RNode, fields ...string) (*yaml.RNode, error) {
 	return n.Pipe(yaml.LookupCreate(yaml.MappingNode, fields...))
+}
+
+// inside reports whether file is in dir or below it.
+func inside(dir, file string) bool {
+	return dir == "." || strings.HasPrefix(file, dir+"/")
 }

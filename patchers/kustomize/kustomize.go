@@ -1,11 +1,13 @@
 package kustomize
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -110,6 +112,22 @@ func (p Patcher) Plan(ctx context.Context, repo fs.FS, in patchers.Intent) (patc
 	}
 	if err := verify(after, pl, changed, l); err != nil {
 		return patchers.Change{}, fmt.Errorf("refuse the change to %s: %w", l.dir, err)
+	}
+	// Files may be shared: no other environment may render differently.
+	for _, dir := range slices.Sorted(maps.Keys(l.renders)) {
+		if dir == l.dir {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return patchers.Change{}, err
+		}
+		other, err := render.Kustomize(render.Overlay(repo, e.files), dir)
+		if err != nil {
+			return patchers.Change{}, fmt.Errorf("refuse the change to %s: it breaks %s: %w", l.dir, dir, err)
+		}
+		if !bytes.Equal(other, l.renders[dir]) {
+			return patchers.Change{}, fmt.Errorf("refuse the change to %s: it would also change the render of %s", l.dir, dir)
+		}
 	}
 	ch := patchers.Change{
 		RenderedDiff:   render.UnifiedDiff(l.dir+" (rendered, before)", l.dir+" (rendered, after)", l.rendered, after),

@@ -213,6 +213,31 @@ func TestBaseOnly(t *testing.T) {
 	}
 }
 
+func TestSharedFiles(t *testing.T) {
+	// A component (not a root of its own) patches cart for staging; the
+	// plan adds staging's own patch instead of editing the shared one.
+	shared := "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: cart\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          resources:\n            limits:\n              memory: 300Mi\n"
+	repo := mapFS(t, map[string]string{
+		"components/sizing/cart-resources.yaml": shared,
+		"components/sizing/kustomization.yaml":  "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\npatches:\n  - path: cart-resources.yaml\n",
+		"overlays/staging/kustomization.yaml":   readFixture(t, "overlays/staging/kustomization.yaml") + "components:\n  - ../../components/sizing\n",
+	})
+	ch, err := New().Plan(context.Background(), repo, intent(t, "set_resources", "shop-staging", "Deployment", "cart", "app", `{"limits":{"memory":"400Mi"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, f := range ch.Files {
+		paths = append(paths, f.Path)
+	}
+	if want := "overlays/staging/cart-resources.yaml overlays/staging/kustomization.yaml"; strings.Join(paths, " ") != want {
+		t.Errorf("files %v, want %s (a new patch, not the shared one)", paths, want)
+	}
+	if want := "shop-staging/Deployment/cart[app]: memory limit 300Mi -> 400Mi (overlays/staging)"; ch.Summary != want {
+		t.Errorf("summary %q, want %q", ch.Summary, want)
+	}
+}
+
 func TestChangedObjects(t *testing.T) {
 	repo := os.DirFS(fixture)
 	ch, err := New().Plan(context.Background(), repo, intent(t, "set_hpa", "shop", "Deployment", "checkout", "", `{"minReplicas":3}`))

@@ -52,6 +52,7 @@ func roots(repo fs.FS) ([]string, error) {
 		return nil, err
 	}
 	included := map[string]bool{}
+	components := map[string]bool{} // kind: Component builds only inside another kustomization
 	for _, dir := range dirs {
 		file, _ := render.KustomizationFile(repo, dir)
 		data, err := fs.ReadFile(repo, file)
@@ -61,6 +62,9 @@ func roots(repo fs.FS) ([]string, error) {
 		k, err := yaml.Parse(string(data))
 		if err != nil {
 			return nil, fmt.Errorf("parse %s: %w", file, err)
+		}
+		if k.GetKind() == "Component" {
+			components[dir] = true
 		}
 		for _, p := range patchFiles(dir, k) {
 			data, err := fs.ReadFile(repo, p)
@@ -86,7 +90,7 @@ func roots(repo fs.FS) ([]string, error) {
 	}
 	var out []string
 	for _, dir := range dirs {
-		if !included[dir] {
+		if !included[dir] && !components[dir] {
 			out = append(out, dir)
 		}
 	}
@@ -100,7 +104,8 @@ type located struct {
 	rendered []byte
 	docs     []render.Doc
 	obj      patchers.Object
-	node     *yaml.RNode // the rendered target
+	node     *yaml.RNode       // the rendered target
+	renders  map[string][]byte // every root's render, by directory
 }
 
 // locate builds every root kustomization and finds the one rendering the
@@ -115,6 +120,7 @@ func locate(ctx context.Context, repo fs.FS, t patchers.Target) (*located, error
 		return nil, fmt.Errorf("%s: %w: the repository has no kustomization file", t, patchers.ErrNotFound)
 	}
 	var hits []*located
+	renders := map[string][]byte{}
 	for _, dir := range dirs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -123,6 +129,7 @@ func locate(ctx context.Context, repo fs.FS, t patchers.Target) (*located, error
 		if err != nil {
 			return nil, err
 		}
+		renders[dir] = out
 		docs, err := render.Objects(out)
 		if err != nil {
 			return nil, fmt.Errorf("read the render of %s: %w", dir, err)
@@ -143,6 +150,7 @@ func locate(ctx context.Context, repo fs.FS, t patchers.Target) (*located, error
 	case 0:
 		return nil, fmt.Errorf("%s/%s/%s: %w in the renders of %s", t.Namespace, t.Kind, t.Name, patchers.ErrNotFound, strings.Join(dirs, ", "))
 	case 1:
+		hits[0].renders = renders
 		return hits[0], nil
 	}
 	var names []string
