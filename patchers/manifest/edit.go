@@ -114,7 +114,7 @@ func (e *editor) root() (*yaml.Node, error) {
 	return n, nil
 }
 
-// lines returns the byte offset of the start of each line, plus len(src).
+// lineStarts returns the byte offset of the start of each line, plus len(src).
 func (e *editor) lineStarts() []int {
 	starts := []int{0}
 	for i, c := range e.src {
@@ -343,7 +343,8 @@ func step(root *yaml.Node) int {
 }
 
 // block renders path as nested block mapping lines at indent, ending in
-// value (already YAML text), or in a block of lines when tail is given.
+// value: YAML text on the last key's line, or, when value starts with
+// "\n", lines indented one step below the last key.
 func block(indent, st int, path []string, value string) string {
 	var b strings.Builder
 	for i, k := range path {

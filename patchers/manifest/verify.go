@@ -90,7 +90,7 @@ func verify(ctx context.Context, repo fs.FS, newFiles map[string][]byte, in patc
 	if !hit {
 		return fmt.Errorf("%w: the rendered %s did not change", ErrRefused, main.object().Name)
 	}
-	for _, c := range fieldChecks(in) {
+	for _, c := range fieldChecks(in, pl) {
 		obj := pl.target.object()
 		if c.hpa {
 			obj = pl.hpa.object()
@@ -133,7 +133,7 @@ type fieldCheck struct {
 	eq   func(got string) bool
 }
 
-func fieldChecks(in patchers.Intent) []fieldCheck {
+func fieldChecks(in patchers.Intent, pl *plan) []fieldCheck {
 	ctr := "spec.template.spec.containers"
 	if c := in.Target.Container; c != "" {
 		ctr += "[name=" + c + "]"
@@ -179,6 +179,12 @@ func fieldChecks(in patchers.Intent) []fieldCheck {
 				s := strconv.Itoa(int(*v))
 				out = append(out, fieldCheck{hpa: true, path: name, want: s, eq: str(s)})
 			}
+		}
+		// autoscaling/v2's CPU target sits in a metrics list no field path
+		// selects by two keys; there the rendered diff is what shows it.
+		if c := p.TargetCPUUtilizationPercentage; c != nil && pl.hpa != nil && pl.hpa.apiVersion == "autoscaling/v1" {
+			s := strconv.Itoa(int(*c))
+			out = append(out, fieldCheck{hpa: true, path: "spec.targetCPUUtilizationPercentage", want: s, eq: str(s)})
 		}
 	}
 	return out
