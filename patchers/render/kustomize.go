@@ -41,8 +41,9 @@ func KustomizationFile(repo fs.FS, dir string) (file string, ok bool) {
 }
 
 // Kustomize runs `kustomize build` on dir inside repo (krusty with default
-// options: no plugins, load restrictions root-only, no reordering) and
-// returns the YAML stream. The repository is copied into an in-memory
+// options: no plugins, load restrictions root-only, objects in the order the
+// kustomization gives them unless its sortOptions say otherwise, where the
+// kustomize CLI would sort them "legacy" style) and returns the YAML stream. The repository is copied into an in-memory
 // filesystem first; nothing touches disk or network. A remote base (a URL
 // or git reference in resources, bases or components) is an error naming
 // the kustomization file, as is helmCharts, which would need the helm binary.
