@@ -175,7 +175,7 @@ func container(l *located, name string) (*yaml.RNode, string, error) {
 		if len(elems) != 1 {
 			return nil, "", fmt.Errorf("%s in %s has %d containers: name one in target.container", objString(l.obj), l.dir, len(elems))
 		}
-		return elems[0], yaml.GetValue(elems[0].Field("name").Value), nil
+		return elems[0], str(elems[0], "name"), nil
 	}
 	for _, e := range elems {
 		if f := e.Field("name"); f != nil && yaml.GetValue(f.Value) == name {
