@@ -5,13 +5,15 @@ import (
 	"strings"
 )
 
-// context is the number of unchanged lines shown around each change.
-const context = 3
+// contextLines is the number of unchanged lines shown around each change.
+const contextLines = 3
 
 // UnifiedDiff returns the unified diff of a and b as git diff prints it:
 // "--- a/<aName>" and "+++ b/<bName>" headers (a name of "/dev/null" is
-// printed as is), then "@@ -l,s +l,s @@" hunks with 3 lines of context,
-// and "\ No newline at end of file" after a last line without a newline.
+// printed as is), then "@@ -l,s +l,s @@ heading" hunks with 3 lines of
+// context, and "\ No newline at end of file" after a last line without a
+// newline. The heading is git's default: the nearest line above the hunk
+// that starts with a letter, "_" or "$" (for manifests, the top-level key).
 // It returns "" when a and b are equal. The line diff is Myers' O(ND)
 // algorithm in linear space, so its cost grows with the size of the
 // change, not the product of the sizes.
@@ -33,7 +35,7 @@ func UnifiedDiff(aName, bName string, a, b []byte) string {
 	sb.WriteString("+++ " + diffName("b/", bName) + "\n")
 	for start := 0; start < len(ops); {
 		// Find the next change, then the hunk it opens: changes closer
-		// than 2*context equal lines share one.
+		// than 2*contextLines equal lines share one.
 		first := start
 		for first < len(ops) && ops[first].kind == opEqual {
 			first++
@@ -46,12 +48,12 @@ func UnifiedDiff(aName, bName string, a, b []byte) string {
 			if ops[k].kind == opEqual {
 				continue
 			}
-			if k-last-1 > 2*context {
+			if k-last-1 > 2*contextLines {
 				break
 			}
 			last = k
 		}
-		lo, hi := max(first-context, 0), min(last+context+1, len(ops))
+		lo, hi := max(first-contextLines, 0), min(last+contextLines+1, len(ops))
 		writeHunk(&sb, ops[lo:hi], al, bl)
 		start = hi
 	}
