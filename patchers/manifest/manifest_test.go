@@ -298,6 +298,16 @@ func TestVerifyRefuses(t *testing.T) {
 	edit := func(p, old, new string) []byte {
 		return []byte(strings.Replace(string(repo[p].Data), old, new, 1))
 	}
+	hpa, err := findHPA(docs, target)
+	if err != nil || hpa == nil {
+		t.Fatalf("hpa: %v %v", hpa, err)
+	}
+	var ch patchers.Change
+	cpu := intent(t, `{"kind":"set_hpa","target":{"namespace":"shop","kind":"Deployment","name":"checkout"},"params":{"targetCPUUtilizationPercentage":60}}`)
+	err = verify(ctx, repo, map[string][]byte{"shop/checkout.yaml": edit("shop/checkout.yaml", "averageUtilization: 70", "averageUtilization: 65")}, cpu, &plan{target: target, hpa: hpa}, &ch)
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "a cpu metric at 60") {
+		t.Errorf("wrong CPU target: %v", err)
+	}
 	for _, c := range []struct {
 		name  string
 		files map[string][]byte

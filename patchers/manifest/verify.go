@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"testing/fstest"
 
+	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/medic-bot/medic/patchers"
@@ -180,11 +181,14 @@ func fieldChecks(in patchers.Intent, pl *plan) []fieldCheck {
 				out = append(out, fieldCheck{hpa: true, path: name, want: s, eq: str(s)})
 			}
 		}
-		// autoscaling/v2's CPU target sits in a metrics list no field path
-		// selects by two keys; there the rendered diff is what shows it.
-		if c := p.TargetCPUUtilizationPercentage; c != nil && pl.hpa != nil && pl.hpa.apiVersion == "autoscaling/v1" {
+		if c := p.TargetCPUUtilizationPercentage; c != nil && pl.hpa != nil {
 			s := strconv.Itoa(int(*c))
-			out = append(out, fieldCheck{hpa: true, path: "spec.targetCPUUtilizationPercentage", want: s, eq: str(s)})
+			if pl.hpa.apiVersion == "autoscaling/v1" {
+				out = append(out, fieldCheck{hpa: true, path: "spec.targetCPUUtilizationPercentage", want: s, eq: str(s)})
+			} else {
+				// autoscaling/v2: the Resource cpu metric of the list.
+				out = append(out, fieldCheck{hpa: true, path: "spec.metrics", want: "a cpu metric at " + s, eq: cpuMetricIs(*c)})
+			}
 		}
 	}
 	return out
@@ -196,4 +200,30 @@ func objString(o patchers.Object) string {
 		return o.Kind + "/" + o.Name
 	}
 	return o.Namespace + "/" + o.Kind + "/" + o.Name
+}
+
+// cpuMetricIs reports whether an autoscaling/v2 metrics list (as YAML) has
+// a Resource cpu metric whose averageUtilization is want.
+func cpuMetricIs(want int32) func(string) bool {
+	return func(got string) bool {
+		var metrics []struct {
+			Type     string `yaml:"type"`
+			Resource struct {
+				Name   string `yaml:"name"`
+				Target struct {
+					AverageUtilization *int32 `yaml:"averageUtilization"`
+				} `yaml:"target"`
+			} `yaml:"resource"`
+		}
+		if err := yaml.Unmarshal([]byte(got), &metrics); err != nil {
+			return false
+		}
+		for _, m := range metrics {
+			if m.Type == "Resource" && m.Resource.Name == "cpu" {
+				u := m.Resource.Target.AverageUtilization
+				return u != nil && *u == want
+			}
+		}
+		return false
+	}
 }
