@@ -71,6 +71,18 @@ func TestUnifiedDiffGolden(t *testing.T) {
 			}
 			return plain(i)
 		})},
+		{"gap-6-merged", lines(20, plain), lines(20, func(i int) string {
+			if i == 5 || i == 12 {
+				return "changed " + strconv.Itoa(i)
+			}
+			return plain(i)
+		})},
+		{"gap-7-split", lines(20, plain), lines(20, func(i int) string {
+			if i == 5 || i == 13 {
+				return "changed " + strconv.Itoa(i)
+			}
+			return plain(i)
+		})},
 		{"manifest", "spec:\n  replicas: 1\n  template:\n    spec:\n      containers:\n      - name: app\n        resources:\n          limits:\n            memory: 256Mi\n",
 			"spec:\n  replicas: 3\n  template:\n    spec:\n      containers:\n      - name: app\n        resources:\n          limits:\n            memory: 512Mi\n            cpu: 500m\n"},
 	}
