@@ -182,7 +182,7 @@ func container(l *located, name string) (*yaml.RNode, string, error) {
 			return e, name, nil
 		}
 	}
-	return nil, "", fmt.Errorf("%s/%s: %w: no container %q in the render of %s", objString(l.obj), name, patchers.ErrNotFound, name, l.dir)
+	return nil, "", fmt.Errorf("%s[%s]: %w: no container %q in the render of %s", objString(l.obj), name, patchers.ErrNotFound, name, l.dir)
 }
 
 // hpa returns the rendered HorizontalPodAutoscaler targeting the workload,
