@@ -610,6 +610,7 @@ func setCPUMetric(spec *yaml.RNode, rendered []*yaml.RNode, cpuIndex int, want s
 	list := yaml.NewListRNode()
 	for i, m := range rendered {
 		c := m.Copy()
+		typeFirst(c.YNode())
 		if i == cpuIndex {
 			t, err := mapAt(c, "resource", "target")
 			if err != nil {
@@ -636,4 +637,24 @@ func setCPUMetric(spec *yaml.RNode, rendered []*yaml.RNode, cpuIndex int, want s
 		}
 	}
 	return spec.PipeE(yaml.SetField("metrics", list))
+}
+
+// typeFirst moves a mapping's type key to the front, where people write
+// it: a render sorts keys, and a metric reads better as "type: Resource"
+// followed by what that type means.
+func typeFirst(n *yaml.Node) {
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "type" && i > 0 {
+			k, v := n.Content[i], n.Content[i+1]
+			rest := append(n.Content[:i:i], n.Content[i+2:]...)
+			n.Content = append([]*yaml.Node{k, v}, rest...)
+			break
+		}
+	}
+	for i := 1; i < len(n.Content); i += 2 {
+		typeFirst(n.Content[i])
+	}
 }
