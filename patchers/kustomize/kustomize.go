@@ -115,7 +115,7 @@ func (p Patcher) Plan(ctx context.Context, repo fs.FS, in patchers.Intent) (patc
 	}
 	// Files may be shared: no other environment may render differently.
 	for _, dir := range slices.Sorted(maps.Keys(l.renders)) {
-		if dir == l.dir {
+		if dir == l.dir || !l.reaches(dir, e.order) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {

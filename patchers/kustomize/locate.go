@@ -46,22 +46,25 @@ func kustomizationDirs(repo fs.FS) ([]string, error) {
 
 // roots are the kustomization directories no other kustomization of the
 // repository includes: the environments that get deployed.
-func roots(repo fs.FS) ([]string, error) {
+// It also returns, for every kustomization directory, the directories it
+// includes.
+func roots(repo fs.FS) ([]string, map[string][]string, error) {
 	dirs, err := kustomizationDirs(repo)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	graph := map[string][]string{}
 	included := map[string]bool{}
 	components := map[string]bool{} // kind: Component builds only inside another kustomization
 	for _, dir := range dirs {
 		file, _ := render.KustomizationFile(repo, dir)
 		data, err := fs.ReadFile(repo, file)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", file, err)
+			return nil, nil, fmt.Errorf("read %s: %w", file, err)
 		}
 		k, err := yaml.Parse(string(data))
 		if err != nil {
-			return nil, fmt.Errorf("parse %s: %w", file, err)
+			return nil, nil, fmt.Errorf("parse %s: %w", file, err)
 		}
 		if k.GetKind() == "Component" {
 			components[dir] = true
@@ -69,10 +72,10 @@ func roots(repo fs.FS) ([]string, error) {
 		for _, p := range patchFiles(dir, k) {
 			data, err := fs.ReadFile(repo, p)
 			if err != nil {
-				return nil, fmt.Errorf("read patch %s (listed in %s): %w", p, file, err)
+				return nil, nil, fmt.Errorf("read patch %s (listed in %s): %w", p, file, err)
 			}
 			if _, err := readNodes(data); err != nil {
-				return nil, fmt.Errorf("parse patch %s (listed in %s): %w", p, file, err)
+				return nil, nil, fmt.Errorf("parse patch %s (listed in %s): %w", p, file, err)
 			}
 		}
 		for _, field := range []string{"resources", "bases", "components"} {
@@ -84,7 +87,9 @@ func roots(repo fs.FS) ([]string, error) {
 				if item.Kind != yaml.ScalarNode {
 					continue
 				}
-				included[path.Clean(path.Join(dir, item.Value))] = true
+				ref := path.Clean(path.Join(dir, item.Value))
+				included[ref] = true
+				graph[dir] = append(graph[dir], ref)
 			}
 		}
 	}
@@ -94,7 +99,7 @@ func roots(repo fs.FS) ([]string, error) {
 			out = append(out, dir)
 		}
 	}
-	return out, nil
+	return out, graph, nil
 }
 
 // located is the overlay that renders the target and its render.
@@ -104,15 +109,39 @@ type located struct {
 	rendered []byte
 	docs     []render.Doc
 	obj      patchers.Object
-	node     *yaml.RNode       // the rendered target
-	renders  map[string][]byte // every root's render, by directory
+	node     *yaml.RNode         // the rendered target
+	renders  map[string][]byte   // every root's render, by directory
+	graph    map[string][]string // kustomization directory -> the directories it includes
+}
+
+// reaches reports whether the kustomization in root, or one it includes,
+// can load one of files: with kustomize's root-only load restrictions a
+// kustomization loads files from its own directory tree only.
+func (l *located) reaches(root string, files []string) bool {
+	seen := map[string]bool{}
+	todo := []string{root}
+	for len(todo) > 0 {
+		dir := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		if seen[dir] {
+			continue
+		}
+		seen[dir] = true
+		for _, f := range files {
+			if inside(dir, f) {
+				return true
+			}
+		}
+		todo = append(todo, l.graph[dir]...)
+	}
+	return false
 }
 
 // locate builds every root kustomization and finds the one rendering the
 // target. Any root that does not build is an error: it might define the
 // target too.
 func locate(ctx context.Context, repo fs.FS, t patchers.Target) (*located, error) {
-	dirs, err := roots(repo)
+	dirs, graph, err := roots(repo)
 	if err != nil {
 		return nil, err
 	}
@@ -151,6 +180,7 @@ func locate(ctx context.Context, repo fs.FS, t patchers.Target) (*located, error
 		return nil, fmt.Errorf("%s/%s/%s: %w in the renders of %s", t.Namespace, t.Kind, t.Name, patchers.ErrNotFound, strings.Join(dirs, ", "))
 	case 1:
 		hits[0].renders = renders
+		hits[0].graph = graph
 		return hits[0], nil
 	}
 	var names []string
