@@ -55,6 +55,11 @@ type Patcher interface {
 // the repository.
 var ErrNotFound = errors.New("target not found")
 
+// ErrRefused is wrapped when a plan was made but its rendered result did
+// not verify (the field did not take the value, or something besides the
+// target changed): the answer is "no", not a bad input.
+var ErrRefused = errors.New("plan refused by verification")
+
 // ErrAmbiguous is wrapped when the target is defined more than once and the
 // patcher cannot tell which definition controls it.
 var ErrAmbiguous = errors.New("target defined more than once")

@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/medic-bot/medic/patchers"
-	"github.com/medic-bot/medic/patchers/manifest"
 	"github.com/medic-bot/medic/patchers/registry"
 )
 
@@ -56,7 +55,7 @@ func newPatch() *cobra.Command {
 			}
 			ch, err := p.Plan(cmd.Context(), repo, in)
 			if err != nil {
-				if errors.Is(err, manifest.ErrRefused) {
+				if errors.Is(err, patchers.ErrRefused) {
 					return noError{fmt.Sprintf("%s patcher refused the plan: %v", p.Name(), err)}
 				}
 				return usageError{fmt.Errorf("%s patcher: %w", p.Name(), err)}

@@ -508,7 +508,7 @@ func (s *session) othersUnchanged(content []byte) error {
 				return fmt.Errorf("helm: the edit to %s breaks chart %s: %w", s.file, dir, err2)
 			}
 			if c := changed(before.docs, after.docs); len(c) > 0 {
-				return fmt.Errorf("helm: the edit to %s also changes chart %s's %s; refusing", s.file, dir, objectList(c))
+				return fmt.Errorf("helm: %w: the edit to %s also changes chart %s's %s", patchers.ErrRefused, s.file, dir, objectList(c))
 			}
 		}
 	}

@@ -410,11 +410,11 @@ func (s *session) verify(in patchers.Intent, before, after rendered, ws []want) 
 	for _, w := range ws {
 		if !s.holds(after, w) {
 			got, _ := s.field(after, w)
-			return fmt.Errorf("helm: after the edit %s of %s renders as %q, not %q; refusing", w.label, s.target, got, w.value.text)
+			return fmt.Errorf("helm: %w: after the edit %s of %s renders as %q, not %q", patchers.ErrRefused, w.label, s.target, got, w.value.text)
 		}
 	}
 	if o := s.outside(before, after); len(o) > 0 {
-		return fmt.Errorf("helm: the edit to %s also changes %s; refusing", s.file, objectList(o))
+		return fmt.Errorf("helm: %w: the edit to %s also changes %s", patchers.ErrRefused, s.file, objectList(o))
 	}
 	t, h := s.find(after)
 	if t == nil {
@@ -499,7 +499,7 @@ func (s *session) onlyWanted(before, after *doc, ws []want, hpa, hpaAdded bool) 
 	}
 	if len(bad) > 0 {
 		sort.Strings(bad)
-		return fmt.Errorf("helm: the edit to %s also changes %s of %s %s; refusing", s.file, strings.Join(bad, ", "), before.Object.Kind, before.Object.Name)
+		return fmt.Errorf("helm: %w: the edit to %s also changes %s of %s %s", patchers.ErrRefused, s.file, strings.Join(bad, ", "), before.Object.Kind, before.Object.Name)
 	}
 	return nil
 }

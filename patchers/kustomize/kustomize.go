@@ -111,7 +111,7 @@ func (p Patcher) Plan(ctx context.Context, repo fs.FS, in patchers.Intent) (patc
 		return patchers.Change{}, err
 	}
 	if err := verify(after, pl, changed, l); err != nil {
-		return patchers.Change{}, fmt.Errorf("refuse the change to %s: %w", l.dir, err)
+		return patchers.Change{}, fmt.Errorf("%w: refuse the change to %s: %w", patchers.ErrRefused, l.dir, err)
 	}
 	// Files may be shared: no other environment may render differently.
 	for _, dir := range slices.Sorted(maps.Keys(l.renders)) {
@@ -123,10 +123,10 @@ func (p Patcher) Plan(ctx context.Context, repo fs.FS, in patchers.Intent) (patc
 		}
 		other, err := render.Kustomize(render.Overlay(repo, e.files), dir)
 		if err != nil {
-			return patchers.Change{}, fmt.Errorf("refuse the change to %s: it breaks %s: %w", l.dir, dir, err)
+			return patchers.Change{}, fmt.Errorf("%w: refuse the change to %s: it breaks %s: %w", patchers.ErrRefused, l.dir, dir, err)
 		}
 		if !bytes.Equal(other, l.renders[dir]) {
-			return patchers.Change{}, fmt.Errorf("refuse the change to %s: it would also change the render of %s", l.dir, dir)
+			return patchers.Change{}, fmt.Errorf("%w: refuse the change to %s: it would also change the render of %s", patchers.ErrRefused, l.dir, dir)
 		}
 	}
 	ch := patchers.Change{

@@ -19,7 +19,7 @@ import (
 // ErrRefused is wrapped when the rendered result of an edit does not say
 // what the intent asked, or changes more than its target: the plan is
 // refused and nothing is to be written.
-var ErrRefused = errors.New("plan refused by verification")
+var ErrRefused = patchers.ErrRefused
 
 func fileDiff(p string, a, b []byte) string {
 	return render.UnifiedDiff(p, p, a, b)
