@@ -54,7 +54,7 @@ func DefaultEngineConfig() EngineConfig {
 		StaleAfter: 30 * time.Minute,
 		Cooldown:   30 * time.Minute,
 		Window:     time.Minute,
-		Lateness:   15 * time.Second,
+		Lateness:   time.Minute,
 		MaxRoutes:  100,
 		RequestHistograms: []string{
 			"http.server.request.duration", "http.server.duration",
