@@ -240,6 +240,7 @@ type scoreState struct {
 	runs  uint16 // runs of exceedances learned from, saturating
 	flags uint8  // scoreAlerting, scoreExceeding
 	below uint8  // alerting: consecutive points below warn/2; otherwise: consecutive points at or above warn
+	peak  uint8  // the highest score of the excursion so far, in 255ths (fits the padding)
 }
 
 // scoreState.flags bits.
@@ -258,6 +259,7 @@ type scoreStep struct {
 	z        float64 // the residual (or drift) in units of sigma
 	drift    bool    // the drift, not the point itself, was the surprise
 	raise    bool    // the stream just became anomalous
+	peak     float64 // with raise: the highest score of the excursion
 }
 
 // scoreWarm returns a, or a larger factor while the stream is young so that the
@@ -452,10 +454,11 @@ func (p *scoreParams) update(st *scoreState, t int64, v float64) scoreStep {
 		return step
 	}
 	if step.score < p.warn {
-		st.onset, st.below = 0, 0
+		st.onset, st.below, st.peak = 0, 0, 0
 		st.flags &^= scorePeaked
 		return step
 	}
+	st.peak = max(st.peak, uint8(min(step.score, 1)*255))
 	if st.onset == 0 {
 		st.onset = t
 	}
@@ -470,6 +473,8 @@ func (p *scoreParams) update(st *scoreState, t int64, v float64) scoreStep {
 		st.flags &^= scorePeaked
 		st.below = 0
 		step.raise = true
+		step.peak = max(step.score, float64(st.peak)/255)
+		st.peak = 0
 	}
 	return step
 }
@@ -565,10 +570,10 @@ func (d *ScoreDetector) Observe(sig *Signal, p Point, emit Emit) {
 		dir = "below"
 	}
 	summary := fmt.Sprintf("%s at %s, %.1fσ %s its expected %s (anomaly score %.2f)",
-		sig.Name, fmtValue(p.V), math.Abs(r.z), dir, fmtValue(r.baseline), r.score)
+		sig.Name, fmtValue(p.V), math.Abs(r.z), dir, fmtValue(r.baseline), r.peak)
 	if r.drift {
 		summary = fmt.Sprintf("%s drifted to %s from its usual level of %s, %.1f times its normal drift (anomaly score %.2f)",
-			sig.Name, fmtValue(r.level), fmtValue(r.baseline), math.Abs(r.z), r.score)
+			sig.Name, fmtValue(r.level), fmtValue(r.baseline), math.Abs(r.z), r.peak)
 	}
 	a := Anomaly{
 		Signal:   sig.Name,
@@ -576,7 +581,7 @@ func (d *ScoreDetector) Observe(sig *Signal, p Point, emit Emit) {
 		Detector: d.Name(),
 		Onset:    time.Unix(0, st.onset).UTC(),
 		At:       time.Unix(0, p.T).UTC(),
-		Score:    r.score,
+		Score:    r.peak,
 		Observed: p.V,
 		Baseline: r.baseline,
 		Summary:  summary,
