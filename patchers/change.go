@@ -14,6 +14,9 @@ type FileChange struct {
 	// Content is the file's new content (what --write writes). Not part
 	// of the JSON form.
 	Content []byte `json:"-"`
+	// Deleted says the change removes the file (its diff goes to
+	// /dev/null); Content is then empty. Not part of the JSON form.
+	Deleted bool `json:"-"`
 }
 
 // Object names one Kubernetes object of the rendered manifests.
@@ -50,6 +53,19 @@ type Patcher interface {
 	// wrong; an error means nothing is to be written.
 	Plan(ctx context.Context, repo fs.FS, in Intent) (Change, error)
 }
+
+// TargetRenderer is implemented by patchers that can render the environment
+// holding a target: the directory they would build (overlay, values
+// environment, manifest folder) and its rendered manifests. Intents that
+// need git history (rollback_image previous, revert_commit) read the target
+// at older commits through it.
+type TargetRenderer interface {
+	RenderTarget(ctx context.Context, repo fs.FS, t Target) (dir string, manifests []byte, err error)
+}
+
+// ErrNotSupported is wrapped when a patcher cannot carry out an intent kind
+// by itself (the git-history intents, which the history package adds).
+var ErrNotSupported = errors.New("not supported")
 
 // ErrNotFound is wrapped when the intent's target is defined nowhere in
 // the repository.
