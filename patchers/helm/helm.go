@@ -16,8 +16,11 @@ import (
 	"github.com/medic-bot/medic/patchers/render"
 )
 
-// ErrNotSupported is wrapped by intents this patcher cannot plan yet.
-var ErrNotSupported = errors.New("not supported yet")
+// ErrNotSupported is wrapped by intents this patcher cannot plan yet. It
+// is patchers.ErrNotSupported, so callers can test for either.
+var ErrNotSupported = patchers.ErrNotSupported
+
+var _ patchers.TargetRenderer = patcher{}
 
 // ErrNoValuesKey is wrapped when no values key controls the field an
 // intent changes (the chart hard-codes it, or derives it from several
@@ -123,17 +126,48 @@ func (patcher) Plan(ctx context.Context, repo fs.FS, in patchers.Intent) (patche
 	}
 	switch in.Kind {
 	case patchers.KindRevertCommit:
-		return patchers.Change{}, fmt.Errorf("helm: revert_commit is %w", ErrNotSupported)
+		return patchers.Change{}, fmt.Errorf("helm: revert_commit is %w yet", ErrNotSupported)
 	case patchers.KindRollbackImage:
 		var p patchers.RollbackImageParams
 		_ = json.Unmarshal(in.Params, &p)
 		if p.Previous {
-			return patchers.Change{}, fmt.Errorf("helm: rollback_image with previous: true is %w; give the image", ErrNotSupported)
+			return patchers.Change{}, fmt.Errorf("helm: rollback_image with previous: true is %w yet; give the image", ErrNotSupported)
 		}
 	}
-	envs, err := candidates(repo, in.Target.Namespace)
+	s, base, err := findEnv(ctx, repo, in.Target)
 	if err != nil {
-		return patchers.Change{}, fmt.Errorf("helm: %w", err)
+		return patchers.Change{}, err
+	}
+	return s.plan(in, base)
+}
+
+// RenderTarget implements patchers.TargetRenderer: the directory of the
+// values file of the environment that renders t (the chart's directory
+// when the chart has no per-environment files) and the helm template
+// render of that environment. It finds the environment as Plan does:
+// ErrNotFound when none renders t, ErrAmbiguous when several do. When the
+// chart leaves the target's namespace to the release, the target's
+// document is given it, so the render names the object as t does.
+func (patcher) RenderTarget(ctx context.Context, repo fs.FS, t patchers.Target) (string, []byte, error) {
+	if err := ctx.Err(); err != nil {
+		return "", nil, err
+	}
+	s, base, err := findEnv(ctx, repo, t)
+	if err != nil {
+		return "", nil, err
+	}
+	out, err := withNamespace(base.out, t)
+	if err != nil {
+		return "", nil, fmt.Errorf("helm: %s: %w", s.env.ChartDir, err)
+	}
+	return path.Dir(s.file), out, nil
+}
+
+// findEnv opens the one environment that renders t, with its render.
+func findEnv(ctx context.Context, repo fs.FS, t patchers.Target) (*session, rendered, error) {
+	envs, err := candidates(repo, t.Namespace)
+	if err != nil {
+		return nil, rendered{}, fmt.Errorf("helm: %w", err)
 	}
 	var (
 		s    *session
@@ -141,7 +175,7 @@ func (patcher) Plan(ctx context.Context, repo fs.FS, in patchers.Intent) (patche
 		errs []error
 	)
 	for _, e := range envs {
-		c, r, err := open(ctx, repo, e, in.Target)
+		c, r, err := open(ctx, repo, e, t)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -150,21 +184,21 @@ func (patcher) Plan(ctx context.Context, repo fs.FS, in patchers.Intent) (patche
 			continue
 		}
 		if s != nil {
-			return patchers.Change{}, fmt.Errorf("helm: %w: %s is rendered by %s and %s", patchers.ErrAmbiguous, in.Target, s.file, c.file)
+			return nil, rendered{}, fmt.Errorf("helm: %w: %s is rendered by %s and %s", patchers.ErrAmbiguous, t, s.file, c.file)
 		}
 		s, base = c, r
 	}
 	if s == nil {
 		if len(errs) > 0 {
-			return patchers.Change{}, fmt.Errorf("helm: %w", errors.Join(errs...))
+			return nil, rendered{}, fmt.Errorf("helm: %w", errors.Join(errs...))
 		}
 		var files []string
 		for _, e := range envs {
 			files = append(files, e.ChartDir+" with "+e.ValuesFile)
 		}
-		return patchers.Change{}, fmt.Errorf("helm: %w: %s is not rendered by %s", patchers.ErrNotFound, in.Target, strings.Join(files, "; "))
+		return nil, rendered{}, fmt.Errorf("helm: %w: %s is not rendered by %s", patchers.ErrNotFound, t, strings.Join(files, "; "))
 	}
-	return s.plan(in, base)
+	return s, base, nil
 }
 
 // open reads an environment and renders it; a nil session means the

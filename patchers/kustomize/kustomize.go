@@ -20,8 +20,11 @@ import (
 )
 
 // ErrNotSupported is wrapped for intents that need the repository's git
-// history, which this patcher does not read yet.
-var ErrNotSupported = errors.New("not supported yet")
+// history, which this patcher does not read yet. It is
+// patchers.ErrNotSupported, so callers can test for either.
+var ErrNotSupported = patchers.ErrNotSupported
+
+var _ patchers.TargetRenderer = Patcher{}
 
 // Patcher plans changes in kustomize repositories. It is stateless and
 // safe for concurrent use.
@@ -37,6 +40,18 @@ func (Patcher) Name() string { return "kustomize" }
 func (Patcher) Detect(repo fs.FS) bool {
 	dirs, err := kustomizationDirs(repo)
 	return err == nil && len(dirs) > 0
+}
+
+// RenderTarget implements patchers.TargetRenderer: the overlay directory
+// that renders t (found as Plan finds it: ErrNotFound when no root
+// kustomization renders it, ErrAmbiguous when several do) and that
+// overlay's kustomize build output.
+func (Patcher) RenderTarget(ctx context.Context, repo fs.FS, t patchers.Target) (string, []byte, error) {
+	l, err := locate(ctx, repo, t)
+	if err != nil {
+		return "", nil, err
+	}
+	return l.dir, l.rendered, nil
 }
 
 // check is one rendered field the plan must leave with a value.
@@ -63,12 +78,12 @@ func (p Patcher) Plan(ctx context.Context, repo fs.FS, in patchers.Intent) (patc
 	}
 	switch in.Kind {
 	case patchers.KindRevertCommit:
-		return patchers.Change{}, fmt.Errorf("revert_commit: %w: it needs the repository's git history", ErrNotSupported)
+		return patchers.Change{}, fmt.Errorf("revert_commit: %w yet: it needs the repository's git history", ErrNotSupported)
 	case patchers.KindRollbackImage:
 		var rp patchers.RollbackImageParams
 		_ = json.Unmarshal(in.Params, &rp)
 		if rp.Previous {
-			return patchers.Change{}, fmt.Errorf("rollback_image with previous: %w: it needs the repository's git history", ErrNotSupported)
+			return patchers.Change{}, fmt.Errorf("rollback_image with previous: %w yet: it needs the repository's git history", ErrNotSupported)
 		}
 	}
 	l, err := locate(ctx, repo, in.Target)

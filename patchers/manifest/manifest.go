@@ -16,6 +16,11 @@ import (
 	"github.com/medic-bot/medic/patchers"
 )
 
+// ErrNotSupported is wrapped for intents that need the repository's git
+// history (rollback_image with previous, revert_commit). It is
+// patchers.ErrNotSupported, so callers can test for either.
+var ErrNotSupported = patchers.ErrNotSupported
+
 // New returns the plain-manifest patcher. It is safe for concurrent use.
 func New() patchers.Patcher { return patcher{} }
 
@@ -177,14 +182,14 @@ func (p patcher) Plan(ctx context.Context, repo fs.FS, in patchers.Intent) (patc
 	}
 	switch in.Kind {
 	case patchers.KindRevertCommit:
-		return patchers.Change{}, errors.New("manifest: revert_commit is not supported yet")
+		return patchers.Change{}, fmt.Errorf("manifest: revert_commit is %w yet", patchers.ErrNotSupported)
 	case patchers.KindRollbackImage:
 		var rp patchers.RollbackImageParams
 		if err := json.Unmarshal(in.Params, &rp); err != nil {
 			return patchers.Change{}, fmt.Errorf("params: %w", err)
 		}
 		if rp.Previous {
-			return patchers.Change{}, errors.New("manifest: rollback_image with previous: true is not supported yet; give image")
+			return patchers.Change{}, fmt.Errorf("manifest: rollback_image with previous: true is %w yet; give image", patchers.ErrNotSupported)
 		}
 	}
 	docs, files, err := load(ctx, repo)
