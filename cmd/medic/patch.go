@@ -10,11 +10,14 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
+	"github.com/go-git/go-git/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/medic-bot/medic/patchers"
+	"github.com/medic-bot/medic/patchers/history"
 	"github.com/medic-bot/medic/patchers/registry"
 )
 
@@ -53,6 +56,9 @@ func newPatch() *cobra.Command {
 			if err != nil {
 				return usageError{err}
 			}
+			if p, err = withHistory(p, repoDir, in); err != nil {
+				return usageError{err}
+			}
 			ch, err := p.Plan(cmd.Context(), repo, in)
 			if err != nil {
 				if errors.Is(err, patchers.ErrRefused) {
@@ -86,11 +92,22 @@ func newPatch() *cobra.Command {
 			if err := writeFiles(repoDir, ch.Files); err != nil {
 				return fmt.Errorf("write: %w", err)
 			}
-			var paths []string
+			var wrote, deleted []string
 			for _, f := range ch.Files {
-				paths = append(paths, f.Path)
+				if f.Deleted {
+					deleted = append(deleted, f.Path)
+				} else {
+					wrote = append(wrote, f.Path)
+				}
 			}
-			fmt.Fprintf(note, "wrote %s\n", strings.Join(paths, ", "))
+			var done []string
+			if len(wrote) > 0 {
+				done = append(done, "wrote "+strings.Join(wrote, ", "))
+			}
+			if len(deleted) > 0 {
+				done = append(done, "deleted "+strings.Join(deleted, ", "))
+			}
+			fmt.Fprintln(note, strings.Join(done, "; "))
 			return nil
 		},
 	}
@@ -99,6 +116,47 @@ func newPatch() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the Change as JSON (the policy input's change)")
 	cmd.Flags().BoolVar(&write, "write", false, "write the edited files into --repo")
 	return cmd
+}
+
+// withHistory wraps p with the git-history intents when repoDir is inside
+// a git repository. Outside one, an intent that needs history is an error.
+func withHistory(p patchers.Patcher, repoDir string, in patchers.Intent) (patchers.Patcher, error) {
+	gr, err := git.PlainOpenWithOptions(repoDir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		if needsHistory(in) {
+			return nil, fmt.Errorf("%s needs the repository's git history, and --repo %s is not in a git repository: %w", in.Kind, repoDir, err)
+		}
+		return p, nil
+	}
+	dir := "."
+	if wt, err := gr.Worktree(); err == nil {
+		root, err1 := filepath.EvalSymlinks(wt.Filesystem.Root())
+		abs, err2 := filepath.Abs(repoDir)
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, err
+		}
+		if abs, err = filepath.EvalSymlinks(abs); err != nil {
+			return nil, err
+		}
+		rel, err := filepath.Rel(root, abs)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return nil, fmt.Errorf("--repo %s is outside its git work tree %s", repoDir, root)
+		}
+		dir = filepath.ToSlash(rel)
+	}
+	return history.WrapDir(p, gr, dir), nil
+}
+
+// needsHistory reports whether an intent reads git history.
+func needsHistory(in patchers.Intent) bool {
+	switch in.Kind {
+	case patchers.KindRevertCommit:
+		return true
+	case patchers.KindRollbackImage:
+		var rp patchers.RollbackImageParams
+		return json.Unmarshal(in.Params, &rp) == nil && rp.Previous
+	}
+	return false
 }
 
 func printChange(w io.Writer, patcher string, ch patchers.Change) {
@@ -123,7 +181,8 @@ func printChange(w io.Writer, patcher string, ch patchers.Change) {
 // writeFiles writes every file of the change into dir, or none: each is
 // written to a temporary file beside it first, and renamed over the
 // original only once all are written. A failed rename puts back the files
-// already renamed. Writes go through os.Root, so no path of the change can
+// already renamed. A Deleted file is removed in the same step (and put
+// back on failure). Writes go through os.Root, so no path of the change can
 // leave dir.
 func writeFiles(dir string, files []patchers.FileChange) (err error) {
 	root, err := os.OpenRoot(dir)
@@ -140,7 +199,9 @@ func writeFiles(dir string, files []patchers.FileChange) (err error) {
 	defer func() {
 		if err != nil {
 			for _, s := range st {
-				_ = root.Remove(s.tmp)
+				if s.tmp != "" {
+					_ = root.Remove(s.tmp)
+				}
 			}
 		}
 	}()
@@ -159,6 +220,12 @@ func writeFiles(dir string, files []patchers.FileChange) (err error) {
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
+		if f.Deleted {
+			if s.existed {
+				st = append(st, s)
+			}
+			continue
+		}
 		var rnd [6]byte
 		_, _ = rand.Read(rnd[:])
 		s.tmp = path.Join(path.Dir(f.Path), ".medic-"+path.Base(f.Path)+"."+hex.EncodeToString(rnd[:])+".tmp")
@@ -174,7 +241,13 @@ func writeFiles(dir string, files []patchers.FileChange) (err error) {
 		}
 	}
 	for i, s := range st {
-		if rerr := root.Rename(s.tmp, s.path); rerr != nil {
+		var rerr error
+		if s.tmp == "" {
+			rerr = root.Remove(s.path)
+		} else {
+			rerr = root.Rename(s.tmp, s.path)
+		}
+		if rerr != nil {
 			var undo []error
 			for _, done := range st[:i] {
 				if done.existed {

@@ -11,6 +11,11 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/medic-bot/medic/patchers"
 	"github.com/medic-bot/medic/patchers/manifest"
@@ -278,5 +283,84 @@ func TestPatchRefusedExitsOne(t *testing.T) {
 	code, _, stderr := runCLI(t, "patch", "--repo", repo, "--intent", intentFile(t, memoryIntent), "--write")
 	if code != exitNo || !strings.Contains(stderr, "refused") || !strings.Contains(stderr, "cart changed too") {
 		t.Errorf("exit %d, stderr %q; want 1 and the reason", code, stderr)
+	}
+}
+
+// gitCommit stages everything in dir's repository and commits it.
+func gitCommit(t *testing.T, r *git.Repository, msg string) plumbing.Hash {
+	t.Helper()
+	wt, err := r.Worktree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wt.AddWithOptions(&git.AddOptions{All: true}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := wt.Commit(msg, &git.CommitOptions{Author: &object.Signature{Name: "t", Email: "t@example.com", When: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestPatchWriteRevert: medic patch --write applies a revert_commit that
+// edits one file and deletes another, on a git repository.
+func TestPatchWriteRevert(t *testing.T) {
+	repo := fixtureCopy(t)
+	r, err := git.PlainInit(repo, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := worktree(t, repo)
+	gitCommit(t, r, "import")
+	pdb := filepath.Join(repo, "shop", "checkout-pdb.yaml")
+	if err := os.WriteFile(pdb, []byte("apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: checkout\n  namespace: shop\nspec:\n  minAvailable: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	checkout := filepath.Join(repo, "shop", "checkout.yaml")
+	b, _ := os.ReadFile(checkout)
+	if err := os.WriteFile(checkout, []byte(strings.Replace(string(b), "replicas: 3", "replicas: 5", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := gitCommit(t, r, "checkout: pdb and 5 replicas")
+
+	in := intentFile(t, `{"kind":"revert_commit","target":{"namespace":"shop","kind":"Deployment","name":"checkout"},"params":{"commit":"`+c.String()[:8]+`"}}`)
+	code, out, stderr := runCLI(t, "patch", "--repo", repo, "--intent", in, "--write")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s\n%s", code, stderr, out)
+	}
+	for _, want := range []string{"revert " + c.String()[:7], "+++ /dev/null", "wrote shop/checkout.yaml; deleted shop/checkout-pdb.yaml"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if after := worktree(t, repo); !reflect.DeepEqual(before, after) {
+		t.Errorf("the revert did not restore the imported files: %d files, want %d", len(after), len(before))
+	}
+}
+
+// worktree is tree without .git.
+func worktree(t *testing.T, dir string) map[string]string {
+	m := tree(t, dir)
+	for p := range m {
+		if strings.HasPrefix(p, ".git/") {
+			delete(m, p)
+		}
+	}
+	return m
+}
+
+// TestPatchHistoryNeedsGit: a history intent on a folder outside git is
+// bad input.
+func TestPatchHistoryNeedsGit(t *testing.T) {
+	repo := fixtureCopy(t)
+	for _, js := range []string{
+		`{"kind":"revert_commit","target":{"namespace":"shop","kind":"Deployment","name":"checkout"},"params":{"commit":"deadbeef"}}`,
+		`{"kind":"rollback_image","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"previous":true}}`,
+	} {
+		code, _, stderr := runCLI(t, "patch", "--repo", repo, "--intent", intentFile(t, js))
+		if code != exitUsage || !strings.Contains(stderr, "needs the repository's git history") {
+			t.Errorf("exit %d: %s", code, stderr)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"strings"
 	"sync"
 
@@ -29,7 +30,19 @@ const MaxCommits = 500
 // with an error wrapping patchers.ErrNotSupported. The result is safe for
 // concurrent use if inner is (the history intents take turns: go-git's repository is not).
 func Wrap(inner patchers.Patcher, repo *git.Repository) patchers.Patcher {
-	return &wrapped{inner: inner, repo: repo, max: MaxCommits}
+	return WrapDir(inner, repo, ".")
+}
+
+// WrapDir is Wrap for a Plan repo that is the folder dir of the git
+// repository (slash-separated, relative to its root): older commits are
+// read at dir, and revert_commit undoes only what the commit changed under
+// dir.
+func WrapDir(inner patchers.Patcher, repo *git.Repository, dir string) patchers.Patcher {
+	dir = path.Clean(strings.Trim(dir, "/"))
+	if dir == "" {
+		dir = "."
+	}
+	return &wrapped{inner: inner, repo: repo, dir: dir, max: MaxCommits}
 }
 
 type wrapped struct {
@@ -38,6 +51,7 @@ type wrapped struct {
 	mu    sync.Mutex
 	inner patchers.Patcher
 	repo  *git.Repository
+	dir   string // the Plan repo's folder in repo
 	max   int
 }
 
@@ -218,5 +232,17 @@ func (w *wrapped) imageAt(ctx context.Context, tr patchers.TargetRenderer, c *ob
 	if err != nil {
 		return "", err
 	}
-	return image(ctx, tr, TreeFS(tree), t)
+	fsys, err := w.treeFS(tree)
+	if err != nil {
+		return "", err
+	}
+	return image(ctx, tr, fsys, t)
+}
+
+// treeFS is tree's fs.FS at the Plan repo's folder.
+func (w *wrapped) treeFS(tree *object.Tree) (fs.FS, error) {
+	if w.dir == "." {
+		return TreeFS(tree), nil
+	}
+	return fs.Sub(TreeFS(tree), w.dir)
 }

@@ -85,17 +85,30 @@ func (w *wrapped) revert(ctx context.Context, tr patchers.TargetRenderer, repo f
 	if err != nil {
 		return patchers.Change{}, fmt.Errorf("revert_commit: diff %s: %w", name, err)
 	}
-	oldFS, newFS := TreeFS(from), TreeFS(to)
+	oldFS, oerr := w.treeFS(from)
+	newFS, nerr := w.treeFS(to)
+	if err := errors.Join(oerr, nerr); err != nil {
+		return patchers.Change{}, fmt.Errorf("revert_commit: %w", err)
+	}
 
 	var files []patchers.FileChange
 	edits := map[string][]byte{}
 	var removed []string
+	inDir := 0 // files the commit changed under the Plan repo's folder
 	for _, chg := range changes {
 		paths := []string{chg.From.Name, chg.To.Name}
 		for _, p := range slices.Compact(paths) {
+			if w.dir != "." {
+				rel, ok := strings.CutPrefix(p, w.dir+"/")
+				if !ok {
+					continue // outside the Plan repo's folder
+				}
+				p = rel
+			}
 			if p == "" {
 				continue
 			}
+			inDir++
 			old, oerr := readOpt(oldFS, p)
 			neu, nerr := readOpt(newFS, p)
 			if err := errors.Join(oerr, nerr); err != nil {
@@ -126,6 +139,9 @@ func (w *wrapped) revert(ctx context.Context, tr patchers.TargetRenderer, repo f
 		}
 	}
 	slices.SortFunc(files, func(a, b patchers.FileChange) int { return strings.Compare(a.Path, b.Path) })
+	if inDir == 0 {
+		return patchers.Change{}, fmt.Errorf("revert_commit: commit %s changed nothing under %s", name, w.dir)
+	}
 	if len(files) == 0 {
 		return patchers.Change{NoOp: true, Summary: fmt.Sprintf("revert %s: already undone, nothing to change", name)}, nil
 	}
