@@ -17,6 +17,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/medic-bot/medic/patchers"
+	"github.com/medic-bot/medic/patchers/kustomize"
 	"github.com/medic-bot/medic/patchers/manifest"
 	"github.com/medic-bot/medic/patchers/render"
 )
@@ -385,5 +386,88 @@ func TestParseHunksNoNewline(t *testing.T) {
 	got, err := revertFile("f", old, neu, []byte("x\na\nB\nc"))
 	if err != nil || string(got) != "x\na\nb\nc" {
 		t.Fatalf("got %q, %v", got, err)
+	}
+}
+
+// TestRealRenderers runs both intents through the patchers' own
+// RenderTarget: the manifest patcher on the manifests fixture, and the
+// kustomize patcher on the prod overlay of the kustomize fixture.
+func TestRealRenderers(t *testing.T) {
+	t.Run("manifest", func(t *testing.T) {
+		h := newHistory(t)
+		p := Wrap(manifest.New(), h.repo)
+		ch, err := p.Plan(t.Context(), os.DirFS(h.dir), intent(t, patchers.KindRollbackImage, patchers.RollbackImageParams{Previous: true}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ch.Files) != 1 || !strings.Contains(string(ch.Files[0].Content), "checkout:1.15.0") {
+			t.Fatalf("change = %+v", ch)
+		}
+		ch, err = p.Plan(t.Context(), os.DirFS(h.dir), revertIntent(t, short(h.res)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ch.Files) != 1 || !strings.Contains(string(ch.Files[0].Content), "memory: 512Mi # raised after INC-231") {
+			t.Fatalf("change = %+v", ch)
+		}
+	})
+	t.Run("kustomize", func(t *testing.T) {
+		r := newRepo(t)
+		r.copyFixture("kustomize")
+		r.commit("import")
+		const prod, staging = "overlays/prod/kustomization.yaml", "overlays/staging/kustomization.yaml"
+		r.replace(prod, "newTag: 1.4.2", "newTag: 1.4.3")
+		bump := r.commit("prod: checkout 1.4.3")
+		r.replace(staging, "newTag: 1.5.0-rc.1", "newTag: 1.5.0-rc.2")
+		r.commit("staging: checkout rc.2")
+		p := Wrap(kustomize.New(), r.repo)
+		in := intent(t, patchers.KindRollbackImage, patchers.RollbackImageParams{Previous: true})
+		ch, err := p.Plan(t.Context(), os.DirFS(r.dir), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ch.Files) != 1 || ch.Files[0].Path != prod || !strings.Contains(string(ch.Files[0].Content), "newTag: 1.4.2") {
+			t.Fatalf("change = %+v", ch)
+		}
+		if !strings.Contains(ch.Summary, short(bump)) {
+			t.Errorf("summary %q does not name %s", ch.Summary, short(bump))
+		}
+		ch, err = p.Plan(t.Context(), os.DirFS(r.dir), revertIntent(t, short(bump)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ch.Files) != 1 || ch.Files[0].Path != prod || !strings.Contains(string(ch.Files[0].Content), "newTag: 1.4.2") {
+			t.Fatalf("change = %+v", ch)
+		}
+		if !strings.Contains(ch.RenderedDiff, "+        image: registry.example.com/shop/checkout:1.4.2") {
+			t.Errorf("rendered diff:\n%s", ch.RenderedDiff)
+		}
+	})
+}
+
+// TestWrapDir: the Plan repo is a folder of the git repository.
+func TestWrapDir(t *testing.T) {
+	r := newRepo(t)
+	sub := filepath.Join(r.dir, "infra")
+	if err := os.CopyFS(sub, os.DirFS(filepath.Join("..", "..", "fixtures", "repos", "manifests"))); err != nil {
+		t.Fatal(err)
+	}
+	r.write("README.md", "top\n")
+	r.commit("import")
+	r.replace("infra/"+checkout, "replicas: 3", "replicas: 6")
+	r.write("README.md", "top, edited\n")
+	c := r.commit("checkout 6 replicas")
+	p := WrapDir(manifest.New(), r.repo, "infra")
+	ch, err := p.Plan(t.Context(), os.DirFS(sub), revertIntent(t, short(c)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ch.Files) != 1 || ch.Files[0].Path != checkout || !strings.Contains(string(ch.Files[0].Content), "replicas: 3") {
+		t.Fatalf("files = %+v", ch.Files)
+	}
+	r.write("README.md", "only outside\n")
+	c = r.commit("outside only")
+	if _, err := p.Plan(t.Context(), os.DirFS(sub), revertIntent(t, short(c))); err == nil || !strings.Contains(err.Error(), "changed nothing under infra") {
+		t.Fatalf("err = %v", err)
 	}
 }
