@@ -364,3 +364,32 @@ func TestPatchHistoryNeedsGit(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteFilesDeletes: a Deleted file is removed with the other writes,
+// and not at all when another file of the change cannot be written.
+func TestWriteFilesDeletes(t *testing.T) {
+	repo := fixtureCopy(t)
+	before := tree(t, repo)
+	err := writeFiles(repo, []patchers.FileChange{
+		{Path: "shop/cart.yaml", Deleted: true},
+		{Path: "missing-dir/x.yaml", Content: []byte("x\n")},
+	})
+	if err == nil {
+		t.Fatal("written")
+	}
+	if after := tree(t, repo); !reflect.DeepEqual(before, after) {
+		t.Fatal("a failed change deleted or wrote files")
+	}
+	err = writeFiles(repo, []patchers.FileChange{
+		{Path: "shop/cart.yaml", Deleted: true},
+		{Path: "shop/gone-already.yaml", Deleted: true},
+		{Path: "shop/frontend.yaml", Content: []byte("new\n")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := tree(t, repo)
+	if _, ok := after["shop/cart.yaml"]; ok || after["shop/frontend.yaml"] != "new\n" || len(after) != len(before)-1 {
+		t.Errorf("after: %d files, cart present %v, frontend %q", len(after), ok, after["shop/frontend.yaml"])
+	}
+}

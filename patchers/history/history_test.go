@@ -471,3 +471,15 @@ func TestWrapDir(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestPickAmbiguous(t *testing.T) {
+	a := &object.Commit{Hash: plumbing.NewHash("abcdef1" + strings.Repeat("0", 33))}
+	b := &object.Commit{Hash: plumbing.NewHash("abcdef1" + strings.Repeat("1", 33))}
+	_, err := pick("abcdef1", []*object.Commit{b, a})
+	if err == nil || !strings.Contains(err.Error(), "commit abcdef1 is ambiguous: it abbreviates "+a.Hash.String()+", "+b.Hash.String()) {
+		t.Fatalf("err = %v", err)
+	}
+	if c, err := pick("abcdef1", []*object.Commit{a}); err != nil || c != a {
+		t.Fatalf("pick one = %v, %v", c, err)
+	}
+}

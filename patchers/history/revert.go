@@ -31,16 +31,22 @@ func (w *wrapped) resolve(hash string) (*object.Commit, error) {
 		return nil, fmt.Errorf("revert_commit: list commits: %w", err)
 	}
 	defer iter.Close()
-	var found []*object.Commit
+	var all []*object.Commit
 	err = iter.ForEach(func(c *object.Commit) error {
 		if strings.HasPrefix(c.Hash.String(), hash) {
-			found = append(found, c)
+			all = append(all, c)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("revert_commit: list commits: %w", err)
 	}
+	return pick(hash, all)
+}
+
+// pick is the one commit of found (those whose hash starts with hash), or
+// an error naming hash: not found, or ambiguous with every match listed.
+func pick(hash string, found []*object.Commit) (*object.Commit, error) {
 	switch len(found) {
 	case 0:
 		return nil, fmt.Errorf("revert_commit: commit %s not found in the repository", hash)

@@ -16,9 +16,11 @@ import (
 
 // TreeFS returns a read-only fs.FS over a commit's tree. Regular and
 // executable files are files, subtrees are folders; symbolic links and
-// submodules are left out. Files are read whole on Open. It is safe for
-// concurrent use: go-git's trees and object storage are not, so every
-// access takes one lock.
+// submodules are left out. Files are read whole on Open. Its methods are
+// safe for concurrent use with each other (they take one lock: go-git's
+// trees are not); two TreeFS over the same repository share its object
+// storage, which go-git does not make safe for concurrent use, so callers
+// that read several at once serialise them (Wrap does).
 func TreeFS(tree *object.Tree) fs.FS {
 	return &treeFS{root: tree}
 }
