@@ -130,12 +130,9 @@ func withHistory(p patchers.Patcher, repoDir string, in patchers.Intent) (patche
 	}
 	dir := "."
 	if wt, err := gr.Worktree(); err == nil {
-		root, err1 := filepath.EvalSymlinks(wt.Filesystem.Root())
-		abs, err2 := filepath.Abs(repoDir)
+		root, err1 := realPath(wt.Filesystem.Root())
+		abs, err2 := realPath(repoDir)
 		if err := errors.Join(err1, err2); err != nil {
-			return nil, err
-		}
-		if abs, err = filepath.EvalSymlinks(abs); err != nil {
 			return nil, err
 		}
 		rel, err := filepath.Rel(root, abs)
@@ -145,6 +142,15 @@ func withHistory(p patchers.Patcher, repoDir string, in patchers.Intent) (patche
 		dir = filepath.ToSlash(rel)
 	}
 	return history.WrapDir(p, gr, dir), nil
+}
+
+// realPath is p absolute, with symbolic links resolved.
+func realPath(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(abs)
 }
 
 // needsHistory reports whether an intent reads git history.

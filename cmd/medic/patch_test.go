@@ -393,3 +393,34 @@ func TestWriteFilesDeletes(t *testing.T) {
 		t.Errorf("after: %d files, cart present %v, frontend %q", len(after), ok, after["shop/frontend.yaml"])
 	}
 }
+
+// TestPatchPrevious: rollback_image previous through medic patch, with
+// --repo a folder of the git work tree.
+func TestPatchPrevious(t *testing.T) {
+	top := t.TempDir()
+	repo := filepath.Join(top, "infra")
+	if err := os.CopyFS(repo, os.DirFS("../../fixtures/repos/manifests")); err != nil {
+		t.Fatal(err)
+	}
+	r, err := git.PlainInit(top, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gitCommit(t, r, "import")
+	checkout := filepath.Join(repo, "shop", "checkout.yaml")
+	b, _ := os.ReadFile(checkout)
+	if err := os.WriteFile(checkout, []byte(strings.Replace(string(b), "checkout:1.14.2", "checkout:1.15.0", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := gitCommit(t, r, "checkout 1.15.0")
+	in := intentFile(t, `{"kind":"rollback_image","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"previous":true}}`)
+	code, out, stderr := runCLI(t, "patch", "--repo", repo, "--intent", in)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s\n%s", code, stderr, out)
+	}
+	for _, want := range []string{"+          image: ghcr.io/acme/checkout:1.14.2", c.String()[:7] + ` "checkout 1.15.0"`, "dry run"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -152,7 +152,7 @@ func (w *wrapped) revert(ctx context.Context, tr patchers.TargetRenderer, repo f
 		return patchers.Change{NoOp: true, Summary: fmt.Sprintf("revert %s: already undone, nothing to change", name)}, nil
 	}
 
-	_, before, err := tr.RenderTarget(ctx, repo, t)
+	dir, before, err := tr.RenderTarget(ctx, repo, t)
 	if err != nil {
 		return patchers.Change{}, fmt.Errorf("revert_commit: render before: %w", err)
 	}
@@ -183,7 +183,7 @@ func (w *wrapped) revert(ctx context.Context, tr patchers.TargetRenderer, repo f
 	}
 	return patchers.Change{
 		Files:          files,
-		RenderedDiff:   render.UnifiedDiff("rendered", "rendered", before, rendered),
+		RenderedDiff:   render.UnifiedDiff(dir+" (rendered, before)", dir+" (rendered, after)", before, rendered),
 		ChangedObjects: objs,
 		Summary:        fmt.Sprintf("revert %s %s: %s", short(c.Hash), subject(c), strings.Join(paths, ", ")),
 	}, nil
