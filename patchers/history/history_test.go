@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -382,10 +384,15 @@ func TestTreeFS(t *testing.T) {
 }
 
 func TestParseHunksNoNewline(t *testing.T) {
-	old, neu := []byte("a\nb\nc"), []byte("a\nB\nc")
-	got, err := revertFile("f", old, neu, []byte("x\na\nB\nc"))
-	if err != nil || string(got) != "x\na\nb\nc" {
-		t.Fatalf("got %q, %v", got, err)
+	for _, c := range []struct{ old, neu string }{
+		{"a\nb\nc", "a\nB\nc"},
+		{"a\nb\n", "a\nb"},
+		{"a\nb", "a\nb\nc\n"},
+	} {
+		got, err := reverseHunks("f", []byte(c.old), []byte(c.neu), []byte(c.neu))
+		if err != nil || string(got) != c.old {
+			t.Errorf("%q -> %q: got %q, %v", c.old, c.neu, got, err)
+		}
 	}
 }
 
@@ -481,5 +488,65 @@ func TestPickAmbiguous(t *testing.T) {
 	}
 	if c, err := pick("abcdef1", []*object.Commit{a}); err != nil || c != a {
 		t.Fatalf("pick one = %v, %v", c, err)
+	}
+}
+
+// TestReverseHunksRandom: reversing a commit's hunks on its own result
+// gives back the parent's content.
+func TestReverseHunksRandom(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	lines := func(n int) string {
+		var sb strings.Builder
+		for range n {
+			sb.WriteString(string(rune('a'+rnd.IntN(4))) + "\n")
+		}
+		return sb.String()
+	}
+	for i := range 500 {
+		old := lines(rnd.IntN(30))
+		if rnd.IntN(4) == 0 {
+			old = strings.TrimSuffix(old, "\n")
+		}
+		ls := splitLines(old)
+		for range 1 + rnd.IntN(3) {
+			switch k := rnd.IntN(3); {
+			case k == 0 || len(ls) == 0:
+				j := rnd.IntN(len(ls) + 1)
+				ls = slices.Insert(ls, j, lines(1+rnd.IntN(2)))
+			case k == 1:
+				j := rnd.IntN(len(ls))
+				ls = slices.Delete(ls, j, j+1)
+			default:
+				ls[rnd.IntN(len(ls))] = "z\n"
+			}
+		}
+		neu := []byte(strings.Join(ls, ""))
+		got, err := reverseHunks("f", []byte(old), neu, neu)
+		if err != nil {
+			t.Fatalf("case %d: %v\nold %q\nnew %q", i, err, old, neu)
+		}
+		if string(got) != old {
+			t.Fatalf("case %d:\nold %q\nnew %q\ngot  %q", i, old, neu, got)
+		}
+	}
+}
+
+// TestReverseHunksContext: hunks apply where their context is, moved by
+// unrelated lines; a hunk anchored at the start or end of the file does
+// not apply once lines were added there.
+func TestReverseHunksContext(t *testing.T) {
+	old := "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n"
+	neu := strings.Replace(old, "e\n", "E\n", 1)
+	got, err := reverseHunks("f", []byte(old), []byte(neu), []byte("0\n1\n"+neu+"k\n"))
+	if err != nil || string(got) != "0\n1\n"+old+"k\n" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	first := strings.Replace(old, "a\n", "A\n", 1)
+	if _, err := reverseHunks("f", []byte(old), []byte(first), []byte("0\n"+first)); !errors.Is(err, patchers.ErrRefused) || !strings.Contains(err.Error(), "conflict in f: hunk @@ -1,4 +1,4 @@") {
+		t.Errorf("anchored at the start: %v", err)
+	}
+	last := strings.Replace(old, "j\n", "J\n", 1)
+	if _, err := reverseHunks("f", []byte(old), []byte(last), []byte(last+"k\n")); !errors.Is(err, patchers.ErrRefused) {
+		t.Errorf("anchored at the end: %v", err)
 	}
 }

@@ -223,21 +223,35 @@ func revertFile(p string, old, neu, cur []byte) ([]byte, error) {
 	case old == nil:
 		return nil, fmt.Errorf("%w: conflict in %s: the commit added it and it changed since", patchers.ErrRefused, p)
 	}
+	return reverseHunks(p, old, neu, cur)
+}
+
+// reverseHunks applies the hunks of old -> neu in reverse to cur, with
+// exact context, as git apply does without fuzz: a hunk that starts at the
+// first line must match at the start of cur, and one without trailing
+// context at its end.
+func reverseHunks(p string, old, neu, cur []byte) ([]byte, error) {
 	hunks, err := parseHunks(render.UnifiedDiff(p, p, old, neu))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
 	lines := splitLines(string(cur))
 	var out []string
-	at := 0 // next line of cur not yet copied
+	at := 0     // next line of cur not yet copied
+	offset := 0 // where the last hunk matched, against where it was
 	for _, h := range hunks {
 		// In reverse, the hunk's new side is what to find in cur and its
-		// old side what to put there.
-		want := max(h.newStart-1, 0)
+		// old side what to put there: at the exact place, else the
+		// nearest, as patch does.
+		want := max(h.newStart-1, 0) + offset
 		pos := find(lines, h.newLines, at, want)
+		if h.newStart <= 1 && pos != 0 || h.trailing == 0 && pos+len(h.newLines) != len(lines) {
+			pos = -1
+		}
 		if pos < 0 {
 			return nil, fmt.Errorf("%w: conflict in %s: hunk %s does not apply to the current file", patchers.ErrRefused, p, h.header)
 		}
+		offset = pos - max(h.newStart-1, 0)
 		out = append(out, lines[at:pos]...)
 		out = append(out, h.oldLines...)
 		at = pos + len(h.newLines)
@@ -271,6 +285,7 @@ func abs(n int) int {
 type hunk struct {
 	header             string
 	newStart           int
+	trailing           int // context lines after the last change
 	oldLines, newLines []string
 }
 
@@ -318,10 +333,13 @@ func parseHunks(diff string) ([]hunk, error) {
 			case ' ':
 				h.oldLines = append(h.oldLines, text)
 				h.newLines = append(h.newLines, text)
+				h.trailing++
 			case '-':
 				h.oldLines = append(h.oldLines, text)
+				h.trailing = 0
 			case '+':
 				h.newLines = append(h.newLines, text)
+				h.trailing = 0
 			default:
 				return nil, fmt.Errorf("bad diff line %q", l)
 			}
