@@ -19,6 +19,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/medic-bot/medic/patchers"
+	"github.com/medic-bot/medic/patchers/helm"
 	"github.com/medic-bot/medic/patchers/kustomize"
 	"github.com/medic-bot/medic/patchers/manifest"
 	"github.com/medic-bot/medic/patchers/render"
@@ -450,6 +451,29 @@ func TestRealRenderers(t *testing.T) {
 			t.Errorf("rendered diff:\n%s", ch.RenderedDiff)
 		}
 	})
+}
+
+// TestHelmPrevious: rollback_image previous through the helm patcher's
+// RenderTarget, on the staging values of the helm fixture.
+func TestHelmPrevious(t *testing.T) {
+	r := newRepo(t)
+	r.copyFixture("helm")
+	r.commit("import")
+	const staging = "environments/staging/values.yaml"
+	r.replace(staging, `tag: "1.9.0-rc.1"`, `tag: "1.9.0-rc.2"`)
+	bump := r.commit("staging: checkout rc.2")
+	in := intent(t, patchers.KindRollbackImage, patchers.RollbackImageParams{Previous: true})
+	in.Target.Namespace = "shop-staging"
+	ch, err := Wrap(helm.New(), r.repo).Plan(t.Context(), os.DirFS(r.dir), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ch.Files) != 1 || ch.Files[0].Path != staging || !strings.Contains(string(ch.Files[0].Content), "1.9.0-rc.1") {
+		t.Fatalf("change = %+v", ch)
+	}
+	if !strings.Contains(ch.Summary, short(bump)) {
+		t.Errorf("summary %q does not name %s", ch.Summary, short(bump))
+	}
 }
 
 // TestWrapDir: the Plan repo is a folder of the git repository.
