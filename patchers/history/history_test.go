@@ -476,6 +476,20 @@ func TestHelmPrevious(t *testing.T) {
 	}
 }
 
+// TestRevertRemovingTarget: a commit that added the target's file is not
+// reverted: the workload would go.
+func TestRevertRemovingTarget(t *testing.T) {
+	r := newRepo(t)
+	r.write("other.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: shop\n")
+	r.commit("start")
+	r.copyFixture("manifests")
+	c := r.commit("import")
+	_, err := Wrap(manifest.New(), r.repo).Plan(t.Context(), os.DirFS(r.dir), revertIntent(t, short(c)))
+	if !errors.Is(err, patchers.ErrRefused) || !strings.Contains(err.Error(), "removes shop/Deployment/checkout[app] altogether") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 // TestWrapDir: the Plan repo is a folder of the git repository.
 func TestWrapDir(t *testing.T) {
 	r := newRepo(t)

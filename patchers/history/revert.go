@@ -158,6 +158,9 @@ func (w *wrapped) revert(ctx context.Context, tr patchers.TargetRenderer, repo f
 	}
 	after := render.Remove(render.Overlay(repo, edits), removed...)
 	_, rendered, err := tr.RenderTarget(ctx, after, t)
+	if errors.Is(err, patchers.ErrNotFound) {
+		return patchers.Change{}, fmt.Errorf("revert_commit %s: %w: reverting it removes %s altogether (%v)", name, patchers.ErrRefused, t, err)
+	}
 	if err != nil {
 		return patchers.Change{}, fmt.Errorf("revert_commit %s: render after the revert: %w", name, err)
 	}
