@@ -59,6 +59,8 @@
 // lines, and a list the environment file does not hold yet (adding one
 // would replace the chart's whole list).
 //
-// rollback_image with previous: true and revert_commit are not supported
-// yet and return ErrNotSupported.
+// rollback_image with previous: true and revert_commit need git history:
+// on its own the patcher returns ErrNotSupported for them, and
+// patchers/history wraps it to carry them out (medic patch does so inside a
+// git work tree).
 package helm

@@ -16,8 +16,9 @@
 //   - scale: the overlay's replicas: entry; rollback_image with an image:
 //     its images: entry.
 //
-// rollback_image with previous and revert_commit need git history and
-// are not supported yet.
+// rollback_image with previous and revert_commit need git history: on its
+// own the patcher returns ErrNotSupported for them, and patchers/history
+// wraps it to carry them out.
 //
 // Edits go through kyaml nodes, and are then carried back onto the
 // original text line by line, so comments, key order, indentation, blank

@@ -14,6 +14,7 @@
 // This is the rule `kubectl apply -f` users commonly follow with one folder
 // per namespace; a document that names its namespace always wins.
 //
-// rollback_image with previous: true and revert_commit need git history and
-// are not supported yet by this patcher.
+// rollback_image with previous: true and revert_commit need git history: on
+// its own the patcher returns ErrNotSupported for them, and
+// patchers/history wraps it to carry them out.
 package manifest
