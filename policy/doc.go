@@ -1,0 +1,51 @@
+// Package policy is medic's gate: it decides, with Rego policies, whether a
+// planned Change may be proposed at all (allow), and whether medic may merge
+// it without a human (automerge).
+//
+// # Input
+//
+// The input document is Input's JSON form, described by input.schema.json
+// (embedded as InputSchema): {"incident", "proposal", "change", "repo",
+// "now"}. "change" is exactly what `medic patch --json` prints; "now" is
+// RFC 3339 and is also the evaluation time (time.now_ns()).
+//
+// # Rule conventions
+//
+// Policies live in package medic and use the conftest / Gatekeeper style:
+//
+//	deny contains msg if { ... }     # the change must not be proposed
+//	review contains msg if { ... }   # propose it, but a human merges
+//	automerge if { ... }             # medic may merge it on its own
+//	labels contains l if { ... }     # pull request labels
+//
+// The decision is allow = no deny; automerge = allow, no review and
+// automerge true; reasons = deny messages then review messages (sorted).
+// A policy may instead define a complete rule
+//
+//	decision := {"allow": ..., "automerge": ..., "reasons": [...], "labels": [...]}
+//
+// which is then used as is (every key required, nothing else).
+// Configuration is read from data.medic.config (see bundle/medic.rego for
+// the keys and their defaults).
+//
+// # Repo-owned policies
+//
+// LoadDir reads a repository's policy folder (.medic/policy by convention):
+// its .rego modules (files ending in _test.rego are tests, not loaded into
+// the gate) and its .json/.yaml data files, each a document merged at the
+// data root (so a file sets {"medic": {"config": {...}}}). When a repo
+// module in package medic defines automerge or decision, the repo policy
+// replaces the default bundle; otherwise its rules extend it (deny, review
+// and labels add to the defaults'). A parse or compile error is returned
+// naming file:line; callers then use FailClosed so the repo gets no
+// automerge.
+//
+// # Failing closed
+//
+// Decide never lets an error turn into a merge: an evaluation error, a
+// timeout (Options.Timeout, default 100ms), an undefined result or a result
+// not of the decision's shape yields Decision{Allow: false, Automerge:
+// false} with the reason ("policy evaluation failed: ...") in Reasons and the
+// label "medic/policy-error", and a nil error, so the decision is recorded
+// like any other. OPAGate is safe for concurrent use.
+package policy

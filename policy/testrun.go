@@ -1,0 +1,53 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/tester"
+)
+
+// TestResult is one Rego unit test's outcome.
+type TestResult struct {
+	// Name is package.rule, Location file:line.
+	Name     string
+	Location string
+	Pass     bool
+	// Err is the evaluation error of a test that did not run to the end.
+	Err error
+}
+
+// RunTests runs the test_ rules of the .rego files under dir with OPA's
+// tester, against the modules and data of the same folder. The error is for
+// a folder that does not load or compile (naming file:line).
+func RunTests(ctx context.Context, fsys fs.FS, dir string) ([]TestResult, error) {
+	b, err := LoadDir(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	mods := map[string]*ast.Module{}
+	for k, m := range b.Modules {
+		mods[k] = m
+	}
+	for k, m := range b.Tests {
+		mods[k] = m
+	}
+	store := inmem.NewFromObject(b.Data)
+	r := tester.NewRunner().SetCompiler(ast.NewCompiler()).SetStore(store).SetModules(mods)
+	ch, err := r.RunTests(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("run policy tests: %w", err)
+	}
+	var out []TestResult
+	for res := range ch {
+		tr := TestResult{Name: res.Package + "." + res.Name, Pass: res.Pass(), Err: res.Error}
+		if res.Location != nil {
+			tr.Location = fmt.Sprintf("%s:%d", res.Location.File, res.Location.Row)
+		}
+		out = append(out, tr)
+	}
+	return out, nil
+}
