@@ -79,6 +79,9 @@ func LoadDir(fsys fs.FS, dir string) (Bundle, error) {
 		errs = append(errs, fmt.Errorf("read policy folder: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
+		if dir == "." {
+			return Bundle{}, fmt.Errorf("load policy: %w", err)
+		}
 		return Bundle{}, fmt.Errorf("load policy %s: %w", dir, err)
 	}
 	return b, nil
@@ -145,8 +148,10 @@ func ForRepo(repo Bundle) Bundle {
 	}
 	def := Default()
 	out := Bundle{Modules: map[string]*ast.Module{}, Tests: map[string]*ast.Module{}, Data: repo.Data}
+	// The default bundle's names are its own ("medic.rego"); a prefix keeps
+	// them apart from the repo's and says where a compile error is.
 	for k, m := range def.Modules {
-		out.Modules["default/"+k] = m
+		out.Modules["(default)/"+k] = m
 	}
 	for k, m := range repo.Modules {
 		out.Modules[k] = m

@@ -270,7 +270,7 @@ func TestRepoPolicy(t *testing.T) {
 }
 
 func TestDefaultBundleRegoTests(t *testing.T) {
-	res, err := RunTests(context.Background(), DefaultBundle(), ".")
+	res, err := RunTests(context.Background(), Default())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
-	"io/fs"
+	"sort"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
@@ -20,14 +20,11 @@ type TestResult struct {
 	Err error
 }
 
-// RunTests runs the test_ rules of the .rego files under dir with OPA's
-// tester, against the modules and data of the same folder. The error is for
-// a folder that does not load or compile (naming file:line).
-func RunTests(ctx context.Context, fsys fs.FS, dir string) ([]TestResult, error) {
-	b, err := LoadDir(fsys, dir)
-	if err != nil {
-		return nil, err
-	}
+// RunTests runs the test_ rules of b's test modules with OPA's tester,
+// against b's modules and data (for a repo folder, pass ForRepo's bundle so
+// tests see the defaults the repo extends). The error is for a bundle that
+// does not compile (naming file:line).
+func RunTests(ctx context.Context, b Bundle) ([]TestResult, error) {
 	mods := map[string]*ast.Module{}
 	for k, m := range b.Modules {
 		mods[k] = m
@@ -49,5 +46,6 @@ func RunTests(ctx context.Context, fsys fs.FS, dir string) ([]TestResult, error)
 		}
 		out = append(out, tr)
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
