@@ -110,10 +110,10 @@ review contains "production change outside allowed hours" if {
 }
 
 # Values of a field on the removed (-) and added (+) lines of the rendered
-# diff, parsed as quantities.
+# diff, parsed as quantities; a trailing YAML comment is allowed.
 diff_values(sign, field) := [units.parse(m[1]) |
 	some m in regex.find_all_string_submatch_n(
-		sprintf(`(?m)^\%s\s+%s:\s*["']?([0-9.]+[a-zA-Z]*)["']?\s*$`, [sign, field]),
+		sprintf(`(?m)^\%s\s+%s:\s*["']?([0-9.]+[a-zA-Z]*)["']?\s*(#.*)?$`, [sign, field]),
 		input.change.rendered_diff, -1,
 	)
 ]
