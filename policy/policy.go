@@ -277,6 +277,12 @@ func fullDecision(rs rego.ResultSet) (Decision, error) {
 	if err := errors.Join(errs...); err != nil {
 		return Decision{}, fmt.Errorf("decision does not match its schema: %w", err)
 	}
+	if d.Reasons == nil {
+		d.Reasons = []string{}
+	}
+	if d.Labels == nil {
+		d.Labels = []string{}
+	}
 	if d.Automerge && !d.Allow {
 		d.Automerge = false // a merge of what may not be proposed is never right
 	}

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -312,16 +313,53 @@ func TestInputSchemaIsJSON(t *testing.T) {
 	}
 }
 
-func BenchmarkDecide(b *testing.B) {
-	g := defaultGate(b)
-	in := memInput("staging", "512Mi", "768Mi")
-	ctx := context.Background()
-	b.ReportAllocs()
-	start := time.Now()
-	for b.Loop() {
-		if _, err := g.Decide(ctx, in); err != nil {
-			b.Fatal(err)
-		}
+// repo200 is a repo bundle of 200 review rules extending the defaults.
+func repo200(tb testing.TB) Bundle {
+	var sb strings.Builder
+	sb.WriteString("package medic\n\n")
+	for i := range 200 {
+		fmt.Fprintf(&sb, "review contains \"team rule %d\" if {\n\tinput.proposal.intent.target.name == \"svc-%d\"\n\tinput.repo.environment != \"dev\"\n}\n\n", i, i)
 	}
-	b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(b.N), "ns/decision")
+	b, err := LoadDir(fstest.MapFS{"team.rego": {Data: []byte(sb.String())}}, ".")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ForRepo(b)
+}
+
+// BenchmarkDecide reports ns/decision, decisions/s and the p99 latency of
+// one decision with the default bundle and with a 200-rule repo bundle.
+func BenchmarkDecide(b *testing.B) {
+	for _, bc := range []struct {
+		name   string
+		bundle func(testing.TB) Bundle
+	}{
+		{"default", func(testing.TB) Bundle { return Default() }},
+		{"repo200", repo200},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			g, err := NewGate(context.Background(), bc.bundle(b), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			in := memInput("staging", "512Mi", "768Mi")
+			ctx := context.Background()
+			var lat []time.Duration
+			b.ReportAllocs()
+			start := time.Now()
+			for b.Loop() {
+				t0 := time.Now()
+				d, err := g.Decide(ctx, in)
+				lat = append(lat, time.Since(t0))
+				if err != nil || !d.Automerge {
+					b.Fatalf("decision %+v, %v", d, err)
+				}
+			}
+			total := time.Since(start)
+			slices.Sort(lat)
+			b.ReportMetric(float64(total.Nanoseconds())/float64(len(lat)), "ns/decision")
+			b.ReportMetric(float64(len(lat))/total.Seconds(), "decisions/s")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+		})
+	}
 }
