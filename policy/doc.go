@@ -37,8 +37,15 @@
 // module in package medic defines automerge or decision, the repo policy
 // replaces the default bundle; otherwise its rules extend it (deny, review
 // and labels add to the defaults'). A parse or compile error is returned
-// naming file:line; callers then use FailClosed so the repo gets no
-// automerge.
+// naming file:line; NewRepoGate then returns a gate that fails closed so
+// the repo gets no automerge. Cache keeps one compiled gate per repo and
+// recompiles it only when the folder's policy files change.
+//
+// # Tests and tools
+//
+// RunTests runs a bundle's _test.rego files with OPA's tester (what `medic
+// policy test` prints); ParseInput strictly decodes an input document (what
+// `medic policy eval --input` reads).
 //
 // # Failing closed
 //
