@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 )
 
 func TestCacheRecompilesOnChange(t *testing.T) {
@@ -50,7 +51,12 @@ func TestCacheRecompilesOnChange(t *testing.T) {
 }
 
 func TestDecideConcurrently(t *testing.T) {
-	g := defaultGate(t)
+	// A generous timeout: this checks concurrent correctness, not latency
+	// (8 goroutines under -race on a small machine exceed 100ms).
+	g, err := NewGate(context.Background(), Default(), Options{Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {

@@ -42,7 +42,9 @@ func memInput(env, old, new string) Input {
 
 func defaultGate(t testing.TB) *OPAGate {
 	t.Helper()
-	g, err := NewGate(context.Background(), Default(), Options{})
+	// Tests check answers, not latency: a generous timeout keeps them
+	// stable under -race on a loaded machine.
+	g, err := NewGate(context.Background(), Default(), Options{Timeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

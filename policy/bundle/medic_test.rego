@@ -70,3 +70,36 @@ test_rbac_denied if {
 	doc := json.patch(mem_input("staging", "512Mi", "768Mi"), [{"op": "add", "path": "/change/changed_objects/-", "value": {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "name": "admin"}}])
 	count(medic.deny) > 0 with input as doc
 }
+
+test_limit_line_with_yaml_comment_automerges if {
+	doc := json.patch(mem_input("staging", "512Mi", "768Mi"), [{"op": "replace", "path": "/change/rendered_diff", "value": "-    memory: 512Mi # raised after INC-231\n+    memory: 768Mi # raised after INC-231\n"}])
+	medic.automerge with input as doc
+}
+
+test_production_on_saturday_reviews if {
+	medic.review["production change outside allowed hours"] with input as mem_input("production", "512Mi", "768Mi")
+		with time.now_ns as time.parse_rfc3339_ns("2026-11-28T10:00:00Z")
+}
+
+test_scale_within_hpa_max_automerges if {
+	doc := json.patch(mem_input("staging", "1", "1"), [
+		{"op": "replace", "path": "/proposal/intent", "value": {"kind": "scale", "target": {"namespace": "shop", "kind": "Deployment", "name": "cart"}, "params": {"replicas": 4}}},
+		{"op": "replace", "path": "/change/rendered_diff", "value": "-  replicas: 2\n+  replicas: 4\n"},
+		{"op": "add", "path": "/incident", "value": {"hpa": {"max_replicas": 5}}},
+	])
+	medic.automerge with input as doc
+}
+
+test_scale_beyond_hpa_max_is_not_automerged if {
+	doc := json.patch(mem_input("staging", "1", "1"), [
+		{"op": "replace", "path": "/proposal/intent", "value": {"kind": "scale", "target": {"namespace": "shop", "kind": "Deployment", "name": "cart"}, "params": {"replicas": 8}}},
+		{"op": "replace", "path": "/change/rendered_diff", "value": "-  replicas: 2\n+  replicas: 8\n"},
+		{"op": "add", "path": "/incident", "value": {"hpa": {"max_replicas": 5}}},
+	])
+	not medic.automerge with input as doc
+}
+
+test_deleted_file_reviews if {
+	doc := json.patch(mem_input("staging", "512Mi", "768Mi"), [{"op": "add", "path": "/change/files/-", "value": {"path": "apps/old.yaml", "diff": "--- a/apps/old.yaml\n+++ /dev/null\n"}}])
+	medic.review["change deletes apps/old.yaml"] with input as doc
+}
