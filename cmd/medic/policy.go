@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -91,8 +92,9 @@ func newPolicyTest() *cobra.Command {
 // policy folder that does not compile (naming file:line).
 func newPolicyEval() *cobra.Command {
 	var dir, inputFile string
+	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "eval [--policy DIR] --input FILE.json",
+		Use:   "eval [--policy DIR] --input FILE.json [--timeout D]",
 		Short: "Print the policy decision for an input document",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -111,7 +113,7 @@ func newPolicyEval() *cobra.Command {
 			if err != nil {
 				return usageError{err}
 			}
-			g, err := policy.NewGate(cmd.Context(), b, policy.Options{})
+			g, err := policy.NewGate(cmd.Context(), b, policy.Options{Timeout: timeout})
 			if err != nil {
 				return usageError{err}
 			}
@@ -126,5 +128,6 @@ func newPolicyEval() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&dir, "policy", "", "policy folder (default: the embedded bundle, extended or replaced by DIR)")
 	cmd.Flags().StringVar(&inputFile, "input", "", "input document (JSON)")
+	cmd.Flags().DurationVar(&timeout, "timeout", policy.DefaultTimeout, "bound on one evaluation; past it the decision fails closed")
 	return cmd
 }

@@ -66,6 +66,7 @@ func TestPolicyEval(t *testing.T) {
 	}{
 		{"default bundle", []string{"--input", "in.json"}, 0, true, `"automerge": true`, ""},
 		{"production at noon", []string{"--input", "prod.json"}, 0, true, `"medic/production"`, ""},
+		{"timeout fails closed", []string{"--input", "in.json", "--timeout", "1ns"}, 0, false, "policy evaluation failed: timed out", ""},
 		{"repo policy extends", []string{"--policy", "p", "--input", "in.json"}, 0, false, "payments owns cart", ""},
 		{"broken policy names file:line", []string{"--policy", "broken", "--input", "in.json"}, 2, false, "", "x.rego:"},
 		{"unknown field", []string{"--input", "bad.json"}, 2, false, "", `unknown field "bogus"`},
@@ -76,7 +77,8 @@ func TestPolicyEval(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := []string{"policy", "eval"}
+			// A generous bound: the test checks answers, not latency.
+			args := []string{"policy", "eval", "--timeout", "1m"}
 			for _, a := range tt.args {
 				if strings.HasSuffix(a, ".json") || a == "p" || a == "broken" {
 					a = filepath.Join(dir, a)
