@@ -156,7 +156,7 @@ func (patcher) RenderTarget(ctx context.Context, repo fs.FS, t patchers.Target) 
 	if err != nil {
 		return "", nil, err
 	}
-	out, err := withNamespace(base.out, t)
+	out, err := render.WithNamespace(base.out, t)
 	if err != nil {
 		return "", nil, fmt.Errorf("helm: %s: %w", s.env.ChartDir, err)
 	}
