@@ -1,0 +1,297 @@
+package forge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/medic-bot/medic/bot/incident"
+	"github.com/medic-bot/medic/patchers"
+	"github.com/medic-bot/medic/policy"
+)
+
+// Forge is where changes become pull requests. Implementations are safe for
+// concurrent use.
+type Forge interface {
+	// Propose pushes the change to the incident's branch and opens its pull
+	// request, or updates the incident's open pull request. It refuses
+	// (ErrRefused) a request the policy did not allow.
+	Propose(ctx context.Context, r Request) (PullRequest, error)
+	// Merge merges an open pull request, or hands it to the forge's own
+	// merge machinery (auto-merge, a merge queue). It returns the pull
+	// request's state afterwards; ErrNotReady means it cannot merge yet
+	// (checks pending) and may be retried later.
+	Merge(ctx context.Context, pr PullRequest) (PullRequest, error)
+	// Get returns a pull request's current state.
+	Get(ctx context.Context, repo Repo, number int) (PullRequest, error)
+	// Close closes an open pull request without merging it, leaving
+	// comment on it when comment is not empty.
+	Close(ctx context.Context, pr PullRequest, comment string) (PullRequest, error)
+}
+
+// Repo names a repository on a forge.
+type Repo struct {
+	Owner string `json:"owner"`
+	Name  string `json:"name"`
+}
+
+// String is "owner/name".
+func (r Repo) String() string { return r.Owner + "/" + r.Name }
+
+var repoPart = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)
+
+// Validate reports a missing or malformed owner or name.
+func (r Repo) Validate() error {
+	if !repoPart.MatchString(r.Owner) || !repoPart.MatchString(r.Name) || r.Name == "." || r.Name == ".." {
+		return fmt.Errorf("repository %q must be owner/name", r.String())
+	}
+	return nil
+}
+
+// State is a pull request's state.
+type State string
+
+// Pull request states.
+const (
+	StateOpen   State = "open"
+	StateMerged State = "merged"
+	StateClosed State = "closed"
+)
+
+// MergeStatus says how an open pull request is on its way to merging.
+type MergeStatus string
+
+// Merge statuses of an open pull request.
+const (
+	MergeNone      MergeStatus = ""           // nobody asked to merge it
+	MergeAuto      MergeStatus = "auto_merge" // the forge merges it when its checks pass
+	MergeQueued    MergeStatus = "queued"     // it is in the branch's merge queue
+	MergeWaiting   MergeStatus = "waiting"    // medic merges it when its checks pass
+	MergeCompleted MergeStatus = "merged"     // merged
+)
+
+// PullRequest is the state of one of medic's pull requests.
+type PullRequest struct {
+	Repo   Repo   `json:"repo"`
+	Number int    `json:"number"`
+	URL    string `json:"url,omitempty"`
+	// NodeID is the forge's global id (GitHub's GraphQL node id).
+	NodeID string `json:"node_id,omitempty"`
+	Title  string `json:"title"`
+	Body   string `json:"body,omitempty"`
+	// Branch is the head branch: medic/<incident>-<intent>.
+	Branch string `json:"branch"`
+	// Base is the branch it merges into.
+	Base string `json:"base"`
+	// Head is the commit medic pushed.
+	Head       string `json:"head"`
+	IncidentID string `json:"incident_id"`
+	// Intent is the proposal's intent kind.
+	Intent string      `json:"intent"`
+	State  State       `json:"state"`
+	Merge  MergeStatus `json:"merge,omitempty"`
+	// Automerge records that the policy allowed merging without a human.
+	Automerge bool `json:"automerge"`
+	// MergeCommit is the commit the merge made on Base.
+	MergeCommit string    `json:"merge_commit,omitempty"`
+	Labels      []string  `json:"labels,omitempty"`
+	Reviewers   []string  `json:"reviewers,omitempty"`
+	Created     time.Time `json:"created"`
+	Updated     time.Time `json:"updated"`
+	// Reused says Propose updated an existing pull request rather than
+	// opening one. Not stored.
+	Reused bool `json:"-"`
+}
+
+// Request is everything Propose needs.
+type Request struct {
+	Repo Repo
+	// Base is the branch the pull request merges into; empty means the
+	// repository's default branch.
+	Base string
+	// BaseCommit is the commit the change was planned on; the change is
+	// committed on top of it so the pull request shows exactly the planned
+	// diff. Empty means Base's head.
+	BaseCommit  string
+	Environment string
+	Incident    incident.Incident
+	Proposal    policy.Proposal
+	Change      patchers.Change
+	Decision    policy.Decision
+	// Labels and Reviewers come from the repository's configuration; the
+	// decision's labels are added to Labels.
+	Labels    []string
+	Reviewers []string
+}
+
+// Validate refuses requests that must not become a pull request: an
+// invalid incident or intent, a change that edits nothing, or a decision
+// that does not allow it.
+func (r Request) Validate() error {
+	var errs []error
+	if err := r.Repo.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := r.Incident.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := r.Proposal.Intent.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("proposal: %w", err))
+	}
+	if r.Change.NoOp || len(r.Change.Files) == 0 {
+		errs = append(errs, errors.New("the change edits no file"))
+	}
+	for _, f := range r.Change.Files {
+		if err := CheckPath(f.Path); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	if !r.Decision.Allow {
+		reasons := strings.Join(r.Decision.Reasons, "; ")
+		if reasons == "" {
+			reasons = "no reason given"
+		}
+		return fmt.Errorf("%w: the policy does not allow this change (%s)", ErrRefused, reasons)
+	}
+	return nil
+}
+
+// Branch is the request's head branch.
+func (r Request) Branch() string { return BranchName(r.Incident.ID, r.Proposal.Intent.Kind) }
+
+// AllLabels is the configured labels plus the decision's, without repeats,
+// in first-seen order.
+func (r Request) AllLabels() []string {
+	return union(r.Labels, r.Decision.Labels)
+}
+
+func union(lists ...[]string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, l := range lists {
+		for _, s := range l {
+			if s != "" && !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// CheckPath refuses a change path that could leave the repository or
+// touch git's own files: absolute, with .. or empty segments, or inside
+// .git.
+func CheckPath(p string) error {
+	if p == "" || strings.HasPrefix(p, "/") || strings.Contains(p, "\\") {
+		return fmt.Errorf("change path %q must be relative to the repository root", p)
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return fmt.Errorf("change path %q has an empty, . or .. segment", p)
+		}
+		if strings.EqualFold(seg, ".git") {
+			return fmt.Errorf("change path %q is inside .git", p)
+		}
+	}
+	return nil
+}
+
+// BranchPrefix starts every medic branch.
+const BranchPrefix = "medic/"
+
+// BranchName is medic/<incident>-<intent>, the intent's underscores as
+// dashes.
+func BranchName(incidentID, intentKind string) string {
+	return BranchPrefix + incidentID + "-" + strings.ReplaceAll(intentKind, "_", "-")
+}
+
+var intentKinds = []string{
+	patchers.KindSetResources, patchers.KindScale, patchers.KindSetHPA,
+	patchers.KindRollbackImage, patchers.KindSetEnv, patchers.KindRevertCommit,
+}
+
+// ParseBranch splits a medic branch into its incident id and intent kind;
+// ok is false for any other branch.
+func ParseBranch(branch string) (incidentID, intentKind string, ok bool) {
+	rest, found := strings.CutPrefix(branch, BranchPrefix)
+	if !found {
+		return "", "", false
+	}
+	for _, k := range intentKinds {
+		suffix := "-" + strings.ReplaceAll(k, "_", "-")
+		if id, cut := strings.CutSuffix(rest, suffix); cut && id != "" {
+			return id, k, true
+		}
+	}
+	return "", "", false
+}
+
+// Title is the pull request title for a request.
+func Title(r Request) string {
+	s := r.Change.Summary
+	if s == "" {
+		s = r.Proposal.Intent.Kind + " " + r.Proposal.Intent.Target.String()
+	}
+	return "medic: " + s
+}
+
+// TrailerIncident is the commit trailer naming the incident.
+const TrailerIncident = "Medic-Incident"
+
+// CommitMessage is the commit message for a request: the title, the
+// rationale, and trailers naming the incident and the intent.
+func CommitMessage(r Request) string {
+	var b strings.Builder
+	b.WriteString(Title(r))
+	b.WriteString("\n\n")
+	if r.Proposal.Rationale != "" {
+		b.WriteString(strings.TrimSpace(r.Proposal.Rationale))
+		b.WriteString("\n\n")
+	}
+	fmt.Fprintf(&b, "%s: %s\n", TrailerIncident, r.Incident.ID)
+	fmt.Fprintf(&b, "Medic-Intent: %s\n", r.Proposal.Intent.Kind)
+	return b.String()
+}
+
+// Errors a forge returns; test with errors.Is.
+var (
+	// ErrRefused: the request must not become a pull request (invalid, or
+	// not allowed by policy). Permanent.
+	ErrRefused = errors.New("refused")
+	// ErrNotFound: no such pull request, branch or repository.
+	ErrNotFound = errors.New("not found")
+	// ErrNotReady: the pull request cannot merge yet (checks pending,
+	// not mergeable yet); try again later.
+	ErrNotReady = errors.New("not ready to merge")
+	// ErrConflict: the pull request is not open, or the change does not
+	// apply to its base any more.
+	ErrConflict = errors.New("conflict")
+)
+
+type permanent struct{ err error }
+
+func (p permanent) Error() string { return p.err.Error() }
+func (p permanent) Unwrap() error { return p.err }
+
+// Permanent marks err as one that retrying cannot fix (no permission, no
+// such repository, a rejected request).
+func Permanent(err error) error {
+	if err == nil || IsPermanent(err) {
+		return err
+	}
+	return permanent{err}
+}
+
+// IsPermanent reports whether err, or an error it wraps, is permanent.
+// ErrRefused, ErrNotFound and ErrConflict are always permanent.
+func IsPermanent(err error) bool {
+	var p permanent
+	return errors.As(err, &p) || errors.Is(err, ErrRefused) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict)
+}
