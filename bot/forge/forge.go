@@ -295,3 +295,25 @@ func IsPermanent(err error) bool {
 	var p permanent
 	return errors.As(err, &p) || errors.Is(err, ErrRefused) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict)
 }
+
+// Records keeps pull-request records: the local forge's only copy of its
+// pull requests, and the GitHub forge's memory of what it opened. A store
+// shared by several medic replicas makes Create atomic across them.
+// Implementations are safe for concurrent use.
+type Records interface {
+	// CreatePR stores a new pull request, assigning the next number in its
+	// repository when pr.Number is 0. It fails with ErrConflict when the
+	// incident already has an open pull request in that repository.
+	CreatePR(ctx context.Context, pr PullRequest) (PullRequest, error)
+	// UpdatePR replaces the stored record with the same repository and
+	// number; ErrNotFound when there is none.
+	UpdatePR(ctx context.Context, pr PullRequest) error
+	// PR returns one pull request; ErrNotFound when there is none.
+	PR(ctx context.Context, repo Repo, number int) (PullRequest, error)
+	// OpenPRForIncident returns the incident's open pull request in repo;
+	// ErrNotFound when there is none.
+	OpenPRForIncident(ctx context.Context, repo Repo, incidentID string) (PullRequest, error)
+	// ListPRs returns repo's pull requests in the given state (all states
+	// when state is empty), oldest first.
+	ListPRs(ctx context.Context, repo Repo, state State) ([]PullRequest, error)
+}
