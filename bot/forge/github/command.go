@@ -17,7 +17,7 @@ const (
 // CommandPrefix starts every command line.
 const CommandPrefix = "/medic"
 
-var verbs = map[string]bool{VerbExplain: true, VerbRetry: true, VerbRevert: true, VerbClose: true}
+var commandVerbs = map[string]bool{VerbExplain: true, VerbRetry: true, VerbRevert: true, VerbClose: true}
 
 // Command is a /medic command found in a comment.
 type Command struct {
@@ -72,7 +72,7 @@ func ParseCommand(body string) (cmd Command, ok bool) {
 			return cmd, true
 		}
 		verb := strings.ToLower(words[1])
-		if verbs[verb] {
+		if commandVerbs[verb] {
 			cmd.Verb = verb
 		} else {
 			cmd.Unknown = verb

@@ -1,0 +1,721 @@
+package github
+
+import (
+	"bytes"
+	"container/list"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gh "github.com/google/go-github/v66/github"
+
+	"github.com/medic-bot/medic/bot/forge"
+)
+
+// WebhookPath is where the webhook receiver is mounted.
+const WebhookPath = "/webhooks/github"
+
+// DefaultMaxWebhookBody is GitHub's own cap on a delivery's payload: 25 MB.
+const DefaultMaxWebhookBody int64 = 25 << 20
+
+// Webhook receiver defaults.
+const (
+	DefaultWebhookQueueSize      = 256
+	DefaultWebhookWorkers        = 4
+	DefaultWebhookHandlerTimeout = 5 * time.Minute
+)
+
+// Event types medic handles; every other type is answered 202 and ignored.
+const (
+	EventInstallation             = "installation"
+	EventInstallationRepositories = "installation_repositories"
+	EventPullRequest              = "pull_request"
+	EventIssueComment             = "issue_comment"
+	EventCheckRun                 = "check_run"
+	EventCheckSuite               = "check_suite"
+	EventPush                     = "push"
+)
+
+var handledEvents = map[string]bool{
+	EventInstallation: true, EventInstallationRepositories: true, EventPullRequest: true,
+	EventIssueComment: true, EventCheckRun: true, EventCheckSuite: true, EventPush: true,
+}
+
+// Headers GitHub sets on every delivery.
+const (
+	HeaderEvent     = "X-GitHub-Event"
+	HeaderDelivery  = "X-GitHub-Delivery"
+	HeaderSignature = "X-Hub-Signature-256"
+)
+
+// Log keys.
+const (
+	logKeyDelivery = "github_delivery"
+	logKeyEvent    = "github_event"
+	logKeyAction   = "github_action"
+	logKeyRepo     = "github_repo"
+)
+
+// Event is one verified, parsed and deduplicated webhook delivery.
+type Event struct {
+	// Type is the X-GitHub-Event header, e.g. "pull_request".
+	Type string
+	// Action is the payload's action ("opened", "created", ...); "" for
+	// events without one (push).
+	Action string
+	// DeliveryID is the X-GitHub-Delivery header, unique per delivery and
+	// kept by redeliveries.
+	DeliveryID string
+	// InstallationID is the GitHub App installation the event is for; 0
+	// when the payload names none.
+	InstallationID int64
+	// Repo is the repository the event is about; zero for installation
+	// events, which may name several (see the payload).
+	Repo forge.Repo
+	// Sender is the login of the user who triggered the event.
+	Sender string
+	// Payload is go-github's typed event: *gh.PullRequestEvent,
+	// *gh.IssueCommentEvent, *gh.CheckRunEvent, *gh.CheckSuiteEvent,
+	// *gh.PushEvent, *gh.InstallationEvent or
+	// *gh.InstallationRepositoriesEvent.
+	Payload any
+}
+
+// EventHandler acts on webhook events. HandleEvent is called from the
+// receiver's worker goroutines, so concurrently for different events and
+// in no guaranteed order; it must be safe for concurrent use. ctx is
+// cancelled when the handler's time is up or the receiver shuts down past
+// its deadline. A returned error is logged and counted; the delivery is not
+// retried (GitHub was already answered 202).
+type EventHandler interface {
+	HandleEvent(ctx context.Context, ev Event) error
+}
+
+// EventHandlerFunc adapts a function to EventHandler.
+type EventHandlerFunc func(ctx context.Context, ev Event) error
+
+// HandleEvent calls f.
+func (f EventHandlerFunc) HandleEvent(ctx context.Context, ev Event) error { return f(ctx, ev) }
+
+// Deliveries remembers which deliveries were seen, so that GitHub's
+// redeliveries (same X-GitHub-Delivery id) are not handled twice. A store
+// shared by several replicas makes the check atomic across them.
+// Implementations are safe for concurrent use.
+type Deliveries interface {
+	// FirstDelivery records id as seen at time at and reports whether it
+	// was seen for the first time. Of several concurrent calls with the
+	// same id at most one returns true.
+	FirstDelivery(ctx context.Context, id string, at time.Time) (bool, error)
+}
+
+// MemoryDeliveries is a bounded in-memory Deliveries for a single replica:
+// it remembers the most recent max delivery ids and forgets the oldest
+// first. Safe for concurrent use.
+type MemoryDeliveries struct {
+	mu    sync.Mutex
+	max   int
+	order *list.List // of string, oldest at the front
+	seen  map[string]*list.Element
+}
+
+// DefaultMemoryDeliveries is how many ids NewMemoryDeliveries remembers
+// when given max <= 0.
+const DefaultMemoryDeliveries = 10000
+
+// NewMemoryDeliveries returns an empty MemoryDeliveries remembering up to
+// max ids (DefaultMemoryDeliveries when max <= 0).
+func NewMemoryDeliveries(max int) *MemoryDeliveries {
+	if max <= 0 {
+		max = DefaultMemoryDeliveries
+	}
+	return &MemoryDeliveries{max: max, order: list.New(), seen: map[string]*list.Element{}}
+}
+
+// FirstDelivery implements Deliveries. A repeated id is not refreshed: ids
+// are forgotten in the order they were first seen.
+func (m *MemoryDeliveries) FirstDelivery(_ context.Context, id string, _ time.Time) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.seen[id]; ok {
+		return false, nil
+	}
+	for m.order.Len() >= m.max {
+		oldest := m.order.Front()
+		m.order.Remove(oldest)
+		delete(m.seen, oldest.Value.(string))
+	}
+	m.seen[id] = m.order.PushBack(id)
+	return true, nil
+}
+
+// Len is how many ids are remembered.
+func (m *MemoryDeliveries) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.order.Len()
+}
+
+// WebhookConfig configures a WebhookHandler.
+type WebhookConfig struct {
+	// Secrets are the webhook secrets a delivery may be signed with: the
+	// current one, and during a rotation the previous one. At least one
+	// non-empty secret is required.
+	Secrets [][]byte
+	// Deliveries deduplicates redeliveries. Required; use
+	// NewMemoryDeliveries for a single replica.
+	Deliveries Deliveries
+	// Handler receives accepted events. Required.
+	Handler EventHandler
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// QueueSize bounds the events accepted but not yet handled
+	// (DefaultWebhookQueueSize when 0). A full queue answers 503.
+	QueueSize int
+	// Workers is how many events are handled at once
+	// (DefaultWebhookWorkers when 0).
+	Workers int
+	// MaxBody is the largest payload accepted, in bytes
+	// (DefaultMaxWebhookBody when 0).
+	MaxBody int64
+	// HandlerTimeout bounds one HandleEvent call
+	// (DefaultWebhookHandlerTimeout when 0).
+	HandlerTimeout time.Duration
+	// Now is the clock passed to Deliveries; time.Now when nil.
+	Now func() time.Time
+}
+
+// Validate reports every missing or out-of-range setting.
+func (c WebhookConfig) Validate() error {
+	var errs []error
+	ok := false
+	for _, s := range c.Secrets {
+		if len(s) > 0 {
+			ok = true
+		}
+	}
+	if !ok {
+		errs = append(errs, errors.New("secrets: at least one webhook secret is required"))
+	}
+	if c.Deliveries == nil {
+		errs = append(errs, errors.New("deliveries: required"))
+	}
+	if c.Handler == nil {
+		errs = append(errs, errors.New("handler: required"))
+	}
+	if c.QueueSize < 0 {
+		errs = append(errs, fmt.Errorf("queue_size: must not be negative, got %d", c.QueueSize))
+	}
+	if c.Workers < 0 {
+		errs = append(errs, fmt.Errorf("workers: must not be negative, got %d", c.Workers))
+	}
+	if c.MaxBody < 0 {
+		errs = append(errs, fmt.Errorf("max_body: must not be negative, got %d", c.MaxBody))
+	}
+	if c.HandlerTimeout < 0 {
+		errs = append(errs, fmt.Errorf("handler_timeout: must not be negative, got %s", c.HandlerTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// WebhookStats counts what the receiver did since it was built. Every
+// request is counted once in Received and at most once in one of
+// Unauthorized, Invalid, Ignored, Duplicates, Enqueued or Dropped.
+type WebhookStats struct {
+	// Received counts every request.
+	Received uint64
+	// Unauthorized counts deliveries with a missing, malformed or wrong
+	// signature (401).
+	Unauthorized uint64
+	// Invalid counts requests refused before dispatch for their method,
+	// size, headers or payload (405, 413, 400).
+	Invalid uint64
+	// Ignored counts pings and events medic does not handle.
+	Ignored uint64
+	// Duplicates counts redeliveries of deliveries already accepted.
+	Duplicates uint64
+	// Enqueued counts events accepted into the queue (202).
+	Enqueued uint64
+	// Dropped counts events refused with 503 (queue full, delivery store
+	// failing, receiver not running) and accepted events abandoned when
+	// shutdown ran out of time.
+	Dropped uint64
+	// Dispatched counts events handed to the EventHandler.
+	Dispatched uint64
+	// Failed counts EventHandler calls that returned an error or panicked.
+	Failed uint64
+	// Queued is how many accepted events wait for a worker now.
+	Queued int
+}
+
+// WebhookHandler is the http.Handler for GitHub App webhook deliveries: it
+// checks the signature before anything else, deduplicates redeliveries,
+// parses the payload with go-github and hands the event to a bounded
+// queue served by worker goroutines. Build it with NewWebhookHandler,
+// Start it, and Shutdown it to drain the queue. Before Start and after
+// Shutdown it answers 503, so GitHub keeps the delivery for a redelivery.
+type WebhookHandler struct {
+	secrets        [][]byte
+	deliveries     Deliveries
+	handler        EventHandler
+	logger         *slog.Logger
+	maxBody        int64
+	workers        int
+	handlerTimeout time.Duration
+	now            func() time.Time
+
+	queue chan webhookJob
+	slots chan struct{} // one token per accepted event not yet taken by a worker
+
+	mu        sync.RWMutex // held for reading while an event is accepted
+	accepting bool
+	started   bool
+	stopped   bool
+
+	stopping chan struct{} // closed by Shutdown: workers drain and return
+	done     chan struct{} // closed when every worker returned
+	ctx      context.Context
+	cancel   context.CancelFunc
+
+	received, unauthorized, invalid, ignored, duplicates atomic.Uint64
+	enqueued, dropped, dispatched, failed                atomic.Uint64
+}
+
+type webhookJob struct {
+	ev Event
+}
+
+// NewWebhookHandler builds a receiver from cfg, filling defaults.
+func NewWebhookHandler(cfg WebhookConfig) (*WebhookHandler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("configure github webhook: %w", err)
+	}
+	h := &WebhookHandler{
+		deliveries:     cfg.Deliveries,
+		handler:        cfg.Handler,
+		logger:         cfg.Logger,
+		maxBody:        cfg.MaxBody,
+		workers:        cfg.Workers,
+		handlerTimeout: cfg.HandlerTimeout,
+		now:            cfg.Now,
+		stopping:       make(chan struct{}),
+		done:           make(chan struct{}),
+	}
+	for _, s := range cfg.Secrets {
+		if len(s) > 0 {
+			h.secrets = append(h.secrets, bytes.Clone(s))
+		}
+	}
+	if h.logger == nil {
+		h.logger = slog.Default()
+	}
+	h.logger = h.logger.With("component", "github-webhook")
+	if h.maxBody == 0 {
+		h.maxBody = DefaultMaxWebhookBody
+	}
+	if h.workers == 0 {
+		h.workers = DefaultWebhookWorkers
+	}
+	if h.handlerTimeout == 0 {
+		h.handlerTimeout = DefaultWebhookHandlerTimeout
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	size := cfg.QueueSize
+	if size == 0 {
+		size = DefaultWebhookQueueSize
+	}
+	h.queue = make(chan webhookJob, size)
+	h.slots = make(chan struct{}, size)
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	return h, nil
+}
+
+// Start starts the workers and begins accepting deliveries. It returns at
+// once; the workers run until Shutdown. ctx is not kept. Starting twice, or
+// after Shutdown, is an error.
+func (h *WebhookHandler) Start(_ context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.started || h.stopped {
+		return errors.New("start github webhook: already started or shut down")
+	}
+	h.started = true
+	h.accepting = true
+	var wg sync.WaitGroup
+	for range h.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h.work()
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(h.done)
+	}()
+	return nil
+}
+
+// Shutdown stops accepting deliveries (they are answered 503, and GitHub
+// can redeliver them) and waits until the workers have handled every
+// accepted event, or ctx is done: then the events still in flight see
+// their context cancelled, those still queued are dropped and counted,
+// and Shutdown returns ctx's error. Shutdown is idempotent and safe
+// without Start.
+func (h *WebhookHandler) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	first := !h.stopped
+	h.stopped = true
+	h.accepting = false
+	started := h.started
+	h.mu.Unlock()
+	if first {
+		close(h.stopping)
+	}
+	if !started {
+		h.cancel()
+		return nil
+	}
+	select {
+	case <-h.done:
+		h.cancel()
+		return nil
+	case <-ctx.Done():
+		h.cancel()
+		return fmt.Errorf("drain github webhook queue: %w", ctx.Err())
+	}
+}
+
+func (h *WebhookHandler) work() {
+	for {
+		select {
+		case j := <-h.queue:
+			<-h.slots
+			h.dispatch(j.ev)
+		case <-h.stopping:
+			// No event is accepted any more: drain what is queued.
+			for {
+				select {
+				case j := <-h.queue:
+					<-h.slots
+					h.dispatch(j.ev)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (h *WebhookHandler) dispatch(ev Event) {
+	log := h.logger.With(logKeyDelivery, ev.DeliveryID, logKeyEvent, ev.Type, logKeyAction, ev.Action)
+	if h.ctx.Err() != nil {
+		h.dropped.Add(1)
+		log.Warn("github webhook event dropped: shutdown ran out of time")
+		return
+	}
+	h.dispatched.Add(1)
+	ctx, cancel := context.WithTimeout(h.ctx, h.handlerTimeout)
+	defer cancel()
+	err := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("handler panicked: %v", p)
+			}
+		}()
+		return h.handler.HandleEvent(ctx, ev)
+	}()
+	if err != nil {
+		h.failed.Add(1)
+		log.Error("handle github webhook event", logKeyRepo, ev.Repo.String(), "error", err)
+	}
+}
+
+// Stats returns the receiver's counters.
+func (h *WebhookHandler) Stats() WebhookStats {
+	return WebhookStats{
+		Received:     h.received.Load(),
+		Unauthorized: h.unauthorized.Load(),
+		Invalid:      h.invalid.Load(),
+		Ignored:      h.ignored.Load(),
+		Duplicates:   h.duplicates.Load(),
+		Enqueued:     h.enqueued.Load(),
+		Dropped:      h.dropped.Load(),
+		Dispatched:   h.dispatched.Load(),
+		Failed:       h.failed.Load(),
+		Queued:       len(h.queue),
+	}
+}
+
+// ServeHTTP answers one delivery. In order: 405 unless POST; 413 for a
+// body over the limit; 401 for a missing, malformed or wrong signature
+// (nothing else is looked at); 400 without the event or delivery header;
+// 200 for ping; 202 for an event medic does not handle; 400 for a payload
+// go-github cannot parse; 503 when the queue is full, the receiver is not
+// running or the delivery store fails (nothing remembered, so GitHub's
+// redelivery works); 200 for a delivery already accepted; 202 once the
+// event is queued.
+func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.received.Add(1)
+	if r.Method != http.MethodPost {
+		h.invalid.Add(1)
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed: deliveries are POSTed", http.StatusMethodNotAllowed)
+		return
+	}
+	body, status, err := h.readBody(w, r)
+	if err != nil {
+		h.invalid.Add(1)
+		http.Error(w, err.Error(), status)
+		return
+	}
+	if !h.verify(r.Header.Get(HeaderSignature), body) {
+		h.unauthorized.Add(1)
+		http.Error(w, "invalid or missing "+HeaderSignature, http.StatusUnauthorized)
+		return
+	}
+
+	eventType := r.Header.Get(HeaderEvent)
+	deliveryID := r.Header.Get(HeaderDelivery)
+	if eventType == "" || deliveryID == "" {
+		h.invalid.Add(1)
+		http.Error(w, "missing "+HeaderEvent+" or "+HeaderDelivery+" header", http.StatusBadRequest)
+		return
+	}
+	log := h.logger.With(logKeyDelivery, deliveryID, logKeyEvent, eventType)
+	if eventType == "ping" {
+		h.ignored.Add(1)
+		webhookReply(w, http.StatusOK, "pong")
+		return
+	}
+	if !handledEvents[eventType] {
+		h.ignored.Add(1)
+		webhookReply(w, http.StatusAccepted, "ignored: medic does not handle "+eventType+" events")
+		return
+	}
+	payload, err := payloadJSON(r.Header.Get("Content-Type"), body)
+	if err == nil {
+		var ev Event
+		ev, err = parseEvent(eventType, payload)
+		if err == nil {
+			ev.DeliveryID = deliveryID
+			h.accept(w, r.Context(), log, ev)
+			return
+		}
+	}
+	h.invalid.Add(1)
+	log.Debug("github webhook payload refused", "error", err)
+	http.Error(w, "parse "+eventType+" payload: "+err.Error(), http.StatusBadRequest)
+}
+
+// accept reserves a place in the queue before the delivery is marked as
+// seen, so a delivery is remembered only once it is sure to be handled: a
+// full queue or a failing store answers 503 and remembers nothing.
+func (h *WebhookHandler) accept(w http.ResponseWriter, ctx context.Context, log *slog.Logger, ev Event) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if !h.accepting {
+		h.dropped.Add(1)
+		http.Error(w, "medic is not accepting deliveries now; redeliver later", http.StatusServiceUnavailable)
+		return
+	}
+	select {
+	case h.slots <- struct{}{}:
+	default:
+		h.dropped.Add(1)
+		log.Warn("github webhook queue full")
+		http.Error(w, "queue full; redeliver later", http.StatusServiceUnavailable)
+		return
+	}
+	first, err := h.deliveries.FirstDelivery(ctx, ev.DeliveryID, h.now())
+	if err != nil || !first {
+		<-h.slots
+		if err != nil {
+			h.dropped.Add(1)
+			log.Error("record github webhook delivery", "error", err)
+			http.Error(w, "cannot record the delivery now; redeliver later", http.StatusServiceUnavailable)
+			return
+		}
+		h.duplicates.Add(1)
+		webhookReply(w, http.StatusOK, "duplicate delivery "+ev.DeliveryID+": already accepted")
+		return
+	}
+	// Never blocks: this request holds one of the queue's slots.
+	h.queue <- webhookJob{ev: ev}
+	h.enqueued.Add(1)
+	webhookReply(w, http.StatusAccepted, "accepted")
+}
+
+func webhookReply(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, msg+"\n")
+}
+
+// readBody reads at most maxBody bytes; a longer body is refused without
+// reading the rest.
+func (h *WebhookHandler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
+	tooLarge := fmt.Errorf("payload larger than %d bytes", h.maxBody)
+	if r.ContentLength > h.maxBody {
+		return nil, http.StatusRequestEntityTooLarge, tooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, http.StatusRequestEntityTooLarge, tooLarge
+		}
+		return nil, http.StatusBadRequest, fmt.Errorf("read payload: %w", err)
+	}
+	return body, 0, nil
+}
+
+// verify checks a "sha256=<hex>" signature of body against every secret,
+// in constant time.
+func (h *WebhookHandler) verify(header string, body []byte) bool {
+	hexSig, ok := strings.CutPrefix(header, "sha256=")
+	if !ok || len(hexSig) != 2*sha256.Size {
+		return false
+	}
+	sig, err := hex.DecodeString(hexSig)
+	if err != nil {
+		return false
+	}
+	match := false
+	for _, secret := range h.secrets {
+		mac := hmac.New(sha256.New, secret)
+		mac.Write(body)
+		if hmac.Equal(mac.Sum(nil), sig) {
+			match = true
+		}
+	}
+	return match
+}
+
+// payloadJSON returns the JSON payload: the body itself, or the payload
+// field of a form-encoded delivery (a webhook set to
+// application/x-www-form-urlencoded).
+func payloadJSON(contentType string, body []byte) ([]byte, error) {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	if mt != "application/x-www-form-urlencoded" {
+		return body, nil
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, fmt.Errorf("decode form: %w", err)
+	}
+	p := form.Get("payload")
+	if p == "" {
+		return nil, errors.New("form has no payload field")
+	}
+	return []byte(p), nil
+}
+
+// parseEvent parses a payload into go-github's typed event and extracts
+// the fields every handler needs.
+func parseEvent(eventType string, payload []byte) (Event, error) {
+	parsed, err := gh.ParseWebHook(eventType, payload)
+	if _, isTime := errors.AsType[*time.ParseError](err); isTime {
+		// Some deliveries (GitHub's own check_run rerequested example)
+		// carry timestamps as "2006-01-02 15:04:05", which go-github's
+		// Timestamp refuses; retry once with those rewritten to RFC 3339.
+		if fixed, ok := normalizeTimestamps(payload); ok {
+			parsed, err = gh.ParseWebHook(eventType, fixed)
+		}
+	}
+	if err != nil {
+		return Event{}, err
+	}
+	ev := Event{Type: eventType, Payload: parsed}
+	if p, ok := parsed.(interface{ GetAction() string }); ok {
+		ev.Action = p.GetAction()
+	}
+	if p, ok := parsed.(interface{ GetInstallation() *gh.Installation }); ok {
+		ev.InstallationID = p.GetInstallation().GetID()
+	}
+	if p, ok := parsed.(interface{ GetSender() *gh.User }); ok {
+		ev.Sender = p.GetSender().GetLogin()
+	}
+	switch p := parsed.(type) {
+	case interface{ GetRepo() *gh.Repository }:
+		r := p.GetRepo()
+		ev.Repo = eventRepo(r.GetOwner().GetLogin(), r.GetName(), r.GetFullName())
+	case *gh.PushEvent:
+		r := p.GetRepo()
+		owner := r.GetOwner().GetLogin()
+		if owner == "" {
+			owner = r.GetOwner().GetName()
+		}
+		ev.Repo = eventRepo(owner, r.GetName(), r.GetFullName())
+	}
+	return ev, nil
+}
+
+// eventRepo prefers owner and name, and falls back on "owner/name".
+func eventRepo(owner, name, fullName string) forge.Repo {
+	if owner != "" && name != "" {
+		return forge.Repo{Owner: owner, Name: name}
+	}
+	if o, n, ok := strings.Cut(fullName, "/"); ok {
+		return forge.Repo{Owner: o, Name: n}
+	}
+	return forge.Repo{Owner: owner, Name: name}
+}
+
+var looseTimestamp = regexp.MustCompile(`^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2}(?:\.\d+)?)$`)
+
+// normalizeTimestamps rewrites zone-less "YYYY-MM-DD hh:mm:ss" values of
+// keys ending in _at as RFC 3339 in UTC. ok is false when nothing changed.
+func normalizeTimestamps(payload []byte) ([]byte, bool) {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, false
+	}
+	changed := false
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, child := range v {
+				if s, ok := child.(string); ok && strings.HasSuffix(k, "_at") {
+					if m := looseTimestamp.FindStringSubmatch(s); m != nil {
+						v[k] = m[1] + "T" + m[2] + "Z"
+						changed = true
+					}
+					continue
+				}
+				walk(child)
+			}
+		case []any:
+			for _, child := range v {
+				walk(child)
+			}
+		}
+	}
+	walk(doc)
+	if !changed {
+		return nil, false
+	}
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return nil, false
+	}
+	return out, true
+}

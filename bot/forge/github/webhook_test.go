@@ -1,0 +1,876 @@
+package github
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	gh "github.com/google/go-github/v66/github"
+
+	"github.com/medic-bot/medic/bot/forge"
+)
+
+const (
+	testSecret  = "It's a Secret to Everybody"
+	webhookData = "../githubtest/testdata/webhooks"
+)
+
+func sign(secret string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// sink is an EventHandler that collects what it was given.
+type sink struct {
+	events chan Event
+	// HandleErr, when set, is returned by every call.
+	HandleErr error
+	// Block, when set, is received from before returning (or ctx done).
+	Block chan struct{}
+	// Started receives each event as its handling starts, when set.
+	Started chan Event
+}
+
+func newSink() *sink { return &sink{events: make(chan Event, 1024)} }
+
+func (s *sink) HandleEvent(ctx context.Context, ev Event) error {
+	if s.Started != nil {
+		s.Started <- ev
+	}
+	if s.Block != nil {
+		select {
+		case <-s.Block:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	s.events <- ev
+	return s.HandleErr
+}
+
+func (s *sink) next(t *testing.T) Event {
+	t.Helper()
+	select {
+	case ev := <-s.events:
+		return ev
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event dispatched")
+		return Event{}
+	}
+}
+
+// countingDeliveries wraps a Deliveries, counting calls; FirstErr, when
+// set, is returned instead.
+type countingDeliveries struct {
+	inner    Deliveries
+	calls    atomic.Int64
+	mu       sync.Mutex
+	FirstErr error
+}
+
+func (d *countingDeliveries) FirstDelivery(ctx context.Context, id string, at time.Time) (bool, error) {
+	d.calls.Add(1)
+	d.mu.Lock()
+	err := d.FirstErr
+	d.mu.Unlock()
+	if err != nil {
+		return false, err
+	}
+	return d.inner.FirstDelivery(ctx, id, at)
+}
+
+func (d *countingDeliveries) setErr(err error) {
+	d.mu.Lock()
+	d.FirstErr = err
+	d.mu.Unlock()
+}
+
+type fixture struct {
+	h          *WebhookHandler
+	sink       *sink
+	deliveries *countingDeliveries
+	logs       *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func newFixture(t *testing.T, mutate func(*WebhookConfig, *sink)) *fixture {
+	t.Helper()
+	f := &fixture{sink: newSink(), deliveries: &countingDeliveries{inner: NewMemoryDeliveries(100)}, logs: &syncBuffer{}}
+	cfg := WebhookConfig{
+		Secrets:    [][]byte{[]byte(testSecret)},
+		Deliveries: f.deliveries,
+		Handler:    f.sink,
+		Logger:     slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Workers:    2,
+	}
+	if mutate != nil {
+		mutate(&cfg, f.sink)
+	}
+	h, err := NewWebhookHandler(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = h.Shutdown(ctx)
+	})
+	f.h = h
+	return f
+}
+
+// shutdown drains the queue, so that afterwards every dispatched event is
+// in the sink.
+func (f *fixture) shutdown(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.h.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) assertNothingDispatched(t *testing.T) {
+	t.Helper()
+	f.shutdown(t)
+	if n := len(f.sink.events); n != 0 {
+		t.Errorf("%d events dispatched, want none", n)
+	}
+}
+
+type delivery struct {
+	event, id, sig, contentType string
+	body                        []byte
+}
+
+func deliver(h http.Handler, d delivery) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodPost, WebhookPath, bytes.NewReader(d.body))
+	if d.event != "" {
+		r.Header.Set(HeaderEvent, d.event)
+	}
+	if d.id != "" {
+		r.Header.Set(HeaderDelivery, d.id)
+	}
+	if d.sig != "" {
+		r.Header.Set(HeaderSignature, d.sig)
+	}
+	ct := d.contentType
+	if ct == "" {
+		ct = "application/json"
+	}
+	r.Header.Set("Content-Type", ct)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func signed(event, id string, body []byte) delivery {
+	return delivery{event: event, id: id, body: body, sig: sign(testSecret, body)}
+}
+
+func readExample(t *testing.T, rel string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(webhookData, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// oracle reads the fields an Event carries straight from the JSON,
+// independently of go-github.
+type oracle struct {
+	Action       string `json:"action"`
+	Installation *struct {
+		ID int64 `json:"id"`
+	} `json:"installation"`
+	Repository *struct {
+		FullName string `json:"full_name"`
+	} `json:"repository"`
+	Sender *struct {
+		Login string `json:"login"`
+	} `json:"sender"`
+}
+
+func (o oracle) want(eventType, id string) Event {
+	ev := Event{Type: eventType, Action: o.Action, DeliveryID: id}
+	if o.Installation != nil {
+		ev.InstallationID = o.Installation.ID
+	}
+	if o.Repository != nil {
+		owner, name, _ := strings.Cut(o.Repository.FullName, "/")
+		ev.Repo = forge.Repo{Owner: owner, Name: name}
+	}
+	if o.Sender != nil {
+		ev.Sender = o.Sender.Login
+	}
+	return ev
+}
+
+func payloadTypeOf(eventType string) string {
+	return map[string]string{
+		EventInstallation:             "*github.InstallationEvent",
+		EventInstallationRepositories: "*github.InstallationRepositoriesEvent",
+		EventPullRequest:              "*github.PullRequestEvent",
+		EventIssueComment:             "*github.IssueCommentEvent",
+		EventCheckRun:                 "*github.CheckRunEvent",
+		EventCheckSuite:               "*github.CheckSuiteEvent",
+		EventPush:                     "*github.PushEvent",
+	}[eventType]
+}
+
+// TestWebhookExamples delivers every one of GitHub's example payloads:
+// those of handled events are accepted and dispatched with the fields the
+// JSON holds; the others are ignored.
+func TestWebhookExamples(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(webhookData, "*", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no examples under %s: %v", webhookData, err)
+	}
+	seen := map[string]int{}
+	for i, file := range files {
+		eventType := filepath.Base(filepath.Dir(file))
+		name := eventType + "/" + filepath.Base(file)
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			body := readExample(t, name)
+			id := fmt.Sprintf("delivery-%d", i)
+			w := deliver(f.h, signed(eventType, id, body))
+			if !handledEvents[eventType] {
+				if w.Code != http.StatusAccepted || !strings.Contains(w.Body.String(), "ignored") {
+					t.Fatalf("unhandled %s: got %d %q, want 202 ignored", eventType, w.Code, w.Body)
+				}
+				f.assertNothingDispatched(t)
+				return
+			}
+			if w.Code != http.StatusAccepted {
+				t.Fatalf("got %d %q, want 202", w.Code, w.Body)
+			}
+			seen[eventType]++
+			var o oracle
+			if err := json.Unmarshal(body, &o); err != nil {
+				t.Fatal(err)
+			}
+			want := o.want(eventType, id)
+			got := f.sink.next(t)
+			if typ := fmt.Sprintf("%T", got.Payload); typ != payloadTypeOf(eventType) {
+				t.Errorf("payload is %s, want %s", typ, payloadTypeOf(eventType))
+			}
+			got.Payload = nil
+			if got != want {
+				t.Errorf("event = %+v\nwant    %+v", got, want)
+			}
+			if eventType != EventInstallation && (got.Repo.Validate() != nil) {
+				t.Errorf("repo %q is not owner/name", got.Repo)
+			}
+			if st := f.h.Stats(); st.Received != 1 || st.Enqueued != 1 || st.Dispatched != 1 || st.Failed != 0 {
+				t.Errorf("stats = %+v", st)
+			}
+		})
+	}
+	for _, ev := range []string{EventInstallation, EventPullRequest, EventIssueComment, EventCheckRun, EventCheckSuite, EventPush} {
+		if seen[ev] == 0 {
+			t.Errorf("no %s example was delivered", ev)
+		}
+	}
+}
+
+// TestWebhookInstallationRepositories: GitHub's examples hold no
+// installation_repositories delivery, so one is derived from the
+// installation example with a requester, reshaped as the API description's
+// installation-repositories-added schema says.
+func TestWebhookInstallationRepositories(t *testing.T) {
+	var doc map[string]any
+	if err := json.Unmarshal(readExample(t, "installation/created.with-requester.payload.json"), &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["action"] = "added"
+	doc["repositories_added"] = doc["repositories"]
+	doc["repositories_removed"] = []any{}
+	doc["repository_selection"] = doc["installation"].(map[string]any)["repository_selection"]
+	delete(doc, "repositories")
+	body, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, nil)
+	if w := deliver(f.h, signed(EventInstallationRepositories, "d1", body)); w.Code != http.StatusAccepted {
+		t.Fatalf("got %d %q", w.Code, w.Body)
+	}
+	ev := f.sink.next(t)
+	if ev.Type != EventInstallationRepositories || ev.Action != "added" || ev.InstallationID != 957387 || ev.Sender != "Codertocat" {
+		t.Errorf("event = %+v", ev)
+	}
+	p, ok := ev.Payload.(*gh.InstallationRepositoriesEvent)
+	if !ok || len(p.RepositoriesAdded) != 1 || p.RepositoriesAdded[0].GetFullName() != "Codertocat/Hello-World" {
+		t.Errorf("payload = %#v", ev.Payload)
+	}
+}
+
+// TestWebhookTolerance covers the examples that do not follow GitHub's own
+// schema: numeric created_at in installation payloads (go-github's
+// Timestamp reads Unix seconds) and check_run rerequested's
+// "2018-04-25 20:42:10" timestamps (rewritten as RFC 3339, UTC).
+func TestWebhookTolerance(t *testing.T) {
+	f := newFixture(t, nil)
+	if w := deliver(f.h, signed(EventInstallation, "d1", readExample(t, "installation/created.payload.json"))); w.Code != http.StatusAccepted {
+		t.Fatalf("installation: got %d %q", w.Code, w.Body)
+	}
+	inst := f.sink.next(t).Payload.(*gh.InstallationEvent)
+	if got, want := inst.GetInstallation().GetCreatedAt().Time, time.Unix(1557933591, 0); !got.Equal(want) {
+		t.Errorf("installation created_at = %v, want %v", got, want)
+	}
+
+	if w := deliver(f.h, signed(EventCheckRun, "d2", readExample(t, "check_run/rerequested.payload.json"))); w.Code != http.StatusAccepted {
+		t.Fatalf("check_run: got %d %q", w.Code, w.Body)
+	}
+	run := f.sink.next(t).Payload.(*gh.CheckRunEvent)
+	want := time.Date(2018, 4, 25, 20, 42, 10, 0, time.UTC)
+	if got := run.GetCheckRun().GetApp().GetCreatedAt().Time; !got.Equal(want) {
+		t.Errorf("check_run app created_at = %v, want %v", got, want)
+	}
+	if got := run.GetCheckRun().GetName(); got == "" {
+		t.Error("check run name lost in the rewrite")
+	}
+}
+
+func TestNormalizeTimestamps(t *testing.T) {
+	in := []byte(`{"created_at":"2018-04-25 20:42:10","title":"2018-04-25 20:42:10","n":12345678901234567890,"nested":[{"updated_at":"2018-04-25T20:42:10.5"}],"ok_at":"2018-04-25T20:42:10Z"}`)
+	out, ok := normalizeTimestamps(in)
+	if !ok {
+		t.Fatal("nothing rewritten")
+	}
+	var got map[string]any
+	dec := json.NewDecoder(bytes.NewReader(out))
+	dec.UseNumber()
+	if err := dec.Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got["created_at"] != "2018-04-25T20:42:10Z" || got["title"] != "2018-04-25 20:42:10" ||
+		got["n"] != json.Number("12345678901234567890") || got["ok_at"] != "2018-04-25T20:42:10Z" ||
+		got["nested"].([]any)[0].(map[string]any)["updated_at"] != "2018-04-25T20:42:10.5Z" {
+		t.Errorf("rewritten = %s", out)
+	}
+	if _, ok := normalizeTimestamps([]byte(`{"created_at":"2018-04-25T20:42:10Z"}`)); ok {
+		t.Error("rewrote a payload with nothing to rewrite")
+	}
+	if _, ok := normalizeTimestamps([]byte(`{`)); ok {
+		t.Error("rewrote invalid JSON")
+	}
+}
+
+// TestWebhookSignature: every bad signature is 401 and nothing else
+// happens: the payload is not parsed, the delivery is not recorded and
+// nothing is dispatched.
+func TestWebhookSignature(t *testing.T) {
+	body := readExample(t, "pull_request/opened.payload.json")
+	tampered := bytes.Clone(body)
+	tampered[len(tampered)/2] ^= 0x01
+	sha1mac := hmac.New(sha1.New, []byte(testSecret))
+	sha1mac.Write(body)
+	good := sign(testSecret, body)
+
+	tests := []struct {
+		name string
+		body []byte
+		sig  string
+	}{
+		{"missing", body, ""},
+		{"wrong secret", body, sign("not the secret", body)},
+		{"tampered body", tampered, good},
+		{"signature of another body", body, sign(testSecret, readExample(t, "pull_request/closed.payload.json"))},
+		{"sha1 only", body, "sha1=" + hex.EncodeToString(sha1mac.Sum(nil))},
+		{"no prefix", body, strings.TrimPrefix(good, "sha256=")},
+		{"malformed hex", body, "sha256=" + strings.Repeat("zz", sha256.Size)},
+		{"truncated", body, good[:len(good)-2]},
+		{"empty digest", body, "sha256="},
+		{"prefix case", body, "SHA256=" + strings.TrimPrefix(good, "sha256=")},
+		{"invalid JSON is not parsed", []byte("{not json"), sign("wrong", []byte("{not json"))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			w := deliver(f.h, delivery{event: EventPullRequest, id: "d1", body: tt.body, sig: tt.sig})
+			if w.Code != http.StatusUnauthorized {
+				t.Fatalf("got %d %q, want 401", w.Code, w.Body)
+			}
+			if n := f.deliveries.calls.Load(); n != 0 {
+				t.Errorf("delivery store called %d times", n)
+			}
+			f.assertNothingDispatched(t)
+			if st := f.h.Stats(); st.Unauthorized != 1 || st.Invalid != 0 || st.Enqueued != 0 {
+				t.Errorf("stats = %+v", st)
+			}
+		})
+	}
+
+	t.Run("rotated secret", func(t *testing.T) {
+		f := newFixture(t, func(c *WebhookConfig, _ *sink) {
+			c.Secrets = [][]byte{[]byte("the new secret"), []byte(testSecret)}
+		})
+		if w := deliver(f.h, signed(EventPullRequest, "old", body)); w.Code != http.StatusAccepted {
+			t.Fatalf("previous secret: got %d %q", w.Code, w.Body)
+		}
+		newSig := delivery{event: EventPullRequest, id: "new", body: body, sig: sign("the new secret", body)}
+		if w := deliver(f.h, newSig); w.Code != http.StatusAccepted {
+			t.Fatalf("current secret: got %d %q", w.Code, w.Body)
+		}
+		f.sink.next(t)
+		f.sink.next(t)
+	})
+
+	t.Run("GitHub's documented test vector", func(t *testing.T) {
+		h := &WebhookHandler{secrets: [][]byte{[]byte(testSecret)}}
+		if !h.verify("sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17", []byte("Hello, World!")) {
+			t.Error("GitHub's example signature was refused")
+		}
+	})
+}
+
+func TestWebhookRedelivery(t *testing.T) {
+	body := readExample(t, "issue_comment/created.payload.json")
+	f := newFixture(t, nil)
+	if w := deliver(f.h, signed(EventIssueComment, "d1", body)); w.Code != http.StatusAccepted {
+		t.Fatalf("first: got %d %q", w.Code, w.Body)
+	}
+	w := deliver(f.h, signed(EventIssueComment, "d1", body))
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "duplicate") {
+		t.Fatalf("replay: got %d %q, want 200 duplicate", w.Code, w.Body)
+	}
+	if w := deliver(f.h, signed(EventIssueComment, "d2", body)); w.Code != http.StatusAccepted {
+		t.Fatalf("new delivery id: got %d %q", w.Code, w.Body)
+	}
+	f.shutdown(t)
+	var ids []string
+	for len(f.sink.events) > 0 {
+		ids = append(ids, (<-f.sink.events).DeliveryID)
+	}
+	if len(ids) != 2 || ids[0] == ids[1] {
+		t.Errorf("dispatched %v, want d1 and d2 once each", ids)
+	}
+	if st := f.h.Stats(); st.Duplicates != 1 || st.Enqueued != 2 || st.Dispatched != 2 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+func TestWebhookRefusals(t *testing.T) {
+	body := readExample(t, "push/payload.json")
+	notJSON := []byte(`{"ref": `)
+	tests := []struct {
+		name     string
+		method   string
+		d        delivery
+		code     int
+		contains string
+	}{
+		{"GET", http.MethodGet, signed(EventPush, "d1", body), http.StatusMethodNotAllowed, "POST"},
+		{"no event header", "", signed("", "d1", body), http.StatusBadRequest, HeaderEvent},
+		{"no delivery header", "", signed(EventPush, "", body), http.StatusBadRequest, HeaderDelivery},
+		{"ping", "", signed("ping", "d1", []byte(`{"zen":"Keep it logically awesome."}`)), http.StatusOK, "pong"},
+		{"unhandled event", "", signed("star", "d1", body), http.StatusAccepted, "ignored"},
+		{"invalid JSON", "", signed(EventPush, "d1", notJSON), http.StatusBadRequest, "parse push payload"},
+		{"wrong JSON shape", "", signed(EventPullRequest, "d1", []byte(`{"number":"one"}`)), http.StatusBadRequest, "parse pull_request payload"},
+		{"form without payload", "", delivery{event: EventPush, id: "d1", body: []byte("a=b"), sig: sign(testSecret, []byte("a=b")),
+			contentType: "application/x-www-form-urlencoded"}, http.StatusBadRequest, "no payload"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			r := httptest.NewRequest(http.MethodPost, WebhookPath, bytes.NewReader(tt.d.body))
+			if tt.method != "" {
+				r.Method = tt.method
+			}
+			for k, v := range map[string]string{HeaderEvent: tt.d.event, HeaderDelivery: tt.d.id, HeaderSignature: tt.d.sig, "Content-Type": tt.d.contentType} {
+				if v != "" {
+					r.Header.Set(k, v)
+				}
+			}
+			w := httptest.NewRecorder()
+			f.h.ServeHTTP(w, r)
+			if w.Code != tt.code || !strings.Contains(w.Body.String(), tt.contains) {
+				t.Fatalf("got %d %q, want %d containing %q", w.Code, w.Body, tt.code, tt.contains)
+			}
+			if n := f.deliveries.calls.Load(); n != 0 {
+				t.Errorf("delivery recorded (%d calls) for a refused request", n)
+			}
+			f.assertNothingDispatched(t)
+		})
+	}
+}
+
+func TestWebhookFormEncoded(t *testing.T) {
+	payload := readExample(t, "pull_request/opened.payload.json")
+	body := []byte(url.Values{"payload": {string(payload)}}.Encode())
+	f := newFixture(t, nil)
+	d := signed(EventPullRequest, "d1", body)
+	d.contentType = "application/x-www-form-urlencoded"
+	if w := deliver(f.h, d); w.Code != http.StatusAccepted {
+		t.Fatalf("got %d %q", w.Code, w.Body)
+	}
+	if ev := f.sink.next(t); ev.Action != "opened" || ev.Repo.String() != "Codertocat/Hello-World" {
+		t.Errorf("event = %+v", ev)
+	}
+}
+
+// endless is a body that never ends, counting what was read of it.
+type endless struct{ read atomic.Int64 }
+
+func (e *endless) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'x'
+	}
+	e.read.Add(int64(len(p)))
+	return len(p), nil
+}
+
+func TestWebhookBodyLimit(t *testing.T) {
+	for _, limit := range []int64{1 << 10, 0} {
+		want := limit
+		if want == 0 {
+			want = DefaultMaxWebhookBody
+		}
+		t.Run(fmt.Sprint("limit ", want), func(t *testing.T) {
+			f := newFixture(t, func(c *WebhookConfig, _ *sink) { c.MaxBody = limit })
+			body := &endless{}
+			r := httptest.NewRequest(http.MethodPost, WebhookPath, body)
+			r.ContentLength = -1 // chunked: the size is unknown up front
+			r.Header.Set(HeaderEvent, EventPush)
+			r.Header.Set(HeaderDelivery, "d1")
+			r.Header.Set(HeaderSignature, sign(testSecret, nil))
+			w := httptest.NewRecorder()
+			f.h.ServeHTTP(w, r)
+			if w.Code != http.StatusRequestEntityTooLarge {
+				t.Fatalf("got %d %q, want 413", w.Code, w.Body)
+			}
+			if n := body.read.Load(); n > want+64<<10 {
+				t.Errorf("read %d bytes of an endless body with a limit of %d", n, want)
+			}
+			if n := f.deliveries.calls.Load(); n != 0 {
+				t.Errorf("delivery recorded for an oversized body")
+			}
+			f.assertNothingDispatched(t)
+		})
+	}
+
+	t.Run("declared length", func(t *testing.T) {
+		f := newFixture(t, func(c *WebhookConfig, _ *sink) { c.MaxBody = 1 << 10 })
+		body := &endless{}
+		r := httptest.NewRequest(http.MethodPost, WebhookPath, body)
+		r.ContentLength = 1<<10 + 1
+		r.Header.Set(HeaderEvent, EventPush)
+		w := httptest.NewRecorder()
+		f.h.ServeHTTP(w, r)
+		if w.Code != http.StatusRequestEntityTooLarge || body.read.Load() != 0 {
+			t.Errorf("got %d after reading %d bytes, want 413 without reading", w.Code, body.read.Load())
+		}
+	})
+
+	t.Run("at the limit", func(t *testing.T) {
+		payload := readExample(t, "push/payload.json")
+		f := newFixture(t, func(c *WebhookConfig, _ *sink) { c.MaxBody = int64(len(payload)) })
+		if w := deliver(f.h, signed(EventPush, "d1", payload)); w.Code != http.StatusAccepted {
+			t.Errorf("got %d %q, want 202", w.Code, w.Body)
+		}
+	})
+}
+
+// TestWebhookQueueFull: a full queue answers 503 without remembering the
+// delivery, so GitHub's redelivery is dispatched once there is room.
+func TestWebhookQueueFull(t *testing.T) {
+	block := make(chan struct{})
+	started := make(chan Event, 10)
+	f := newFixture(t, func(c *WebhookConfig, s *sink) {
+		c.QueueSize, c.Workers = 1, 1
+		s.Block, s.Started = block, started
+	})
+	body := readExample(t, "check_suite/completed.payload.json")
+	if w := deliver(f.h, signed(EventCheckSuite, "a", body)); w.Code != http.StatusAccepted {
+		t.Fatalf("a: got %d", w.Code)
+	}
+	<-started // the worker holds a; the queue is empty
+	if w := deliver(f.h, signed(EventCheckSuite, "b", body)); w.Code != http.StatusAccepted {
+		t.Fatalf("b: got %d", w.Code)
+	}
+	w := deliver(f.h, signed(EventCheckSuite, "c", body))
+	if w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("c: got %d %q, want 503", w.Code, w.Body)
+	}
+	if st := f.h.Stats(); st.Dropped != 1 || st.Queued != 1 {
+		t.Errorf("stats = %+v", st)
+	}
+	close(block)
+	for _, id := range []string{"a", "b"} {
+		if ev := f.sink.next(t); ev.DeliveryID != id {
+			t.Errorf("dispatched %s, want %s", ev.DeliveryID, id)
+		}
+	}
+	if w := deliver(f.h, signed(EventCheckSuite, "c", body)); w.Code != http.StatusAccepted {
+		t.Fatalf("redelivered c: got %d %q, want 202", w.Code, w.Body)
+	}
+	if ev := f.sink.next(t); ev.DeliveryID != "c" {
+		t.Errorf("dispatched %s, want c", ev.DeliveryID)
+	}
+}
+
+// TestWebhookStoreError: a failing delivery store answers 503 and
+// dispatches nothing; the redelivery works once the store does.
+func TestWebhookStoreError(t *testing.T) {
+	f := newFixture(t, nil)
+	f.deliveries.setErr(errors.New("database is locked"))
+	body := readExample(t, "pull_request/synchronize.payload.json")
+	if w := deliver(f.h, signed(EventPullRequest, "d1", body)); w.Code != http.StatusServiceUnavailable {
+		t.Fatalf("got %d %q, want 503", w.Code, w.Body)
+	}
+	if st := f.h.Stats(); st.Dropped != 1 || st.Queued != 0 || st.Enqueued != 0 {
+		t.Errorf("stats = %+v", st)
+	}
+	f.deliveries.setErr(nil)
+	if w := deliver(f.h, signed(EventPullRequest, "d1", body)); w.Code != http.StatusAccepted {
+		t.Fatalf("redelivery: got %d %q, want 202", w.Code, w.Body)
+	}
+	if ev := f.sink.next(t); ev.DeliveryID != "d1" || ev.Action != "synchronize" {
+		t.Errorf("event = %+v", ev)
+	}
+}
+
+func TestWebhookHandlerErrorsAreLoggedAndCounted(t *testing.T) {
+	f := newFixture(t, func(_ *WebhookConfig, s *sink) { s.HandleErr = errors.New("boom") })
+	body := readExample(t, "pull_request/opened.payload.json")
+	if w := deliver(f.h, signed(EventPullRequest, "delivery-42", body)); w.Code != http.StatusAccepted {
+		t.Fatalf("got %d", w.Code)
+	}
+	f.shutdown(t)
+	if st := f.h.Stats(); st.Dispatched != 1 || st.Failed != 1 {
+		t.Errorf("stats = %+v", st)
+	}
+	logs := f.logs.String()
+	for _, want := range []string{`"github_delivery":"delivery-42"`, `"github_event":"pull_request"`, `"error":"boom"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %s:\n%s", want, logs)
+		}
+	}
+	for _, secretish := range []string{testSecret, "MDExOlB1bGxSZXF1ZXN0Mjc5MTQ3NDM3", "Update the README"} {
+		if strings.Contains(logs, secretish) {
+			t.Errorf("logs hold %q:\n%s", secretish, logs)
+		}
+	}
+}
+
+func TestWebhookHandlerPanicIsCounted(t *testing.T) {
+	f := newFixture(t, func(c *WebhookConfig, _ *sink) {
+		c.Handler = EventHandlerFunc(func(context.Context, Event) error { panic("nil map") })
+	})
+	if w := deliver(f.h, signed(EventPush, "d1", readExample(t, "push/payload.json"))); w.Code != http.StatusAccepted {
+		t.Fatalf("got %d", w.Code)
+	}
+	f.shutdown(t)
+	if st := f.h.Stats(); st.Failed != 1 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+func TestWebhookLifecycle(t *testing.T) {
+	body := readExample(t, "push/payload.json")
+	newHandler := func(t *testing.T, s *sink) *WebhookHandler {
+		h, err := NewWebhookHandler(WebhookConfig{
+			Secrets: [][]byte{[]byte(testSecret)}, Deliveries: NewMemoryDeliveries(10), Handler: s,
+			Logger: slog.New(slog.DiscardHandler), QueueSize: 8, Workers: 1,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+
+	t.Run("shutdown without start", func(t *testing.T) {
+		h := newHandler(t, newSink())
+		for range 2 {
+			if err := h.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := h.Start(context.Background()); err == nil {
+			t.Error("Start after Shutdown succeeded")
+		}
+	})
+
+	t.Run("not started answers 503", func(t *testing.T) {
+		h := newHandler(t, newSink())
+		if w := deliver(h, signed(EventPush, "d1", body)); w.Code != http.StatusServiceUnavailable {
+			t.Errorf("got %d, want 503", w.Code)
+		}
+	})
+
+	t.Run("start twice", func(t *testing.T) {
+		h := newHandler(t, newSink())
+		if err := h.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Start(context.Background()); err == nil {
+			t.Error("second Start succeeded")
+		}
+		if err := h.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("shutdown drains", func(t *testing.T) {
+		s := newSink()
+		block := make(chan struct{})
+		s.Block = block
+		h := newHandler(t, s)
+		if err := h.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5 {
+			if w := deliver(h, signed(EventPush, fmt.Sprint("d", i), body)); w.Code != http.StatusAccepted {
+				t.Fatalf("d%d: got %d", i, w.Code)
+			}
+		}
+		errc := make(chan error, 1)
+		go func() { errc <- h.Shutdown(context.Background()) }()
+		// Once shutting down, new deliveries are refused (GitHub keeps them).
+		for {
+			h.mu.RLock()
+			accepting := h.accepting
+			h.mu.RUnlock()
+			if !accepting {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if w := deliver(h, signed(EventPush, "late", body)); w.Code != http.StatusServiceUnavailable {
+			t.Errorf("late delivery: got %d, want 503", w.Code)
+		}
+		close(block)
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		if n := len(s.events); n != 5 {
+			t.Errorf("%d events handled before Shutdown returned, want 5", n)
+		}
+		if err := h.Shutdown(context.Background()); err != nil {
+			t.Errorf("second Shutdown: %v", err)
+		}
+	})
+
+	t.Run("shutdown deadline", func(t *testing.T) {
+		s := newSink()
+		s.Block = make(chan struct{}) // never closed: only ctx ends a call
+		started := make(chan Event, 10)
+		s.Started = started
+		h := newHandler(t, s)
+		if err := h.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			if w := deliver(h, signed(EventPush, fmt.Sprint("d", i), body)); w.Code != http.StatusAccepted {
+				t.Fatalf("d%d: got %d", i, w.Code)
+			}
+		}
+		<-started
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := h.Shutdown(ctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Shutdown = %v, want context.Canceled", err)
+		}
+		<-h.done // the blocked call saw its context cancelled; the rest were dropped
+		if st := h.Stats(); st.Dispatched != 1 || st.Failed != 1 || st.Dropped != 2 {
+			t.Errorf("stats = %+v", st)
+		}
+	})
+}
+
+func TestWebhookConfigValidate(t *testing.T) {
+	err := WebhookConfig{Secrets: [][]byte{nil}, QueueSize: -1, Workers: -1, MaxBody: -1, HandlerTimeout: -1}.Validate()
+	for _, want := range []string{"secrets", "deliveries", "handler", "queue_size", "workers", "max_body", "handler_timeout"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v, want it to name %s", err, want)
+		}
+	}
+	if _, err := NewWebhookHandler(WebhookConfig{}); err == nil {
+		t.Error("NewWebhookHandler accepted an empty config")
+	}
+}
+
+func TestMemoryDeliveries(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(0, 0)
+	d := NewMemoryDeliveries(3)
+	for _, id := range []string{"a", "b", "c"} {
+		if first, _ := d.FirstDelivery(ctx, id, now); !first {
+			t.Errorf("%s not first", id)
+		}
+	}
+	if first, _ := d.FirstDelivery(ctx, "a", now); first {
+		t.Error("a seen twice as first")
+	}
+	if first, _ := d.FirstDelivery(ctx, "d", now); !first {
+		t.Error("d not first")
+	}
+	if d.Len() != 3 {
+		t.Errorf("Len = %d, want 3 (bounded)", d.Len())
+	}
+	if first, _ := d.FirstDelivery(ctx, "a", now); !first {
+		t.Error("a, the oldest, was not forgotten")
+	}
+	if first, _ := d.FirstDelivery(ctx, "d", now); first {
+		t.Error("d forgotten too early")
+	}
+
+	// Of concurrent calls with one id, exactly one is first.
+	d = NewMemoryDeliveries(0)
+	var firsts atomic.Int64
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			if first, _ := d.FirstDelivery(ctx, "same", now); first {
+				firsts.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if firsts.Load() != 1 {
+		t.Errorf("%d firsts, want 1", firsts.Load())
+	}
+}
+
+var _ io.Reader = (*endless)(nil)
