@@ -29,18 +29,18 @@ import (
 )
 
 const (
-	testSecret  = "It's a Secret to Everybody"
-	webhookData = "../githubtest/testdata/webhooks"
+	webhookTestSecret = "It's a Secret to Everybody"
+	webhookData       = "../githubtest/testdata/webhooks"
 )
 
-func sign(secret string, body []byte) string {
+func signWebhook(secret string, body []byte) string {
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write(body)
 	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
 
-// sink is an EventHandler that collects what it was given.
-type sink struct {
+// eventSink is an EventHandler that collects what it was given.
+type eventSink struct {
 	events chan Event
 	// HandleErr, when set, is returned by every call.
 	HandleErr error
@@ -50,9 +50,9 @@ type sink struct {
 	Started chan Event
 }
 
-func newSink() *sink { return &sink{events: make(chan Event, 1024)} }
+func newEventSink() *eventSink { return &eventSink{events: make(chan Event, 1024)} }
 
-func (s *sink) HandleEvent(ctx context.Context, ev Event) error {
+func (s *eventSink) HandleEvent(ctx context.Context, ev Event) error {
 	if s.Started != nil {
 		s.Started <- ev
 	}
@@ -67,7 +67,7 @@ func (s *sink) HandleEvent(ctx context.Context, ev Event) error {
 	return s.HandleErr
 }
 
-func (s *sink) next(t *testing.T) Event {
+func (s *eventSink) next(t *testing.T) Event {
 	t.Helper()
 	select {
 	case ev := <-s.events:
@@ -104,35 +104,35 @@ func (d *countingDeliveries) setErr(err error) {
 	d.mu.Unlock()
 }
 
-type fixture struct {
+type webhookFixture struct {
 	h          *WebhookHandler
-	sink       *sink
+	sink       *eventSink
 	deliveries *countingDeliveries
-	logs       *syncBuffer
+	logs       *lockedBuffer
 }
 
-type syncBuffer struct {
+type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
 }
 
-func newFixture(t *testing.T, mutate func(*WebhookConfig, *sink)) *fixture {
+func newWebhookFixture(t *testing.T, mutate func(*WebhookConfig, *eventSink)) *webhookFixture {
 	t.Helper()
-	f := &fixture{sink: newSink(), deliveries: &countingDeliveries{inner: NewMemoryDeliveries(100)}, logs: &syncBuffer{}}
+	f := &webhookFixture{sink: newEventSink(), deliveries: &countingDeliveries{inner: NewMemoryDeliveries(100)}, logs: &lockedBuffer{}}
 	cfg := WebhookConfig{
-		Secrets:    [][]byte{[]byte(testSecret)},
+		Secrets:    [][]byte{[]byte(webhookTestSecret)},
 		Deliveries: f.deliveries,
 		Handler:    f.sink,
 		Logger:     slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -159,7 +159,7 @@ func newFixture(t *testing.T, mutate func(*WebhookConfig, *sink)) *fixture {
 
 // shutdown drains the queue, so that afterwards every dispatched event is
 // in the sink.
-func (f *fixture) shutdown(t *testing.T) {
+func (f *webhookFixture) shutdown(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -168,7 +168,7 @@ func (f *fixture) shutdown(t *testing.T) {
 	}
 }
 
-func (f *fixture) assertNothingDispatched(t *testing.T) {
+func (f *webhookFixture) assertNothingDispatched(t *testing.T) {
 	t.Helper()
 	f.shutdown(t)
 	if n := len(f.sink.events); n != 0 {
@@ -176,12 +176,12 @@ func (f *fixture) assertNothingDispatched(t *testing.T) {
 	}
 }
 
-type delivery struct {
+type webhookDelivery struct {
 	event, id, sig, contentType string
 	body                        []byte
 }
 
-func deliver(h http.Handler, d delivery) *httptest.ResponseRecorder {
+func deliverWebhook(h http.Handler, d webhookDelivery) *httptest.ResponseRecorder {
 	r := httptest.NewRequest(http.MethodPost, WebhookPath, bytes.NewReader(d.body))
 	if d.event != "" {
 		r.Header.Set(HeaderEvent, d.event)
@@ -202,11 +202,11 @@ func deliver(h http.Handler, d delivery) *httptest.ResponseRecorder {
 	return w
 }
 
-func signed(event, id string, body []byte) delivery {
-	return delivery{event: event, id: id, body: body, sig: sign(testSecret, body)}
+func signedDelivery(event, id string, body []byte) webhookDelivery {
+	return webhookDelivery{event: event, id: id, body: body, sig: signWebhook(webhookTestSecret, body)}
 }
 
-func readExample(t *testing.T, rel string) []byte {
+func readWebhookExample(t *testing.T, rel string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(webhookData, rel))
 	if err != nil {
@@ -215,9 +215,9 @@ func readExample(t *testing.T, rel string) []byte {
 	return b
 }
 
-// oracle reads the fields an Event carries straight from the JSON,
+// exampleOracle reads the fields an Event carries straight from the JSON,
 // independently of go-github.
-type oracle struct {
+type exampleOracle struct {
 	Action       string `json:"action"`
 	Installation *struct {
 		ID int64 `json:"id"`
@@ -230,7 +230,7 @@ type oracle struct {
 	} `json:"sender"`
 }
 
-func (o oracle) want(eventType, id string) Event {
+func (o exampleOracle) want(eventType, id string) Event {
 	ev := Event{Type: eventType, Action: o.Action, DeliveryID: id}
 	if o.Installation != nil {
 		ev.InstallationID = o.Installation.ID
@@ -270,10 +270,10 @@ func TestWebhookExamples(t *testing.T) {
 		eventType := filepath.Base(filepath.Dir(file))
 		name := eventType + "/" + filepath.Base(file)
 		t.Run(name, func(t *testing.T) {
-			f := newFixture(t, nil)
-			body := readExample(t, name)
+			f := newWebhookFixture(t, nil)
+			body := readWebhookExample(t, name)
 			id := fmt.Sprintf("delivery-%d", i)
-			w := deliver(f.h, signed(eventType, id, body))
+			w := deliverWebhook(f.h, signedDelivery(eventType, id, body))
 			if !handledEvents[eventType] {
 				if w.Code != http.StatusAccepted || !strings.Contains(w.Body.String(), "ignored") {
 					t.Fatalf("unhandled %s: got %d %q, want 202 ignored", eventType, w.Code, w.Body)
@@ -285,7 +285,7 @@ func TestWebhookExamples(t *testing.T) {
 				t.Fatalf("got %d %q, want 202", w.Code, w.Body)
 			}
 			seen[eventType]++
-			var o oracle
+			var o exampleOracle
 			if err := json.Unmarshal(body, &o); err != nil {
 				t.Fatal(err)
 			}
@@ -319,7 +319,7 @@ func TestWebhookExamples(t *testing.T) {
 // installation-repositories-added schema says.
 func TestWebhookInstallationRepositories(t *testing.T) {
 	var doc map[string]any
-	if err := json.Unmarshal(readExample(t, "installation/created.with-requester.payload.json"), &doc); err != nil {
+	if err := json.Unmarshal(readWebhookExample(t, "installation/created.with-requester.payload.json"), &doc); err != nil {
 		t.Fatal(err)
 	}
 	doc["action"] = "added"
@@ -331,8 +331,8 @@ func TestWebhookInstallationRepositories(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := newFixture(t, nil)
-	if w := deliver(f.h, signed(EventInstallationRepositories, "d1", body)); w.Code != http.StatusAccepted {
+	f := newWebhookFixture(t, nil)
+	if w := deliverWebhook(f.h, signedDelivery(EventInstallationRepositories, "d1", body)); w.Code != http.StatusAccepted {
 		t.Fatalf("got %d %q", w.Code, w.Body)
 	}
 	ev := f.sink.next(t)
@@ -350,8 +350,8 @@ func TestWebhookInstallationRepositories(t *testing.T) {
 // Timestamp reads Unix seconds) and check_run rerequested's
 // "2018-04-25 20:42:10" timestamps (rewritten as RFC 3339, UTC).
 func TestWebhookTolerance(t *testing.T) {
-	f := newFixture(t, nil)
-	if w := deliver(f.h, signed(EventInstallation, "d1", readExample(t, "installation/created.payload.json"))); w.Code != http.StatusAccepted {
+	f := newWebhookFixture(t, nil)
+	if w := deliverWebhook(f.h, signedDelivery(EventInstallation, "d1", readWebhookExample(t, "installation/created.payload.json"))); w.Code != http.StatusAccepted {
 		t.Fatalf("installation: got %d %q", w.Code, w.Body)
 	}
 	inst := f.sink.next(t).Payload.(*gh.InstallationEvent)
@@ -359,7 +359,7 @@ func TestWebhookTolerance(t *testing.T) {
 		t.Errorf("installation created_at = %v, want %v", got, want)
 	}
 
-	if w := deliver(f.h, signed(EventCheckRun, "d2", readExample(t, "check_run/rerequested.payload.json"))); w.Code != http.StatusAccepted {
+	if w := deliverWebhook(f.h, signedDelivery(EventCheckRun, "d2", readWebhookExample(t, "check_run/rerequested.payload.json"))); w.Code != http.StatusAccepted {
 		t.Fatalf("check_run: got %d %q", w.Code, w.Body)
 	}
 	run := f.sink.next(t).Payload.(*gh.CheckRunEvent)
@@ -401,12 +401,12 @@ func TestNormalizeTimestamps(t *testing.T) {
 // happens: the payload is not parsed, the delivery is not recorded and
 // nothing is dispatched.
 func TestWebhookSignature(t *testing.T) {
-	body := readExample(t, "pull_request/opened.payload.json")
+	body := readWebhookExample(t, "pull_request/opened.payload.json")
 	tampered := bytes.Clone(body)
 	tampered[len(tampered)/2] ^= 0x01
-	sha1mac := hmac.New(sha1.New, []byte(testSecret))
+	sha1mac := hmac.New(sha1.New, []byte(webhookTestSecret))
 	sha1mac.Write(body)
-	good := sign(testSecret, body)
+	good := signWebhook(webhookTestSecret, body)
 
 	tests := []struct {
 		name string
@@ -414,21 +414,21 @@ func TestWebhookSignature(t *testing.T) {
 		sig  string
 	}{
 		{"missing", body, ""},
-		{"wrong secret", body, sign("not the secret", body)},
+		{"wrong secret", body, signWebhook("not the secret", body)},
 		{"tampered body", tampered, good},
-		{"signature of another body", body, sign(testSecret, readExample(t, "pull_request/closed.payload.json"))},
+		{"signature of another body", body, signWebhook(webhookTestSecret, readWebhookExample(t, "pull_request/closed.payload.json"))},
 		{"sha1 only", body, "sha1=" + hex.EncodeToString(sha1mac.Sum(nil))},
 		{"no prefix", body, strings.TrimPrefix(good, "sha256=")},
 		{"malformed hex", body, "sha256=" + strings.Repeat("zz", sha256.Size)},
 		{"truncated", body, good[:len(good)-2]},
 		{"empty digest", body, "sha256="},
 		{"prefix case", body, "SHA256=" + strings.TrimPrefix(good, "sha256=")},
-		{"invalid JSON is not parsed", []byte("{not json"), sign("wrong", []byte("{not json"))},
+		{"invalid JSON is not parsed", []byte("{not json"), signWebhook("wrong", []byte("{not json"))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t, nil)
-			w := deliver(f.h, delivery{event: EventPullRequest, id: "d1", body: tt.body, sig: tt.sig})
+			f := newWebhookFixture(t, nil)
+			w := deliverWebhook(f.h, webhookDelivery{event: EventPullRequest, id: "d1", body: tt.body, sig: tt.sig})
 			if w.Code != http.StatusUnauthorized {
 				t.Fatalf("got %d %q, want 401", w.Code, w.Body)
 			}
@@ -443,14 +443,14 @@ func TestWebhookSignature(t *testing.T) {
 	}
 
 	t.Run("rotated secret", func(t *testing.T) {
-		f := newFixture(t, func(c *WebhookConfig, _ *sink) {
-			c.Secrets = [][]byte{[]byte("the new secret"), []byte(testSecret)}
+		f := newWebhookFixture(t, func(c *WebhookConfig, _ *eventSink) {
+			c.Secrets = [][]byte{[]byte("the new secret"), []byte(webhookTestSecret)}
 		})
-		if w := deliver(f.h, signed(EventPullRequest, "old", body)); w.Code != http.StatusAccepted {
+		if w := deliverWebhook(f.h, signedDelivery(EventPullRequest, "old", body)); w.Code != http.StatusAccepted {
 			t.Fatalf("previous secret: got %d %q", w.Code, w.Body)
 		}
-		newSig := delivery{event: EventPullRequest, id: "new", body: body, sig: sign("the new secret", body)}
-		if w := deliver(f.h, newSig); w.Code != http.StatusAccepted {
+		newSig := webhookDelivery{event: EventPullRequest, id: "new", body: body, sig: signWebhook("the new secret", body)}
+		if w := deliverWebhook(f.h, newSig); w.Code != http.StatusAccepted {
 			t.Fatalf("current secret: got %d %q", w.Code, w.Body)
 		}
 		f.sink.next(t)
@@ -458,7 +458,7 @@ func TestWebhookSignature(t *testing.T) {
 	})
 
 	t.Run("GitHub's documented test vector", func(t *testing.T) {
-		h := &WebhookHandler{secrets: [][]byte{[]byte(testSecret)}}
+		h := &WebhookHandler{secrets: [][]byte{[]byte(webhookTestSecret)}}
 		if !h.verify("sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17", []byte("Hello, World!")) {
 			t.Error("GitHub's example signature was refused")
 		}
@@ -466,16 +466,16 @@ func TestWebhookSignature(t *testing.T) {
 }
 
 func TestWebhookRedelivery(t *testing.T) {
-	body := readExample(t, "issue_comment/created.payload.json")
-	f := newFixture(t, nil)
-	if w := deliver(f.h, signed(EventIssueComment, "d1", body)); w.Code != http.StatusAccepted {
+	body := readWebhookExample(t, "issue_comment/created.payload.json")
+	f := newWebhookFixture(t, nil)
+	if w := deliverWebhook(f.h, signedDelivery(EventIssueComment, "d1", body)); w.Code != http.StatusAccepted {
 		t.Fatalf("first: got %d %q", w.Code, w.Body)
 	}
-	w := deliver(f.h, signed(EventIssueComment, "d1", body))
+	w := deliverWebhook(f.h, signedDelivery(EventIssueComment, "d1", body))
 	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "duplicate") {
 		t.Fatalf("replay: got %d %q, want 200 duplicate", w.Code, w.Body)
 	}
-	if w := deliver(f.h, signed(EventIssueComment, "d2", body)); w.Code != http.StatusAccepted {
+	if w := deliverWebhook(f.h, signedDelivery(EventIssueComment, "d2", body)); w.Code != http.StatusAccepted {
 		t.Fatalf("new delivery id: got %d %q", w.Code, w.Body)
 	}
 	f.shutdown(t)
@@ -492,28 +492,28 @@ func TestWebhookRedelivery(t *testing.T) {
 }
 
 func TestWebhookRefusals(t *testing.T) {
-	body := readExample(t, "push/payload.json")
+	body := readWebhookExample(t, "push/payload.json")
 	notJSON := []byte(`{"ref": `)
 	tests := []struct {
 		name     string
 		method   string
-		d        delivery
+		d        webhookDelivery
 		code     int
 		contains string
 	}{
-		{"GET", http.MethodGet, signed(EventPush, "d1", body), http.StatusMethodNotAllowed, "POST"},
-		{"no event header", "", signed("", "d1", body), http.StatusBadRequest, HeaderEvent},
-		{"no delivery header", "", signed(EventPush, "", body), http.StatusBadRequest, HeaderDelivery},
-		{"ping", "", signed("ping", "d1", []byte(`{"zen":"Keep it logically awesome."}`)), http.StatusOK, "pong"},
-		{"unhandled event", "", signed("star", "d1", body), http.StatusAccepted, "ignored"},
-		{"invalid JSON", "", signed(EventPush, "d1", notJSON), http.StatusBadRequest, "parse push payload"},
-		{"wrong JSON shape", "", signed(EventPullRequest, "d1", []byte(`{"number":"one"}`)), http.StatusBadRequest, "parse pull_request payload"},
-		{"form without payload", "", delivery{event: EventPush, id: "d1", body: []byte("a=b"), sig: sign(testSecret, []byte("a=b")),
+		{"GET", http.MethodGet, signedDelivery(EventPush, "d1", body), http.StatusMethodNotAllowed, "POST"},
+		{"no event header", "", signedDelivery("", "d1", body), http.StatusBadRequest, HeaderEvent},
+		{"no delivery header", "", signedDelivery(EventPush, "", body), http.StatusBadRequest, HeaderDelivery},
+		{"ping", "", signedDelivery("ping", "d1", []byte(`{"zen":"Keep it logically awesome."}`)), http.StatusOK, "pong"},
+		{"unhandled event", "", signedDelivery("star", "d1", body), http.StatusAccepted, "ignored"},
+		{"invalid JSON", "", signedDelivery(EventPush, "d1", notJSON), http.StatusBadRequest, "parse push payload"},
+		{"wrong JSON shape", "", signedDelivery(EventPullRequest, "d1", []byte(`{"number":"one"}`)), http.StatusBadRequest, "parse pull_request payload"},
+		{"form without payload", "", webhookDelivery{event: EventPush, id: "d1", body: []byte("a=b"), sig: signWebhook(webhookTestSecret, []byte("a=b")),
 			contentType: "application/x-www-form-urlencoded"}, http.StatusBadRequest, "no payload"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t, nil)
+			f := newWebhookFixture(t, nil)
 			r := httptest.NewRequest(http.MethodPost, WebhookPath, bytes.NewReader(tt.d.body))
 			if tt.method != "" {
 				r.Method = tt.method
@@ -537,12 +537,12 @@ func TestWebhookRefusals(t *testing.T) {
 }
 
 func TestWebhookFormEncoded(t *testing.T) {
-	payload := readExample(t, "pull_request/opened.payload.json")
+	payload := readWebhookExample(t, "pull_request/opened.payload.json")
 	body := []byte(url.Values{"payload": {string(payload)}}.Encode())
-	f := newFixture(t, nil)
-	d := signed(EventPullRequest, "d1", body)
+	f := newWebhookFixture(t, nil)
+	d := signedDelivery(EventPullRequest, "d1", body)
 	d.contentType = "application/x-www-form-urlencoded"
-	if w := deliver(f.h, d); w.Code != http.StatusAccepted {
+	if w := deliverWebhook(f.h, d); w.Code != http.StatusAccepted {
 		t.Fatalf("got %d %q", w.Code, w.Body)
 	}
 	if ev := f.sink.next(t); ev.Action != "opened" || ev.Repo.String() != "Codertocat/Hello-World" {
@@ -550,10 +550,10 @@ func TestWebhookFormEncoded(t *testing.T) {
 	}
 }
 
-// endless is a body that never ends, counting what was read of it.
-type endless struct{ read atomic.Int64 }
+// endlessBody is a body that never ends, counting what was read of it.
+type endlessBody struct{ read atomic.Int64 }
 
-func (e *endless) Read(p []byte) (int, error) {
+func (e *endlessBody) Read(p []byte) (int, error) {
 	for i := range p {
 		p[i] = 'x'
 	}
@@ -568,20 +568,20 @@ func TestWebhookBodyLimit(t *testing.T) {
 			want = DefaultMaxWebhookBody
 		}
 		t.Run(fmt.Sprint("limit ", want), func(t *testing.T) {
-			f := newFixture(t, func(c *WebhookConfig, _ *sink) { c.MaxBody = limit })
-			body := &endless{}
+			f := newWebhookFixture(t, func(c *WebhookConfig, _ *eventSink) { c.MaxBody = limit })
+			body := &endlessBody{}
 			r := httptest.NewRequest(http.MethodPost, WebhookPath, body)
 			r.ContentLength = -1 // chunked: the size is unknown up front
 			r.Header.Set(HeaderEvent, EventPush)
 			r.Header.Set(HeaderDelivery, "d1")
-			r.Header.Set(HeaderSignature, sign(testSecret, nil))
+			r.Header.Set(HeaderSignature, signWebhook(webhookTestSecret, nil))
 			w := httptest.NewRecorder()
 			f.h.ServeHTTP(w, r)
 			if w.Code != http.StatusRequestEntityTooLarge {
 				t.Fatalf("got %d %q, want 413", w.Code, w.Body)
 			}
 			if n := body.read.Load(); n > want+64<<10 {
-				t.Errorf("read %d bytes of an endless body with a limit of %d", n, want)
+				t.Errorf("read %d bytes of an endlessBody body with a limit of %d", n, want)
 			}
 			if n := f.deliveries.calls.Load(); n != 0 {
 				t.Errorf("delivery recorded for an oversized body")
@@ -591,8 +591,8 @@ func TestWebhookBodyLimit(t *testing.T) {
 	}
 
 	t.Run("declared length", func(t *testing.T) {
-		f := newFixture(t, func(c *WebhookConfig, _ *sink) { c.MaxBody = 1 << 10 })
-		body := &endless{}
+		f := newWebhookFixture(t, func(c *WebhookConfig, _ *eventSink) { c.MaxBody = 1 << 10 })
+		body := &endlessBody{}
 		r := httptest.NewRequest(http.MethodPost, WebhookPath, body)
 		r.ContentLength = 1<<10 + 1
 		r.Header.Set(HeaderEvent, EventPush)
@@ -604,9 +604,9 @@ func TestWebhookBodyLimit(t *testing.T) {
 	})
 
 	t.Run("at the limit", func(t *testing.T) {
-		payload := readExample(t, "push/payload.json")
-		f := newFixture(t, func(c *WebhookConfig, _ *sink) { c.MaxBody = int64(len(payload)) })
-		if w := deliver(f.h, signed(EventPush, "d1", payload)); w.Code != http.StatusAccepted {
+		payload := readWebhookExample(t, "push/payload.json")
+		f := newWebhookFixture(t, func(c *WebhookConfig, _ *eventSink) { c.MaxBody = int64(len(payload)) })
+		if w := deliverWebhook(f.h, signedDelivery(EventPush, "d1", payload)); w.Code != http.StatusAccepted {
 			t.Errorf("got %d %q, want 202", w.Code, w.Body)
 		}
 	})
@@ -617,19 +617,19 @@ func TestWebhookBodyLimit(t *testing.T) {
 func TestWebhookQueueFull(t *testing.T) {
 	block := make(chan struct{})
 	started := make(chan Event, 10)
-	f := newFixture(t, func(c *WebhookConfig, s *sink) {
+	f := newWebhookFixture(t, func(c *WebhookConfig, s *eventSink) {
 		c.QueueSize, c.Workers = 1, 1
 		s.Block, s.Started = block, started
 	})
-	body := readExample(t, "check_suite/completed.payload.json")
-	if w := deliver(f.h, signed(EventCheckSuite, "a", body)); w.Code != http.StatusAccepted {
+	body := readWebhookExample(t, "check_suite/completed.payload.json")
+	if w := deliverWebhook(f.h, signedDelivery(EventCheckSuite, "a", body)); w.Code != http.StatusAccepted {
 		t.Fatalf("a: got %d", w.Code)
 	}
 	<-started // the worker holds a; the queue is empty
-	if w := deliver(f.h, signed(EventCheckSuite, "b", body)); w.Code != http.StatusAccepted {
+	if w := deliverWebhook(f.h, signedDelivery(EventCheckSuite, "b", body)); w.Code != http.StatusAccepted {
 		t.Fatalf("b: got %d", w.Code)
 	}
-	w := deliver(f.h, signed(EventCheckSuite, "c", body))
+	w := deliverWebhook(f.h, signedDelivery(EventCheckSuite, "c", body))
 	if w.Code != http.StatusServiceUnavailable {
 		t.Fatalf("c: got %d %q, want 503", w.Code, w.Body)
 	}
@@ -642,7 +642,7 @@ func TestWebhookQueueFull(t *testing.T) {
 			t.Errorf("dispatched %s, want %s", ev.DeliveryID, id)
 		}
 	}
-	if w := deliver(f.h, signed(EventCheckSuite, "c", body)); w.Code != http.StatusAccepted {
+	if w := deliverWebhook(f.h, signedDelivery(EventCheckSuite, "c", body)); w.Code != http.StatusAccepted {
 		t.Fatalf("redelivered c: got %d %q, want 202", w.Code, w.Body)
 	}
 	if ev := f.sink.next(t); ev.DeliveryID != "c" {
@@ -653,17 +653,17 @@ func TestWebhookQueueFull(t *testing.T) {
 // TestWebhookStoreError: a failing delivery store answers 503 and
 // dispatches nothing; the redelivery works once the store does.
 func TestWebhookStoreError(t *testing.T) {
-	f := newFixture(t, nil)
+	f := newWebhookFixture(t, nil)
 	f.deliveries.setErr(errors.New("database is locked"))
-	body := readExample(t, "pull_request/synchronize.payload.json")
-	if w := deliver(f.h, signed(EventPullRequest, "d1", body)); w.Code != http.StatusServiceUnavailable {
+	body := readWebhookExample(t, "pull_request/synchronize.payload.json")
+	if w := deliverWebhook(f.h, signedDelivery(EventPullRequest, "d1", body)); w.Code != http.StatusServiceUnavailable {
 		t.Fatalf("got %d %q, want 503", w.Code, w.Body)
 	}
 	if st := f.h.Stats(); st.Dropped != 1 || st.Queued != 0 || st.Enqueued != 0 {
 		t.Errorf("stats = %+v", st)
 	}
 	f.deliveries.setErr(nil)
-	if w := deliver(f.h, signed(EventPullRequest, "d1", body)); w.Code != http.StatusAccepted {
+	if w := deliverWebhook(f.h, signedDelivery(EventPullRequest, "d1", body)); w.Code != http.StatusAccepted {
 		t.Fatalf("redelivery: got %d %q, want 202", w.Code, w.Body)
 	}
 	if ev := f.sink.next(t); ev.DeliveryID != "d1" || ev.Action != "synchronize" {
@@ -672,9 +672,9 @@ func TestWebhookStoreError(t *testing.T) {
 }
 
 func TestWebhookHandlerErrorsAreLoggedAndCounted(t *testing.T) {
-	f := newFixture(t, func(_ *WebhookConfig, s *sink) { s.HandleErr = errors.New("boom") })
-	body := readExample(t, "pull_request/opened.payload.json")
-	if w := deliver(f.h, signed(EventPullRequest, "delivery-42", body)); w.Code != http.StatusAccepted {
+	f := newWebhookFixture(t, func(_ *WebhookConfig, s *eventSink) { s.HandleErr = errors.New("boom") })
+	body := readWebhookExample(t, "pull_request/opened.payload.json")
+	if w := deliverWebhook(f.h, signedDelivery(EventPullRequest, "delivery-42", body)); w.Code != http.StatusAccepted {
 		t.Fatalf("got %d", w.Code)
 	}
 	f.shutdown(t)
@@ -687,7 +687,7 @@ func TestWebhookHandlerErrorsAreLoggedAndCounted(t *testing.T) {
 			t.Errorf("logs lack %s:\n%s", want, logs)
 		}
 	}
-	for _, secretish := range []string{testSecret, "MDExOlB1bGxSZXF1ZXN0Mjc5MTQ3NDM3", "Update the README"} {
+	for _, secretish := range []string{webhookTestSecret, "MDExOlB1bGxSZXF1ZXN0Mjc5MTQ3NDM3", "Update the README"} {
 		if strings.Contains(logs, secretish) {
 			t.Errorf("logs hold %q:\n%s", secretish, logs)
 		}
@@ -695,10 +695,10 @@ func TestWebhookHandlerErrorsAreLoggedAndCounted(t *testing.T) {
 }
 
 func TestWebhookHandlerPanicIsCounted(t *testing.T) {
-	f := newFixture(t, func(c *WebhookConfig, _ *sink) {
+	f := newWebhookFixture(t, func(c *WebhookConfig, _ *eventSink) {
 		c.Handler = EventHandlerFunc(func(context.Context, Event) error { panic("nil map") })
 	})
-	if w := deliver(f.h, signed(EventPush, "d1", readExample(t, "push/payload.json"))); w.Code != http.StatusAccepted {
+	if w := deliverWebhook(f.h, signedDelivery(EventPush, "d1", readWebhookExample(t, "push/payload.json"))); w.Code != http.StatusAccepted {
 		t.Fatalf("got %d", w.Code)
 	}
 	f.shutdown(t)
@@ -708,10 +708,10 @@ func TestWebhookHandlerPanicIsCounted(t *testing.T) {
 }
 
 func TestWebhookLifecycle(t *testing.T) {
-	body := readExample(t, "push/payload.json")
-	newHandler := func(t *testing.T, s *sink) *WebhookHandler {
+	body := readWebhookExample(t, "push/payload.json")
+	newHandler := func(t *testing.T, s *eventSink) *WebhookHandler {
 		h, err := NewWebhookHandler(WebhookConfig{
-			Secrets: [][]byte{[]byte(testSecret)}, Deliveries: NewMemoryDeliveries(10), Handler: s,
+			Secrets: [][]byte{[]byte(webhookTestSecret)}, Deliveries: NewMemoryDeliveries(10), Handler: s,
 			Logger: slog.New(slog.DiscardHandler), QueueSize: 8, Workers: 1,
 		})
 		if err != nil {
@@ -721,7 +721,7 @@ func TestWebhookLifecycle(t *testing.T) {
 	}
 
 	t.Run("shutdown without start", func(t *testing.T) {
-		h := newHandler(t, newSink())
+		h := newHandler(t, newEventSink())
 		for range 2 {
 			if err := h.Shutdown(context.Background()); err != nil {
 				t.Fatal(err)
@@ -733,14 +733,14 @@ func TestWebhookLifecycle(t *testing.T) {
 	})
 
 	t.Run("not started answers 503", func(t *testing.T) {
-		h := newHandler(t, newSink())
-		if w := deliver(h, signed(EventPush, "d1", body)); w.Code != http.StatusServiceUnavailable {
+		h := newHandler(t, newEventSink())
+		if w := deliverWebhook(h, signedDelivery(EventPush, "d1", body)); w.Code != http.StatusServiceUnavailable {
 			t.Errorf("got %d, want 503", w.Code)
 		}
 	})
 
 	t.Run("start twice", func(t *testing.T) {
-		h := newHandler(t, newSink())
+		h := newHandler(t, newEventSink())
 		if err := h.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -753,7 +753,7 @@ func TestWebhookLifecycle(t *testing.T) {
 	})
 
 	t.Run("shutdown drains", func(t *testing.T) {
-		s := newSink()
+		s := newEventSink()
 		block := make(chan struct{})
 		s.Block = block
 		h := newHandler(t, s)
@@ -761,7 +761,7 @@ func TestWebhookLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range 5 {
-			if w := deliver(h, signed(EventPush, fmt.Sprint("d", i), body)); w.Code != http.StatusAccepted {
+			if w := deliverWebhook(h, signedDelivery(EventPush, fmt.Sprint("d", i), body)); w.Code != http.StatusAccepted {
 				t.Fatalf("d%d: got %d", i, w.Code)
 			}
 		}
@@ -777,7 +777,7 @@ func TestWebhookLifecycle(t *testing.T) {
 			}
 			time.Sleep(time.Millisecond)
 		}
-		if w := deliver(h, signed(EventPush, "late", body)); w.Code != http.StatusServiceUnavailable {
+		if w := deliverWebhook(h, signedDelivery(EventPush, "late", body)); w.Code != http.StatusServiceUnavailable {
 			t.Errorf("late delivery: got %d, want 503", w.Code)
 		}
 		close(block)
@@ -793,7 +793,7 @@ func TestWebhookLifecycle(t *testing.T) {
 	})
 
 	t.Run("shutdown deadline", func(t *testing.T) {
-		s := newSink()
+		s := newEventSink()
 		s.Block = make(chan struct{}) // never closed: only ctx ends a call
 		started := make(chan Event, 10)
 		s.Started = started
@@ -802,7 +802,7 @@ func TestWebhookLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range 3 {
-			if w := deliver(h, signed(EventPush, fmt.Sprint("d", i), body)); w.Code != http.StatusAccepted {
+			if w := deliverWebhook(h, signedDelivery(EventPush, fmt.Sprint("d", i), body)); w.Code != http.StatusAccepted {
 				t.Fatalf("d%d: got %d", i, w.Code)
 			}
 		}
@@ -873,4 +873,4 @@ func TestMemoryDeliveries(t *testing.T) {
 	}
 }
 
-var _ io.Reader = (*endless)(nil)
+var _ io.Reader = (*endlessBody)(nil)
