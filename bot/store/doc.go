@@ -1,0 +1,36 @@
+// Package store keeps medic's durable state: the pull-request records that
+// bot/forge reads and writes through forge.Records, and the webhook
+// deliveries already handled, so that GitHub's redeliveries are processed
+// once.
+//
+// Two backends implement Store behind one Open:
+//
+//   - SQLite (modernc.org/sqlite, no cgo), the embedded default: a single
+//     file in WAL mode with a busy timeout and foreign keys on. Writes go
+//     through one connection, so writers in one process never see
+//     SQLITE_BUSY; several processes on one file (medic replicas on a shared
+//     volume) wait for each other through the busy timeout, and every write
+//     transaction starts with BEGIN IMMEDIATE so it never has to upgrade a
+//     read lock. Reads use a small pool of read-only connections.
+//   - PostgreSQL (github.com/jackc/pgx/v5), for several medic replicas that
+//     share state. Numbers, the one-open-pull-request-per-incident rule and
+//     delivery dedupe are enforced by the database, so they hold across
+//     replicas.
+//
+// Open applies the schema's migrations, in order and forward only, recording
+// each in the schema_migrations table; opening an up-to-date database
+// changes nothing, and a database migrated by a newer medic is refused. On
+// PostgreSQL a transaction-scoped advisory lock keyed by the current schema
+// makes replicas that open at once migrate one after the other.
+//
+// Times are stored in UTC as fixed-width RFC 3339 text with nanoseconds, so
+// they round-trip exactly (PostgreSQL's timestamptz keeps microseconds only)
+// and sort as text in time order. Labels and reviewers are stored as JSON
+// text. Repositories are matched case-insensitively, as GitHub matches them.
+//
+// A DSN's password never appears in the errors this package returns; use
+// Redact to log a DSN.
+//
+// The sibling package storetest holds the contract suite every backend
+// passes and helpers that make fresh test databases.
+package store

@@ -1,0 +1,60 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// PostgreSQL connection pool limits of one Store (one medic replica).
+const (
+	pgMaxConns    = 8
+	pgMaxIdle     = 4
+	pgMaxIdleTime = 5 * time.Minute
+)
+
+// migrationLockClass is the first key of the advisory lock that
+// serializes migrations; the second is a hash of the current schema.
+const migrationLockClass = 0x6d656463 // "medc"
+
+func openPostgres(ctx context.Context, dsn string) (Store, error) {
+	secrets := dsnPasswords(dsn)
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, scrub(fmt.Errorf("open store %s: %w", Redact(dsn), err), secrets)
+	}
+	if cfg.Password != "" {
+		secrets = append(secrets, cfg.Password)
+	}
+	db := sql.OpenDB(&pgConnector{cfg: cfg})
+	db.SetMaxOpenConns(pgMaxConns)
+	db.SetMaxIdleConns(pgMaxIdle)
+	db.SetConnMaxIdleTime(pgMaxIdleTime)
+	s := newSQLStore(dialect{
+		name:     "postgres",
+		rebind:   rebindDollar,
+		isUnique: pgUnique,
+		lockMigrations: func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))`, int64(migrationLockClass))
+			return err
+		},
+		secrets: secrets,
+	}, db, db)
+	if err := db.PingContext(ctx); err != nil {
+		return nil, scrub(errors.Join(fmt.Errorf("open store %s: %w", Redact(dsn), err), s.Close()), secrets)
+	}
+	if err := s.migrate(ctx); err != nil {
+		return nil, scrub(errors.Join(fmt.Errorf("open store %s: %w", Redact(dsn), err), s.Close()), secrets)
+	}
+	return s, nil
+}
+
+func pgUnique(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && e.Code == "23505" // unique_violation
+}

@@ -1,0 +1,52 @@
+package store
+
+// createMigrations makes the table that records applied migrations.
+const createMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version BIGINT PRIMARY KEY,
+	applied TEXT NOT NULL
+)`
+
+// migrations[v-1] holds the statements that take the schema from version
+// v-1 to v. They are forward only: append, never edit a released one. The
+// SQL is the common subset of SQLite and PostgreSQL.
+var migrations = [][]string{
+	// 1: pull requests, their numbering, and webhook deliveries.
+	{
+		`CREATE TABLE pr_numbers (
+			repo TEXT PRIMARY KEY,
+			last_number BIGINT NOT NULL
+		)`,
+		`CREATE TABLE pull_requests (
+			repo TEXT NOT NULL,
+			number BIGINT NOT NULL,
+			owner TEXT NOT NULL,
+			name TEXT NOT NULL,
+			url TEXT NOT NULL,
+			node_id TEXT NOT NULL,
+			title TEXT NOT NULL,
+			body TEXT NOT NULL,
+			branch TEXT NOT NULL,
+			base TEXT NOT NULL,
+			head TEXT NOT NULL,
+			incident_id TEXT NOT NULL,
+			intent TEXT NOT NULL,
+			state TEXT NOT NULL,
+			merge_status TEXT NOT NULL,
+			automerge BOOLEAN NOT NULL,
+			merge_commit TEXT NOT NULL,
+			labels TEXT NOT NULL,
+			reviewers TEXT NOT NULL,
+			created TEXT NOT NULL,
+			updated TEXT NOT NULL,
+			PRIMARY KEY (repo, number)
+		)`,
+		// One open pull request per incident and repository.
+		`CREATE UNIQUE INDEX pull_requests_open_incident
+			ON pull_requests (repo, incident_id) WHERE state = 'open'`,
+		`CREATE TABLE deliveries (
+			id TEXT PRIMARY KEY,
+			received TEXT NOT NULL
+		)`,
+		`CREATE INDEX deliveries_received ON deliveries (received)`,
+	},
+}

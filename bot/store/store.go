@@ -1,0 +1,137 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/medic-bot/medic/bot/forge"
+)
+
+// Store is medic's durable state. Implementations are safe for concurrent
+// use, including by several Store values (several medic replicas) opened on
+// the same database.
+type Store interface {
+	forge.Records
+
+	// FirstDelivery records the webhook delivery id (GitHub's
+	// X-GitHub-Delivery header) received at at. It reports true only for
+	// the first call with that id, across every Store on the database, so
+	// a redelivered webhook is handled once.
+	FirstDelivery(ctx context.Context, id string, at time.Time) (first bool, err error)
+	// ForgetDeliveries deletes the deliveries received before before and
+	// returns how many it deleted.
+	ForgetDeliveries(ctx context.Context, before time.Time) (int, error)
+	// Close releases the database. Calls after the first return nil;
+	// other methods must not be called after Close.
+	Close() error
+}
+
+// Open opens the store named by dsn and applies any pending schema
+// migrations:
+//
+//   - postgres://... or postgresql://...: PostgreSQL (pgx's URL form; set
+//     search_path as a query parameter to use a schema other than public);
+//   - sqlite:PATH, file:PATH[?query] or a plain PATH: SQLite, creating the
+//     file when it does not exist. ":memory:" is a private in-memory
+//     database held by a single connection: only the returned Store sees it.
+func Open(ctx context.Context, dsn string) (Store, error) {
+	switch {
+	case dsn == "":
+		return nil, errors.New("open store: empty DSN")
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return openPostgres(ctx, dsn)
+	case strings.HasPrefix(dsn, "sqlite:"), strings.HasPrefix(dsn, "file:"), !strings.Contains(dsn, "://"):
+		return openSQLite(ctx, dsn)
+	default:
+		return nil, fmt.Errorf("open store %s: unsupported DSN scheme (want postgres://, postgresql://, sqlite:, file: or a path)", Redact(dsn))
+	}
+}
+
+var kvPassword = regexp.MustCompile(`(?i)\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|\S*)`)
+
+// Redact returns dsn with its password, if any, replaced by "xxxxx": the
+// form of a DSN to log or show.
+func Redact(dsn string) string {
+	i := strings.Index(dsn, "://")
+	if i < 0 {
+		return kvPassword.ReplaceAllString(dsn, "password=xxxxx")
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		// Unparsable: hide whatever stands between the scheme and the
+		// last @, where the user and password would be.
+		if at := strings.LastIndex(dsn, "@"); at > i {
+			dsn = dsn[:i+3] + "xxxxx" + dsn[at:]
+		}
+		return kvPassword.ReplaceAllString(dsn, "password=xxxxx")
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// dsnPasswords returns the forms in which dsn's password, if any, can
+// appear in an error's text: as written and decoded.
+func dsnPasswords(dsn string) []string {
+	var pw []string
+	add := func(s string) {
+		if s != "" {
+			pw = append(pw, s)
+			if d, err := url.PathUnescape(s); err == nil && d != s {
+				pw = append(pw, d)
+			}
+		}
+	}
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		rest := dsn[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			if _, p, ok := strings.Cut(rest[:at], ":"); ok {
+				add(p)
+			}
+		}
+	}
+	for _, m := range kvPassword.FindAllStringSubmatch(dsn, -1) {
+		add(strings.Trim(m[1], "'"))
+	}
+	return pw
+}
+
+// scrubbed is an error whose text had a secret removed. It answers
+// errors.Is like the error it replaces but does not unwrap to it, so the
+// secret cannot be reached through it.
+type scrubbed struct {
+	msg string
+	err error
+}
+
+func (s *scrubbed) Error() string { return s.msg }
+
+func (s *scrubbed) Is(target error) bool { return errors.Is(s.err, target) }
+
+// scrub returns err, or, when err's text contains one of secrets, an
+// error with those replaced by "xxxxx".
+func scrub(err error, secrets []string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, s := range secrets {
+		msg = strings.ReplaceAll(msg, s, "xxxxx")
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &scrubbed{msg: msg, err: err}
+}
