@@ -5,8 +5,10 @@ import (
 	"database/sql/driver"
 	"errors"
 	"io"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // A minimal database/sql driver over pgx.Conn, so both backends share
@@ -23,7 +25,7 @@ func (c *pgConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pgConn{conn: conn}, nil
+	return &pgConn{conn: conn, lastReset: time.Now()}, nil
 }
 
 func (c *pgConnector) Driver() driver.Driver { return pgDriver{} }
@@ -34,7 +36,18 @@ func (pgDriver) Open(string) (driver.Conn, error) {
 	return nil, errors.New("store: open PostgreSQL through its connector")
 }
 
-type pgConn struct{ conn *pgx.Conn }
+// pgConn is one connection. database/sql uses it from one goroutine at a
+// time.
+type pgConn struct {
+	conn *pgx.Conn
+	// lastReset is when database/sql last took it from the pool.
+	lastReset time.Time
+}
+
+// pingAfter is how long a connection may sit idle before it is pinged on
+// its way out of the pool, so a connection the server dropped is replaced
+// rather than failing a statement.
+const pingAfter = time.Second
 
 var (
 	_ driver.Connector         = (*pgConnector)(nil)
@@ -54,53 +67,91 @@ func (c *pgConn) Prepare(string) (driver.Stmt, error) {
 	return nil, errors.New("store: prepared statements are not supported")
 }
 
-func (c *pgConn) Close() error { return c.conn.Close(context.Background()) }
+func (c *pgConn) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return c.conn.Close(ctx)
+}
 
 func (c *pgConn) Begin() (driver.Tx, error) {
 	return c.BeginTx(context.Background(), driver.TxOptions{})
 }
 
 func (c *pgConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if c.conn.IsClosed() {
+		return nil, driver.ErrBadConn
+	}
 	if opts.Isolation != driver.IsolationLevel(0) || opts.ReadOnly {
 		return nil, errors.New("store: only default transactions are supported")
 	}
 	tx, err := c.conn.Begin(ctx)
 	if err != nil {
-		return nil, err
+		return nil, badConn(err)
 	}
-	return &pgTx{tx: tx}, nil
+	return &pgTx{ctx: ctx, tx: tx}, nil
 }
 
 // CheckNamedValue passes every argument to pgx as it is.
 func (c *pgConn) CheckNamedValue(*driver.NamedValue) error { return nil }
 
 func (c *pgConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if c.conn.IsClosed() {
+		return nil, driver.ErrBadConn
+	}
 	tag, err := c.conn.Exec(ctx, query, values(args)...)
 	if err != nil {
-		return nil, err
+		return nil, badConn(err)
 	}
 	return driver.RowsAffected(tag.RowsAffected()), nil
 }
 
 func (c *pgConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if c.conn.IsClosed() {
+		return nil, driver.ErrBadConn
+	}
 	rows, err := c.conn.Query(ctx, query, values(args)...)
 	if err != nil {
-		return nil, err
+		return nil, badConn(err)
 	}
 	return &pgRows{rows: rows}, nil
 }
 
-func (c *pgConn) Ping(ctx context.Context) error { return c.conn.Ping(ctx) }
+func (c *pgConn) Ping(ctx context.Context) error {
+	if c.conn.IsClosed() {
+		return driver.ErrBadConn
+	}
+	return badConn(c.conn.Ping(ctx))
+}
 
 // IsValid tells database/sql to drop a connection pgx has closed (after a
 // network error or a cancelled query).
 func (c *pgConn) IsValid() bool { return !c.conn.IsClosed() }
 
-func (c *pgConn) ResetSession(context.Context) error {
-	if c.conn.IsClosed() {
+// ResetSession runs when database/sql takes the connection from the pool
+// for reuse: it refuses a closed connection, one left inside a
+// transaction, and an idle one that does not answer a ping.
+func (c *pgConn) ResetSession(ctx context.Context) error {
+	if c.conn.IsClosed() || c.conn.PgConn().TxStatus() != 'I' {
 		return driver.ErrBadConn
 	}
+	now := time.Now()
+	idle := now.Sub(c.lastReset)
+	c.lastReset = now
+	if idle > pingAfter {
+		if err := c.conn.PgConn().Ping(ctx); err != nil {
+			return driver.ErrBadConn
+		}
+	}
 	return nil
+}
+
+// badConn turns an error that happened before anything reached the server
+// into driver.ErrBadConn, so database/sql retries on another connection.
+func badConn(err error) error {
+	if err != nil && pgconn.SafeToRetry(err) {
+		return driver.ErrBadConn
+	}
+	return err
 }
 
 func values(args []driver.NamedValue) []any {
@@ -111,10 +162,21 @@ func values(args []driver.NamedValue) []any {
 	return v
 }
 
-type pgTx struct{ tx pgx.Tx }
+// pgTx is a transaction; its BeginTx context bounds its commit.
+type pgTx struct {
+	ctx context.Context
+	tx  pgx.Tx
+}
 
-func (t *pgTx) Commit() error   { return t.tx.Commit(context.Background()) }
-func (t *pgTx) Rollback() error { return t.tx.Rollback(context.Background()) }
+func (t *pgTx) Commit() error { return t.tx.Commit(t.ctx) }
+
+func (t *pgTx) Rollback() error {
+	// Roll back even when ctx is done: database/sql rolls back because
+	// it is.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), 5*time.Second)
+	defer cancel()
+	return t.tx.Rollback(ctx)
+}
 
 type pgRows struct {
 	rows pgx.Rows

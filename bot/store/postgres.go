@@ -26,7 +26,7 @@ func openPostgres(ctx context.Context, dsn string) (Store, error) {
 	secrets := dsnPasswords(dsn)
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, scrub(fmt.Errorf("open store %s: %w", Redact(dsn), err), secrets)
+		return nil, scrub(fmt.Errorf("open store %s: %w", Redact(dsn), err), secrets, pgHoldsSecrets)
 	}
 	if cfg.Password != "" {
 		secrets = append(secrets, cfg.Password)
@@ -43,13 +43,14 @@ func openPostgres(ctx context.Context, dsn string) (Store, error) {
 			_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))`, int64(migrationLockClass))
 			return err
 		},
-		secrets: secrets,
+		secrets:      secrets,
+		holdsSecrets: pgHoldsSecrets,
 	}, db, db)
 	if err := db.PingContext(ctx); err != nil {
-		return nil, scrub(errors.Join(fmt.Errorf("open store %s: %w", Redact(dsn), err), s.Close()), secrets)
+		return nil, scrub(errors.Join(fmt.Errorf("open store %s: %w", Redact(dsn), err), s.Close()), secrets, pgHoldsSecrets)
 	}
 	if err := s.migrate(ctx); err != nil {
-		return nil, scrub(errors.Join(fmt.Errorf("open store %s: %w", Redact(dsn), err), s.Close()), secrets)
+		return nil, scrub(errors.Join(fmt.Errorf("open store %s: %w", Redact(dsn), err), s.Close()), secrets, pgHoldsSecrets)
 	}
 	return s, nil
 }
@@ -57,4 +58,12 @@ func openPostgres(ctx context.Context, dsn string) (Store, error) {
 func pgUnique(err error) bool {
 	var e *pgconn.PgError
 	return errors.As(err, &e) && e.Code == "23505" // unique_violation
+}
+
+// pgHoldsSecrets reports pgx errors that carry the connection
+// configuration, password included.
+func pgHoldsSecrets(err error) bool {
+	var c *pgconn.ConnectError
+	var p *pgconn.ParseConfigError
+	return errors.As(err, &c) || errors.As(err, &p)
 }

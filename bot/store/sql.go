@@ -27,6 +27,9 @@ type dialect struct {
 	lockMigrations func(ctx context.Context, tx *sql.Tx) error
 	// secrets are strings to remove from error text (the DSN's password).
 	secrets []string
+	// holdsSecrets reports errors to hide behind an opaque one because
+	// their values hold secrets.
+	holdsSecrets func(error) bool
 }
 
 // sqlStore is the Store of both backends. w runs every write and every
@@ -88,7 +91,7 @@ func (s *sqlStore) q(name string) string {
 
 // errf wraps err with a verb phrase, keeping secrets out of its text.
 func (s *sqlStore) errf(err error, format string, args ...any) error {
-	return scrub(fmt.Errorf(format+": %w", append(args, err)...), s.d.secrets)
+	return scrub(fmt.Errorf(format+": %w", append(args, err)...), s.d.secrets, s.d.holdsSecrets)
 }
 
 // repoKey is the repository's key column: GitHub names are

@@ -108,9 +108,10 @@ func dsnPasswords(dsn string) []string {
 	return pw
 }
 
-// scrubbed is an error whose text had a secret removed. It answers
-// errors.Is like the error it replaces but does not unwrap to it, so the
-// secret cannot be reached through it.
+// scrubbed is an error whose text had a secret removed, or that stands in
+// for an error holding one (pgx's connection and parse errors hold the
+// whole configuration). It answers errors.Is like the error it replaces
+// but does not unwrap to it, so the secret cannot be reached through it.
 type scrubbed struct {
 	msg string
 	err error
@@ -120,9 +121,10 @@ func (s *scrubbed) Error() string { return s.msg }
 
 func (s *scrubbed) Is(target error) bool { return errors.Is(s.err, target) }
 
-// scrub returns err, or, when err's text contains one of secrets, an
-// error with those replaced by "xxxxx".
-func scrub(err error, secrets []string) error {
+// scrub returns err, or an opaque stand-in with each of secrets replaced
+// by "xxxxx" in its text when err's text contains one, or when holds
+// reports that err holds secrets in its values.
+func scrub(err error, secrets []string, holds func(error) bool) error {
 	if err == nil {
 		return nil
 	}
@@ -130,7 +132,7 @@ func scrub(err error, secrets []string) error {
 	for _, s := range secrets {
 		msg = strings.ReplaceAll(msg, s, "xxxxx")
 	}
-	if msg == err.Error() {
+	if msg == err.Error() && (holds == nil || !holds(err)) {
 		return err
 	}
 	return &scrubbed{msg: msg, err: err}
