@@ -54,6 +54,15 @@ var nullBodyOK = map[string]bool{
 	"POST /app/installations/{installation_id}/access_tokens": true,
 }
 
+// bareArrayBody lists operations whose body may be a bare JSON array,
+// validated as the value of the named property. Exception: the labels
+// endpoint's description says "You can also pass an array of labels
+// directly" but its schema only has the object form; go-github v66's
+// AddLabelsToIssue sends the bare array.
+var bareArrayBody = map[string]string{
+	"POST /repos/{owner}/{repo}/issues/{issue_number}/labels": "labels",
+}
+
 type operation struct {
 	method   string
 	template string
@@ -466,6 +475,9 @@ func (s *spec) validateRequest(op *operation, pathParams map[string]string, quer
 			errs = append(errs, fmt.Errorf("request Content-Type %q is not application/json", contentType))
 		}
 		v, err := jsonschema.UnmarshalJSON(bytes.NewReader(trimmed))
+		if arr, ok := v.([]any); ok && bareArrayBody[op.key] != "" {
+			v = map[string]any{bareArrayBody[op.key]: arr}
+		}
 		if err == nil {
 			err = op.body.Validate(v)
 		}
