@@ -285,8 +285,9 @@ type WebhookHandler struct {
 	started   bool
 	stopped   bool
 
+	stopOnce sync.Once
 	stopping chan struct{} // closed by Shutdown: workers drain and return
-	done     chan struct{} // closed when every worker returned
+	done     chan struct{} // closed when every worker returned, or at Shutdown without Start
 	ctx      context.Context
 	cancel   context.CancelFunc
 
@@ -378,19 +379,22 @@ func (h *WebhookHandler) Start(_ context.Context) error {
 // and Shutdown returns ctx's error. Shutdown is idempotent and safe
 // without Start.
 func (h *WebhookHandler) Shutdown(ctx context.Context) error {
-	h.mu.Lock()
-	first := !h.stopped
-	h.stopped = true
-	h.accepting = false
-	started := h.started
-	h.mu.Unlock()
-	if first {
-		close(h.stopping)
-	}
-	if !started {
-		h.cancel()
-		return nil
-	}
+	h.stopOnce.Do(func() {
+		// In a goroutine: taking the lock waits for the requests being
+		// accepted now (a slow delivery store), and ctx must still be
+		// honoured meanwhile.
+		go func() {
+			h.mu.Lock()
+			h.stopped = true
+			h.accepting = false
+			started := h.started
+			h.mu.Unlock()
+			close(h.stopping)
+			if !started {
+				close(h.done) // no worker will
+			}
+		}()
+	})
 	select {
 	case <-h.done:
 		h.cancel()

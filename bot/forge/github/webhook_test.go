@@ -819,6 +819,55 @@ func TestWebhookLifecycle(t *testing.T) {
 	})
 }
 
+// blockingDeliveries holds every FirstDelivery call until release is
+// closed, telling entered when one starts.
+type blockingDeliveries struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (d *blockingDeliveries) FirstDelivery(context.Context, string, time.Time) (bool, error) {
+	d.entered <- struct{}{}
+	<-d.release
+	return true, nil
+}
+
+// TestWebhookShutdownSlowStore: Shutdown honours its deadline even while a
+// delivery waits on the store.
+func TestWebhookShutdownSlowStore(t *testing.T) {
+	store := &blockingDeliveries{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	s := newEventSink()
+	h, err := NewWebhookHandler(WebhookConfig{
+		Secrets: [][]byte{[]byte(webhookTestSecret)}, Deliveries: store, Handler: s,
+		Logger: slog.New(slog.DiscardHandler), Workers: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	body := readWebhookExample(t, "push/payload.json")
+	codes := make(chan int, 1)
+	go func() { codes <- deliverWebhook(h, signedDelivery(EventPush, "d1", body)).Code }()
+	<-store.entered
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := h.Shutdown(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Shutdown = %v, want context.Canceled", err)
+	}
+	close(store.release)
+	if code := <-codes; code != http.StatusAccepted {
+		t.Errorf("delivery in flight: got %d", code)
+	}
+	if err := h.Shutdown(context.Background()); err != nil {
+		t.Fatalf("second Shutdown: %v", err)
+	}
+	if st := h.Stats(); st.Enqueued != 1 || st.Dropped != 1 || st.Dispatched != 0 {
+		t.Errorf("stats = %+v (past the deadline the accepted event is dropped and counted)", st)
+	}
+}
+
 func TestWebhookConfigValidate(t *testing.T) {
 	err := WebhookConfig{Secrets: [][]byte{nil}, QueueSize: -1, Workers: -1, MaxBody: -1, HandlerTimeout: -1}.Validate()
 	for _, want := range []string{"secrets", "deliveries", "handler", "queue_size", "workers", "max_body", "handler_timeout"} {
