@@ -240,7 +240,7 @@ func (s *Server) resolveRoot(inst int64, field string, args map[string]any, sel 
 		payload["__typename"] = "EnablePullRequestAutoMergePayload"
 		switch {
 		case p.State != "open":
-			return unprocessable("Pull request is closed")
+			return unprocessable("Pull request is not in the correct state to enable auto-merge")
 		case !r.opts.AllowAutoMerge:
 			return unprocessable("Pull request Auto merge is not allowed for this repository")
 		case r.opts.MergeQueue && p.Base == r.opts.DefaultBranch:
@@ -248,7 +248,7 @@ func (s *Server) resolveRoot(inst int64, field string, args map[string]any, sel 
 		}
 		if mergeable, state := r.mergeable(p); mergeable == true && state == "clean" {
 			// GitHub refuses auto-merge for a pull request that can merge now.
-			return unprocessable("Pull request is in clean status")
+			return unprocessable("Pull request Pull request is in clean status")
 		}
 		method := "MERGE"
 		if m, ok := input["mergeMethod"].(string); ok {

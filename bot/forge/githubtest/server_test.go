@@ -309,7 +309,7 @@ func TestAutoMergeRefusals(t *testing.T) {
 		want string
 	}{
 		{"not allowed", RepoOptions{RequiredChecks: []string{"ci"}}, "Pull request Auto merge is not allowed for this repository"},
-		{"clean", RepoOptions{AllowAutoMerge: true}, "Pull request is in clean status"},
+		{"clean", RepoOptions{AllowAutoMerge: true}, "Pull request Pull request is in clean status"},
 		{"merge queue", RepoOptions{AllowAutoMerge: true, MergeQueue: true, RequiredChecks: []string{"ci"}}, "Changes must be made through the merge queue"},
 	}
 	for _, tc := range tests {
