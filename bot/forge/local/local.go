@@ -30,19 +30,19 @@ var DefaultAuthor = Signature{Name: "medic[bot]", Email: "medic[bot]@users.norep
 // Config configures a local forge.
 type Config struct {
 	// Dir is a local git repository: a checkout or a bare repository.
-	Dir string
+	Dir string `yaml:"dir"`
 	// Repo is the name the forge answers to; requests and pull requests
 	// for any other repository are not found.
-	Repo forge.Repo
+	Repo forge.Repo `yaml:"repo"`
 	// Records keeps the pull requests; the local forge has no other copy.
-	Records forge.Records
+	Records forge.Records `yaml:"-"`
 	// Now is the clock of commits and records; nil means time.Now.
-	Now func() time.Time
+	Now func() time.Time `yaml:"-"`
 	// Author signs the forge's commits; empty fields take DefaultAuthor's.
-	Author Signature
+	Author Signature `yaml:"author"`
 	// Logger receives one line per pull request opened, updated, merged
 	// or closed; nil discards.
-	Logger *slog.Logger
+	Logger *slog.Logger `yaml:"-"`
 }
 
 // Validate reports every missing or malformed setting.

@@ -116,6 +116,8 @@ func TestMergeUpdatesCleanCheckout(t *testing.T) {
 
 	r := raiseMemory(t, h, "inc-1", "memory: 512Mi", "memory: 768Mi")
 	r.Change.Files = append(r.Change.Files, patchers.FileChange{Path: "base/db.yaml", Deleted: true},
+		patchers.FileChange{Path: "base/cart.yaml", Deleted: true},
+		patchers.FileChange{Path: "base/cart.yaml/README.md", Content: []byte("a file became a directory\n")},
 		patchers.FileChange{Path: "overlays/prod/new/hpa-note.md", Content: []byte("new file\n")})
 	pr, err := h.f.Propose(t.Context(), r)
 	if err != nil {
@@ -133,6 +135,9 @@ func TestMergeUpdatesCleanCheckout(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "base", "db.yaml")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("base/db.yaml deleted by the merge is still in the checkout: %v", err)
+	}
+	if got := readDisk(t, dir, "base/cart.yaml/README.md"); got != "a file became a directory\n" {
+		t.Errorf("file replaced by a directory: %q", got)
 	}
 	if got := readDisk(t, dir, "overlays/prod/new/hpa-note.md"); got != "new file\n" {
 		t.Errorf("new file: %q", got)

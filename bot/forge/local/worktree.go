@@ -69,6 +69,7 @@ func (f *Forge) checkout(ctx context.Context, head, merged *object.Tree) error {
 		return fmt.Errorf("read the index: %w", err)
 	}
 	root := f.wt.Filesystem.Root()
+	// Removals first: a file may give way to a directory or the reverse.
 	for _, c := range changes {
 		if c.From.Name != "" && c.From.Name != c.To.Name {
 			if err := removeFile(root, c.From.Name); err != nil {
@@ -76,6 +77,8 @@ func (f *Forge) checkout(ctx context.Context, head, merged *object.Tree) error {
 			}
 			_, _ = idx.Remove(c.From.Name)
 		}
+	}
+	for _, c := range changes {
 		if c.To.Name == "" {
 			continue
 		}
