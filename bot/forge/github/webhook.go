@@ -380,21 +380,24 @@ func (h *WebhookHandler) Start(_ context.Context) error {
 // without Start.
 func (h *WebhookHandler) Shutdown(ctx context.Context) error {
 	h.stopOnce.Do(func() {
-		// In a goroutine: taking the lock waits for the requests being
-		// accepted now (a slow delivery store), and ctx must still be
-		// honoured meanwhile.
+		if h.mu.TryLock() {
+			h.stopLocked()
+			return
+		}
+		// Requests are being accepted (perhaps waiting on a slow
+		// delivery store): wait for them in a goroutine, so that ctx is
+		// still honoured meanwhile.
 		go func() {
 			h.mu.Lock()
-			h.stopped = true
-			h.accepting = false
-			started := h.started
-			h.mu.Unlock()
-			close(h.stopping)
-			if !started {
-				close(h.done) // no worker will
-			}
+			h.stopLocked()
 		}()
 	})
+	select {
+	case <-h.done: // first, should ctx be done too
+		h.cancel()
+		return nil
+	default:
+	}
 	select {
 	case <-h.done:
 		h.cancel()
@@ -402,6 +405,19 @@ func (h *WebhookHandler) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		h.cancel()
 		return fmt.Errorf("drain github webhook queue: %w", ctx.Err())
+	}
+}
+
+// stopLocked stops accepting deliveries and tells the workers to drain;
+// it is called with h.mu locked and unlocks it.
+func (h *WebhookHandler) stopLocked() {
+	h.stopped = true
+	h.accepting = false
+	started := h.started
+	h.mu.Unlock()
+	close(h.stopping)
+	if !started {
+		close(h.done) // no worker will
 	}
 }
 

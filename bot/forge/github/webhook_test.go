@@ -722,8 +722,10 @@ func TestWebhookLifecycle(t *testing.T) {
 
 	t.Run("shutdown without start", func(t *testing.T) {
 		h := newHandler(t, newEventSink())
-		for range 2 {
-			if err := h.Shutdown(context.Background()); err != nil {
+		cancelled, cancel := context.WithCancel(context.Background())
+		cancel()
+		for _, ctx := range []context.Context{cancelled, context.Background()} {
+			if err := h.Shutdown(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}
