@@ -96,6 +96,13 @@ func (s *Server) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Bad credentials", "documentation_url": "https://docs.github.com/graphql"})
 		return
 	}
+	if f := s.takeFailure(r.Method, "/graphql"); f != nil {
+		for k, v := range f.headers {
+			w.Header().Set(k, v)
+		}
+		writeJSON(w, f.status, map[string]any{"message": f.message, "documentation_url": "https://docs.github.com/graphql"})
+		return
+	}
 	var req struct {
 		Query         string         `json:"query"`
 		Variables     map[string]any `json:"variables"`

@@ -405,7 +405,7 @@ func (s *Server) getContents(q *restRequest, r *repoState) reply {
 	path := strings.Trim(q.params["path"], "/")
 	content, ok := files[path]
 	if !ok {
-		return notFound()
+		return s.listDirectory(r, ref, path, files)
 	}
 	full := r.opts.Owner + "/" + r.opts.Name
 	sha := gitBlobSHA(content)
@@ -427,6 +427,62 @@ func (s *Server) getContents(q *restRequest, r *repoState) reply {
 		"download_url": s.web("raw/%s/%s/%s", full, ref, path),
 		"_links":       map[string]any{"self": self, "git": gitURL, "html": html},
 	})
+}
+
+// listDirectory answers GET contents for a folder: its files and
+// subfolders, sorted by name; 404 when nothing is under path.
+func (s *Server) listDirectory(r *repoState, ref, dir string, files map[string]string) reply {
+	full := r.opts.Owner + "/" + r.opts.Name
+	prefix := dir + "/"
+	if dir == "" {
+		prefix = ""
+	}
+	seen := map[string]bool{}
+	var names []string
+	for p := range files {
+		rest, ok := strings.CutPrefix(p, prefix)
+		if !ok {
+			continue
+		}
+		name, _, isDir := strings.Cut(rest, "/")
+		key := name
+		if isDir {
+			key += "/"
+		}
+		if !seen[key] {
+			seen[key] = true
+			names = append(names, key)
+		}
+	}
+	if len(names) == 0 {
+		return notFound()
+	}
+	sort.Strings(names)
+	var items []any
+	for _, key := range names {
+		name, isDir := strings.CutSuffix(key, "/")
+		path := prefix + name
+		typ, size, sha := "file", 0, ""
+		var download any
+		if isDir {
+			typ, sha = "dir", fakeSHA(full, ref, path)
+		} else {
+			size, sha = len(files[path]), gitBlobSHA(files[path])
+			download = s.web("raw/%s/%s/%s", full, ref, path)
+		}
+		self := s.api("repos/%s/contents/%s?ref=%s", full, path, url.QueryEscape(ref))
+		gitURL := s.api("repos/%s/git/blobs/%s", full, sha)
+		if isDir {
+			gitURL = s.api("repos/%s/git/trees/%s", full, sha)
+		}
+		html := s.web("%s/blob/%s/%s", full, ref, path)
+		items = append(items, map[string]any{
+			"type": typ, "size": size, "name": name, "path": path, "sha": sha, "url": self,
+			"git_url": gitURL, "html_url": html, "download_url": download,
+			"_links": map[string]any{"self": self, "git": gitURL, "html": html},
+		})
+	}
+	return status(http.StatusOK, items)
 }
 
 // headBranch strips an "owner:" prefix from a head, checking the owner.

@@ -190,7 +190,8 @@ func (s *Server) errorf(format string, args ...any) {
 // matches pathRegexp fail with status, the given extra headers (which
 // override the rate-limit headers, e.g. X-RateLimit-Remaining: 0 or
 // Retry-After: 1) and a GitHub error body carrying message. The request
-// must still be valid; authentication is not checked for it.
+// must still be valid; authentication is not checked for it. GraphQL
+// requests match with the path /graphql.
 func (s *Server) FailNext(method, pathRegexp string, n int, status int, headers map[string]string, message string) {
 	re := regexp.MustCompile(pathRegexp)
 	s.mu.Lock()

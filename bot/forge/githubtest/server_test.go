@@ -592,3 +592,76 @@ func TestRefResolverAndMergeConflict(t *testing.T) {
 		t.Errorf("conflicting merge: %v", err)
 	}
 }
+
+func TestContentsAndPagination(t *testing.T) {
+	s, a := setup(t, RepoOptions{})
+	ctx := context.Background()
+	s.SetFile(owner, repo, "", "apps/checkout/values.yaml", "a")
+	s.SetFile(owner, repo, "", "apps/checkout/overlays/prod/kustomization.yaml", "b")
+	s.SetFile(owner, repo, "medic/inc-1-scale", "apps/checkout/values.yaml", "c")
+	_, dir, _, err := a.client.Repositories.GetContents(ctx, owner, repo, "apps/checkout", nil)
+	if err != nil || len(dir) != 2 || dir[0].GetType() != "dir" || dir[1].GetName() != "values.yaml" {
+		t.Fatalf("directory: %v %v", err, dir)
+	}
+	fc, _, _, err := a.client.Repositories.GetContents(ctx, owner, repo, "apps/checkout/values.yaml", &github.RepositoryContentGetOptions{Ref: "medic/inc-1-scale"})
+	if c, _ := fc.GetContent(); err != nil || c != "c" {
+		t.Fatalf("file at a branch: %v %q", err, c)
+	}
+	for i := range 3 {
+		branch := fmt.Sprintf("medic/inc-%d-scale", i+2)
+		s.SetRef(owner, repo, branch, fmt.Sprintf("%040d", i+1))
+		if _, _, err := a.client.PullRequests.Create(ctx, owner, repo, &github.NewPullRequest{Title: github.String(branch), Head: github.String(branch), Base: github.String("main")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts := &github.PullRequestListOptions{ListOptions: github.ListOptions{PerPage: 2}}
+	var all []int
+	for {
+		prs, resp, err := a.client.PullRequests.List(ctx, owner, repo, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range prs {
+			all = append(all, p.GetNumber())
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	if fmt.Sprint(all) != "[3 2 1]" {
+		t.Errorf("pages gave %v", all)
+	}
+}
+
+func TestGraphQLInputVariableAndFailure(t *testing.T) {
+	s, a := setup(t, RepoOptions{AllowAutoMerge: true, RequiredChecks: []string{"ci"}})
+	pr := openPR(t, a)
+	s.FailNext("POST", "^/graphql$", 1, 502, nil, "Server Error")
+	tok, _ := a.itr.Token(context.Background())
+	req, _ := http.NewRequest("POST", s.GraphQLURL(), strings.NewReader(`{"query":"{ __typename }"}`))
+	req.Header.Set("Authorization", "bearer "+tok)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 502 {
+		t.Fatalf("injected failure: %v %v", err, res)
+	}
+	res.Body.Close()
+	// The form GraphQL client libraries send: one input variable.
+	resp := graphql(t, s, a, `mutation($input: EnablePullRequestAutoMergeInput!) { enablePullRequestAutoMerge(input: $input) { clientMutationId pullRequest { id } } }`,
+		map[string]any{"input": map[string]any{"pullRequestId": pr.GetNodeID(), "mergeMethod": "REBASE", "clientMutationId": "m1"}})
+	if resp.Errors != nil || !strings.Contains(string(resp.Data), `"clientMutationId":"m1"`) {
+		t.Fatalf("enable: %s %s", resp.Data, resp.Errors)
+	}
+	resp = graphql(t, s, a, `query { repository(owner: "acme", name: "infra") { pullRequest(number: 1) { number autoMergeRequest { mergeMethod } mergeQueueEntry { position } } } }`, nil)
+	if resp.Errors != nil || string(resp.Data) != `{"repository":{"pullRequest":{"autoMergeRequest":{"mergeMethod":"REBASE"},"mergeQueueEntry":null,"number":1}}}` {
+		t.Errorf("query: %s %s", resp.Data, resp.Errors)
+	}
+	s.CompleteCheck(owner, repo, headSHA, "ci", "failure")
+	if p, _ := s.PR(owner, repo, 1); p.Merged {
+		t.Error("merged with a failed check")
+	}
+	s.CompleteCheck(owner, repo, headSHA, "ci", "success")
+	if p, _ := s.PR(owner, repo, 1); !p.Merged || p.MergeMethod != "rebase" {
+		t.Errorf("not merged after a rerun: %+v", p)
+	}
+}
