@@ -171,6 +171,7 @@ type bodyRenderer struct {
 	// compact leaves out the anomaly table, the rationale and the object
 	// list: the last resort for bodies the diffs alone cannot shrink.
 	compact bool
+	quoted  *string // the rationale, made safe once
 }
 
 func newBodyRenderer(r Request) *bodyRenderer {
@@ -559,7 +560,11 @@ func (br *bodyRenderer) writeProposalBody(b *strings.Builder) {
 		b.WriteString("*The rationale was left out to keep this description under GitHub's size limit; `/medic explain` shows it.*\n\n")
 		return
 	}
-	rat := br.rationale(p.Rationale)
+	if br.quoted == nil {
+		q := br.rationale(p.Rationale)
+		br.quoted = &q
+	}
+	rat := *br.quoted
 	if rat == "" {
 		b.WriteString("No rationale was given.\n\n")
 		return
@@ -634,6 +639,11 @@ func (br *bodyRenderer) rationale(s string) string {
 	// Redact before and after stripping HTML (tags could split the
 	// secret), keeping the marker, which looks like a tag, out of its way.
 	const sentinel = "\ue000"
+	if len(s) > 16*rationaleMaxRunes {
+		// Far more than is shown: cut before the work. What stripping
+		// removes from the rest can only shorten it.
+		s = capRunes(s, 4*rationaleMaxRunes)
+	}
 	s = strings.ReplaceAll(cleanControls(s, true), sentinel, "")
 	s = strings.ReplaceAll(br.red.text(s), redactedValue, sentinel)
 	s = htmlComment.ReplaceAllString(s, "")
@@ -903,12 +913,25 @@ func (br *bodyRenderer) writeRollback(b *strings.Builder) {
 // ---- untrusted text ----
 
 // text makes s safe as inline Markdown: one line, redacted, at most
-// maxRunes characters, no mention that pings and no HTML.
+// maxRunes characters, no mention that pings, no HTML, no footnote, and
+// nothing that starts a block (a fence, a heading, a quote, a list) when
+// it begins a line.
 func (br *bodyRenderer) text(s string, maxRunes int) string {
 	s = capRunes(strings.TrimSpace(oneLine(br.red.text(s))), maxRunes)
 	s = mention.ReplaceAllString(s, "@\u200d$1")
-	return strings.ReplaceAll(s, "<", "&lt;")
+	s = strings.NewReplacer("<", "&lt;", "[^", `[\^`).Replace(s)
+	if s != "" && strings.ContainsRune("#>+-*=|~`_:", rune(s[0])) {
+		return `\` + s
+	}
+	if m := orderedItem.FindStringSubmatchIndex(s); m != nil {
+		return s[:m[2]] + `\` + s[m[2]:]
+	}
+	return s
 }
+
+// orderedItem is an ordered list marker; its dot or parenthesis is at
+// submatch 1.
+var orderedItem = regexp.MustCompile(`^[0-9]{1,9}([.)])`)
 
 // code is s as an inline code span: one line, redacted, at most 200
 // characters, with a delimiter longer than any backtick run in s.

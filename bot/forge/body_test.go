@@ -540,6 +540,9 @@ func TestBodyFooterMarker(t *testing.T) {
 	odd.Incident.ID = "x --> <b>y</b>"
 	reqs = append(reqs, odd)
 	for i, r := range reqs {
+		if e := Explain(r); e == "" {
+			t.Errorf("request %d: empty explanation", i)
+		}
 		body := Body(r)
 		want := "<!-- medic:incident=" + markerValue(r.Incident.ID) + " intent=" + r.Proposal.Intent.Kind + " -->\n"
 		if !strings.HasSuffix(body, want) {
@@ -550,6 +553,30 @@ func TestBodyFooterMarker(t *testing.T) {
 		}
 		if strings.Count(body[strings.LastIndex(body, "<!--"):], "-->") != 1 {
 			t.Errorf("request %d: marker broken", i)
+		}
+	}
+}
+
+// Text that begins a line cannot start a block that swallows what
+// follows.
+func TestBodyTextStartsNoBlock(t *testing.T) {
+	r := bodyNoEvidence()
+	for _, s := range []string{"```", "~~~ x", "# heading", "> quote", "- item", "1. item", "3) item", "<!-- x", "[^1]: note", "| a | b |", "---"} {
+		r.Change.Summary = s
+		r.Decision.Reasons = []string{s}
+		body := Body(r)
+		bodyCheckFences(t, body)
+		for l := range strings.SplitSeq(body, "\n") {
+			l = strings.TrimPrefix(l, "- ")
+			if l == s && s != "```" { // the body's own fences are checked above
+				t.Errorf("%q reaches the body as a line of its own", s)
+			}
+		}
+	}
+	br := newBodyRenderer(Request{})
+	for in, want := range map[string]string{"```x": "\\```x", "12. x": "12\\. x", "a [^1]": "a [\\^1]", "x < y": "x &lt; y"} {
+		if got := br.text(in, 100); got != want {
+			t.Errorf("text(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
