@@ -1,10 +1,12 @@
 package forgetest_test
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/medic-bot/medic/bot/forge"
 	"github.com/medic-bot/medic/bot/forge/forgetest"
+	"github.com/medic-bot/medic/bot/store"
 )
 
 func TestMemoryRecords(t *testing.T) {
@@ -49,3 +51,16 @@ type fakeHarness struct{ forgetest.Harness }
 
 func (fakeHarness) Repo() forge.Repo      { return forge.Repo{Owner: "acme", Name: "infra"} }
 func (fakeHarness) DefaultBranch() string { return "main" }
+
+// TestSQLiteStoreRecords runs the Records contract against medic's SQLite
+// store too, so the two implementations cannot drift apart.
+func TestSQLiteStoreRecords(t *testing.T) {
+	forgetest.RunRecords(t, func(t *testing.T) forge.Records {
+		st, err := store.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "medic.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	})
+}
