@@ -36,23 +36,32 @@ type Command struct {
 // ParseCommand finds the first command in a pull-request comment body: a
 // line that is exactly "/medic <verb> [args...]" with any spacing around
 // the words. The verb is case-insensitive. Lines inside ``` or ~~~ fences,
-// quoted lines (starting with ">") and indented code lines (four spaces or
-// a tab) are not commands, so quoting someone else's command does not run
+// quoted lines (starting with ">"), indented code lines (four spaces or a
+// tab) and HTML comments (invisible on GitHub) are not commands, so quoting someone else's command does not run
 // it again. ok is false when the body holds no command. A bare "/medic" is
 // a command with no verb (Verb and Unknown both ""), which the bot answers
 // with usage.
 func ParseCommand(body string) (cmd Command, ok bool) {
-	fence := ""
+	fence, inComment := "", false
 	for _, raw := range strings.Split(body, "\n") {
 		raw = strings.TrimRight(raw, " \t\r")
-		line := strings.TrimLeft(raw, " ")
-		indent := len(raw) - len(line)
 		if fence != "" {
-			if indent < 4 && strings.HasPrefix(line, fence) && strings.Trim(line, fence[:1]) == "" {
+			line := strings.TrimLeft(raw, " ")
+			if len(raw)-len(line) < 4 && strings.HasPrefix(line, fence) && strings.Trim(line, fence[:1]) == "" {
 				fence = ""
 			}
 			continue
 		}
+		if inComment {
+			end := strings.Index(raw, "-->")
+			if end < 0 {
+				continue
+			}
+			raw = raw[end+len("-->"):]
+		}
+		raw, inComment = stripHTMLComments(raw)
+		line := strings.TrimLeft(raw, " ")
+		indent := len(raw) - len(line)
 		if indent >= 4 || strings.HasPrefix(line, "\t") {
 			continue // indented code block
 		}
@@ -83,6 +92,22 @@ func ParseCommand(body string) (cmd Command, ok bool) {
 		return cmd, true
 	}
 	return Command{}, false
+}
+
+// stripHTMLComments removes the <!-- --> comments of one line; open is
+// true when the line leaves a comment open.
+func stripHTMLComments(line string) (rest string, open bool) {
+	for {
+		start := strings.Index(line, "<!--")
+		if start < 0 {
+			return line, false
+		}
+		end := strings.Index(line[start+len("<!--"):], "-->")
+		if end < 0 {
+			return line[:start], true
+		}
+		line = line[:start] + line[start+len("<!--")+end+len("-->"):]
+	}
 }
 
 // fenceOpener returns the fence (three or more backticks or tildes) that

@@ -2,6 +2,7 @@ package github
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -39,6 +40,11 @@ func TestParseCommand(t *testing.T) {
 		{"unclosed fence", "```\n/medic close", Command{}, false},
 		{"indented code", "    /medic close", Command{}, false},
 		{"tab code", "\t/medic close", Command{}, false},
+		{"html comment", "<!-- /medic close -->", Command{}, false},
+		{"multi-line html comment", "<!--\n/medic close\n-->\nthanks", Command{}, false},
+		{"after html comment", "<!--\ntemplate\n-->\n/medic retry", Command{Verb: VerbRetry, Line: "/medic retry"}, true},
+		{"comment before command on the line", "<!-- x --> /medic retry", Command{Verb: VerbRetry, Line: "/medic retry"}, true},
+		{"comment in a fence is text", "```\n<!--\n```\n/medic retry", Command{Verb: VerbRetry, Line: "/medic retry"}, true},
 		{"three spaces ok", "   /medic close", Command{Verb: VerbClose, Line: "/medic close"}, true},
 	}
 	for _, tt := range tests {
@@ -71,4 +77,22 @@ func TestCommandAllowed(t *testing.T) {
 			t.Errorf("CommandAllowed(%q) = %v, want %v", tt.permission, got, tt.want)
 		}
 	}
+}
+
+func FuzzParseCommand(f *testing.F) {
+	for _, s := range []string{"/medic retry", "```\n/medic close\n```\n/medic explain", "<!--\n/medic close\n-->", "> /medic x\n    /medic y\n/medic"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		cmd, ok := ParseCommand(body)
+		if !ok {
+			if !reflect.DeepEqual(cmd, Command{}) {
+				t.Fatalf("no command but %+v", cmd)
+			}
+			return
+		}
+		if !strings.EqualFold(strings.Fields(cmd.Line)[0], CommandPrefix) || (cmd.Verb != "" && cmd.Unknown != "") {
+			t.Fatalf("bad command %+v", cmd)
+		}
+	})
 }
