@@ -132,7 +132,8 @@ func (s *Server) checkAppJWT(tok string) error {
 	claims := jwt.MapClaims{}
 	parser := jwt.Parser{ValidMethods: []string{"RS256"}, SkipClaimsValidation: true}
 	if _, err := parser.ParseWithClaims(tok, claims, func(*jwt.Token) (any, error) { return &s.key.PublicKey, nil }); err != nil {
-		return fmt.Errorf("'Authorization' header is not a JWT signed by the App: %w", err)
+		// GitHub's message for anything that is not the App's JWT.
+		return errors.New("A JSON web token could not be decoded")
 	}
 	now := time.Now()
 	var iss string

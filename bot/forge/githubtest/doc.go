@@ -75,8 +75,10 @@
 // most ten minutes ahead); tokens are "ghs_" and random and expire after
 // WithTokenLifetime (one hour by default). Every other call takes
 // "token X" or "Bearer X" with a live installation token: without one it
-// is 401 with GitHub's body; with a token of an installation that does not
-// have the repository it is 404, as on GitHub.
+// is 401 with GitHub's body. As on GitHub, a token of an installation
+// that does not have the repository gets 404 for a private repository
+// and, for a public one, can read but gets 403 "Resource not accessible by
+// integration" when it writes.
 //
 // Pull requests and issues share numbers per repository. Creating a pull
 // request resolves head and base (WithRefResolver, or SetRef): an unknown

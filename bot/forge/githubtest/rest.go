@@ -81,9 +81,14 @@ func (s *Server) handle(q *restRequest) reply {
 	if !ok {
 		return status(http.StatusUnauthorized, ghError("Bad credentials", "401"))
 	}
-	// Like GitHub, a repository the installation cannot see does not exist.
-	if r == nil || r.opts.Installation != inst {
+	// Like GitHub: another installation's private repository does not
+	// exist for this token; a public one can be read but not written.
+	if r == nil || r.opts.Installation != inst && r.opts.Private {
 		return notFound()
+	}
+	if r.opts.Installation != inst && q.r.Method != http.MethodGet {
+		return status(http.StatusForbidden, map[string]any{"message": "Resource not accessible by integration",
+			"documentation_url": docsURL, "status": "403"})
 	}
 	switch q.op.key {
 	case "GET /repos/{owner}/{repo}":
@@ -1127,6 +1132,11 @@ func (s *Server) deleteRef(q *restRequest, r *repoState) reply {
 	}
 	if _, err := s.resolveLocked(r, branch); err != nil {
 		return status(http.StatusUnprocessableEntity, ghError("Reference does not exist", "422"))
+	}
+	if s.refDeleter != nil {
+		if err := s.refDeleter(r.opts.Owner, r.opts.Name, ref); err != nil {
+			return status(http.StatusUnprocessableEntity, ghError("Reference does not exist", "422"))
+		}
 	}
 	delete(r.refs, branch)
 	r.deleted = append(r.deleted, ref)

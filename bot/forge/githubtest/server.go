@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -48,6 +49,8 @@ type Server struct {
 	nextID        int64
 	rateUsed      int
 	rateReset     time.Time
+	requestIDs    atomic.Int64
+	refDeleter    func(owner, repo, ref string) error
 }
 
 // Option configures a Server.
@@ -69,6 +72,14 @@ func WithRefResolver(resolve func(owner, repo, ref string) (sha string, err erro
 // merger the double makes up a merge commit.
 func WithMerger(merge func(owner, repo, headSHA, base, method, title, message string) (mergeSHA string, err error)) Option {
 	return func(s *Server) { s.merger = merge }
+}
+
+// WithRefDeleter makes DELETE /repos/{owner}/{repo}/git/refs/{ref} call
+// deleteRef with the ref ("heads/<branch>") after the double's checks, so
+// that a real git server loses the branch too; an error answers 422
+// "Reference does not exist".
+func WithRefDeleter(deleteRef func(owner, repo, ref string) error) Option {
+	return func(s *Server) { s.refDeleter = deleteRef }
 }
 
 // WithTokenLifetime sets how long installation tokens live (GitHub: one
@@ -296,7 +307,7 @@ func (s *Server) rateHeaders(h http.Header) {
 
 func (s *Server) serveREST(w http.ResponseWriter, r *http.Request, path string) {
 	s.rateHeaders(w.Header())
-	w.Header().Set("X-GitHub-Request-Id", fmt.Sprintf("TEST:%d", s.id()))
+	w.Header().Set("X-GitHub-Request-Id", fmt.Sprintf("TEST:%d", s.requestIDs.Add(1)))
 	op, params, pathMatched := s.spec.route(r.Method, path)
 	if op == nil {
 		if pathMatched {
@@ -359,11 +370,4 @@ func (s *Server) send(w http.ResponseWriter, op *operation, r *http.Request, rep
 	}
 	w.WriteHeader(rep.status)
 	w.Write(out)
-}
-
-func (s *Server) id() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.nextID++
-	return s.nextID
 }

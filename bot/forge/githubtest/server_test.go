@@ -460,10 +460,18 @@ func TestAuthentication(t *testing.T) {
 	if c := get("token " + tok); c != 200 {
 		t.Errorf("good token: %d", c)
 	}
-	// Another installation's token cannot see the repository.
+	// Another installation's token can read a public repository but not
+	// write to it, and cannot see a private one.
 	b := newApp(t, s, other)
-	if _, resp, _ := b.client.Repositories.Get(ctx, owner, repo); resp == nil || resp.StatusCode != 404 {
-		t.Errorf("other installation: %v", resp)
+	if _, _, err := b.client.Repositories.Get(ctx, owner, repo); err != nil {
+		t.Errorf("other installation reads a public repository: %v", err)
+	}
+	if _, resp, _ := b.client.Issues.Create(ctx, owner, repo, &github.IssueRequest{Title: github.String("x")}); resp == nil || resp.StatusCode != 403 {
+		t.Errorf("other installation writes: %v", resp)
+	}
+	s.AddRepo(RepoOptions{Owner: owner, Name: "secrets", Private: true})
+	if _, resp, _ := b.client.Repositories.Get(ctx, owner, "secrets"); resp == nil || resp.StatusCode != 404 {
+		t.Errorf("other installation reads a private repository: %v", resp)
 	}
 	s.ExpireTokens()
 	if s.TokenValid(tok) {
