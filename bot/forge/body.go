@@ -37,8 +37,10 @@ const (
 	bodyMaxAnomalies = 30
 	bodyMaxFiles     = 30
 	bodyMaxObjects   = 100
-	bodyMaxReasons   = 30
-	bodyMaxLabels    = 30
+	bodyMaxReasons   = 20
+	bodyMaxLabels    = 20
+	// bodyCompactList caps those lists in a compact body.
+	bodyCompactList = 5
 )
 
 // redactedValue replaces a secret in the body.
@@ -727,6 +729,10 @@ func (br *bodyRenderer) writeSourceDiffs(b *strings.Builder) {
 		return
 	}
 	b.WriteString("### Source diff\n\n")
+	if br.compact && br.fileMax == 0 {
+		fmt.Fprintf(b, "*The diffs of the %d changed files were left out to keep this description under GitHub's size limit. They are in this pull request's Files changed tab and on branch %s.*\n\n", len(files), br.code(br.r.Branch()))
+		return
+	}
 	for i, d := range br.fileDiffs {
 		f := files[i]
 		b.WriteString(br.code(f.Path))
@@ -858,17 +864,21 @@ func (br *bodyRenderer) writePolicyBody(b *strings.Builder) {
 	} else {
 		b.WriteString("- Auto-merge: **no**; a person must review and merge it\n")
 	}
+	maxList := bodyMaxReasons
+	if br.compact {
+		maxList = bodyCompactList
+	}
 	if len(d.Labels) > 0 {
 		b.WriteString("- Labels: ")
 		for i, l := range d.Labels {
-			if i == bodyMaxLabels {
+			if i == min(maxList, bodyMaxLabels) {
 				fmt.Fprintf(b, " and %d more", len(d.Labels)-i)
 				break
 			}
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(br.code(l))
+			b.WriteString(br.code(capRunes(l, 100)))
 		}
 		b.WriteString("\n")
 	}
@@ -882,11 +892,11 @@ func (br *bodyRenderer) writePolicyBody(b *strings.Builder) {
 	}
 	b.WriteString("Reasons:\n\n")
 	for i, s := range d.Reasons {
-		if i == bodyMaxReasons {
+		if i == maxList {
 			fmt.Fprintf(b, "- …and %d more\n", len(d.Reasons)-i)
 			break
 		}
-		fmt.Fprintf(b, "- %s\n", br.text(s, 500))
+		fmt.Fprintf(b, "- %s\n", br.text(s, 300))
 	}
 	b.WriteString("\n")
 }

@@ -432,7 +432,7 @@ func bodyCheckHuge(t *testing.T, body string, want []string) {
 // balanced fences and the marker.
 func TestBodyPathological(t *testing.T) {
 	r := bodyHostile()
-	long := strings.Repeat("x@y <b>z</b> ", 1000)
+	long := strings.Repeat("x@y <b>z</b> 𝄞<<<<", 1000)
 	for i := range 300 {
 		a := r.Incident.Anomalies[0]
 		a.Signal, a.Summary = long, long
@@ -453,6 +453,12 @@ func TestBodyPathological(t *testing.T) {
 	if !strings.HasSuffix(body, "<!-- medic:incident=inc-20261125-checkout intent=set_resources -->\n") {
 		t.Error("no footer marker")
 	}
+	// Comments have the same limit.
+	e := Explain(r)
+	if len(e) > 65536 {
+		t.Errorf("explanation is %d bytes", len(e))
+	}
+	t.Logf("body %d bytes, explanation %d bytes", len(body), len(e))
 }
 
 func TestBodyHostileRationale(t *testing.T) {
