@@ -53,8 +53,14 @@ func diffLines(a, b []int) []hunk {
 	return hs
 }
 
+// maxEdits bounds the edit distance myers searches: its trace takes
+// (D+1)² ints. Past it the inputs are treated as wholly different, a
+// valid if coarse diff that can only make a merge conflict sooner.
+const maxEdits = 1000
+
 // myers returns the pairs (i, j) with a[i] == b[j] of a longest common
-// subsequence of a and b, in order.
+// subsequence of a and b, in order; none when a and b are more than
+// maxEdits edits apart.
 func myers(a, b []int) [][2]int {
 	n, m := len(a), len(b)
 	if n == 0 || m == 0 {
@@ -71,6 +77,9 @@ func myers(a, b []int) [][2]int {
 	var prev []int
 	end := -1
 	for d := 0; d <= n+m && end < 0; d++ {
+		if d > maxEdits {
+			return nil
+		}
 		v := make([]int, 2*d+1)
 		for k := -d; k <= d; k += 2 {
 			var x int

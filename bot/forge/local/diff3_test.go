@@ -140,3 +140,20 @@ func TestMerge3OneSide(t *testing.T) {
 		}
 	}
 }
+
+// TestDiffLinesTooDifferent: inputs more than maxEdits apart become one
+// hunk, still a correct diff.
+func TestDiffLinesTooDifferent(t *testing.T) {
+	a, b := make([]int, 2*maxEdits), make([]int, 2*maxEdits)
+	for i := range a {
+		a[i], b[i] = 2*i, 2*i+1
+	}
+	a[len(a)/2], b[len(b)/2] = -1, -1 // one common line, too far in
+	hs := diffLines(a, b)
+	if len(hs) != 1 || hs[0] != (hunk{0, len(a), 0, len(b)}) {
+		t.Errorf("diff of very different inputs = %v, want one hunk over both", hs)
+	}
+	if _, conflict := merge3([]byte("x\n"), []byte("y\n"), []byte("z\n")); !conflict {
+		t.Error("no conflict")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/medic-bot/medic/bot/forge"
@@ -349,5 +350,43 @@ func TestDefaultsAndConfig(t *testing.T) {
 	}
 	if got := git(t, dir, "log", "-1", "--format=%an <%ae>", pr.Head); got != "medic[bot] <medic[bot]@users.noreply.local>" {
 		t.Errorf("author %q", got)
+	}
+}
+
+// TestTwoForgesOneRepository: forges opened on one repository share its
+// lock, so their proposals for one incident make one pull request.
+func TestTwoForgesOneRepository(t *testing.T) {
+	dir := newBare(t)
+	records := forgetest.NewMemoryRecords()
+	h := newHarness(t, dir, records)
+	other, err := local.New(local.Config{Dir: dir, Repo: testRepo, Records: records})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forges := []forge.Forge{h.f, other, h.f, other}
+	prs := make([]forge.PullRequest, len(forges))
+	errs := make([]error, len(forges))
+	var wg sync.WaitGroup
+	for i, f := range forges {
+		wg.Go(func() {
+			r := forgetest.NewRequest(h, "inc-1", patchers.KindScale, map[string]string{"a.yaml": strings.Repeat("y", i+1) + "\n"})
+			prs[i], errs[i] = f.Propose(t.Context(), r)
+		})
+	}
+	wg.Wait()
+	for i := range forges {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if prs[i].Number != prs[0].Number {
+			t.Errorf("two pull requests for one incident: #%d and #%d", prs[0].Number, prs[i].Number)
+		}
+	}
+	all, _ := records.ListPRs(t.Context(), testRepo, "")
+	if len(all) != 1 {
+		t.Errorf("%d records, want 1", len(all))
+	}
+	if head, _ := h.Head(t, all[0].Branch); head != all[0].Head {
+		t.Errorf("the branch is at %s, the record says %s", head, all[0].Head)
 	}
 }
