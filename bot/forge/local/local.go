@@ -45,6 +45,13 @@ type Config struct {
 	Logger *slog.Logger `yaml:"-"`
 }
 
+// DefaultConfig is the configuration New completes an empty one with: the
+// DefaultAuthor, time.Now and no logging. Dir, Repo and Records have no
+// default.
+func DefaultConfig() Config {
+	return Config{Author: DefaultAuthor, Now: time.Now}
+}
+
 // Validate reports every missing or malformed setting.
 func (c Config) Validate() error {
 	var errs []error
@@ -239,8 +246,8 @@ func (f *Forge) Propose(ctx context.Context, r forge.Request) (forge.PullRequest
 		case !errors.Is(err, forge.ErrNotFound):
 			return forge.PullRequest{}, fmt.Errorf("propose for incident %s: %w", r.Incident.ID, err)
 		}
-		created, err := f.open(ctx, pr)
-		if errors.Is(err, forge.ErrConflict) {
+		created, raced, err := f.open(ctx, pr)
+		if raced {
 			continue
 		}
 		return created, err
@@ -306,26 +313,28 @@ func (f *Forge) commitChange(r forge.Request, base string) (plumbing.Hash, error
 	return writeCommit(f.repo.Storer, tree, []plumbing.Hash{parent.Hash}, f.cfg.Author, f.cfg.Now(), forge.CommitMessage(r))
 }
 
-// open points pr's branch at its head and records it.
-func (f *Forge) open(ctx context.Context, pr forge.PullRequest) (forge.PullRequest, error) {
+// open points pr's branch at its head and records it. raced reports that
+// the records refused it because the incident has an open pull request
+// now (another replica opened it); the branch is then left as it was.
+func (f *Forge) open(ctx context.Context, pr forge.PullRequest) (_ forge.PullRequest, raced bool, _ error) {
 	if f.checkedOut(pr.Branch) {
-		return forge.PullRequest{}, fmt.Errorf("open pull request: %w: branch %s is checked out in %s", forge.ErrConflict, pr.Branch, f.cfg.Dir)
+		return forge.PullRequest{}, false, fmt.Errorf("open pull request: %w: branch %s is checked out in %s", forge.ErrConflict, pr.Branch, f.cfg.Dir)
 	}
 	old, _, err := f.branchHead(pr.Branch)
 	if err != nil {
-		return forge.PullRequest{}, err
+		return forge.PullRequest{}, false, err
 	}
 	if err := f.setBranch(pr.Branch, plumbing.NewHash(pr.Head), old); err != nil {
-		return forge.PullRequest{}, fmt.Errorf("open pull request: %w", err)
+		return forge.PullRequest{}, false, fmt.Errorf("open pull request: %w", err)
 	}
 	created, err := f.cfg.Records.CreatePR(ctx, pr)
 	if err != nil {
 		// Leave the branch as it was, so a refused record leaves no trace.
 		f.restoreBranch(pr.Branch, pr.Head, old)
-		return forge.PullRequest{}, fmt.Errorf("open pull request: %w", err)
+		return forge.PullRequest{}, errors.Is(err, forge.ErrConflict), fmt.Errorf("open pull request: %w", err)
 	}
 	f.log.Info("opened pull request", keyIncident, created.IncidentID, keyPR, created.Number, keyBranch, created.Branch, keyHead, created.Head)
-	return created, nil
+	return created, false, nil
 }
 
 // restoreBranch puts branch back to old (deletes it when old is nil) if it

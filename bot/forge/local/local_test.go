@@ -1,6 +1,7 @@
 package local_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -388,5 +389,53 @@ func TestTwoForgesOneRepository(t *testing.T) {
 	}
 	if head, _ := h.Head(t, all[0].Branch); head != all[0].Head {
 		t.Errorf("the branch is at %s, the record says %s", head, all[0].Head)
+	}
+}
+
+// racingRecords opens the incident's pull request, as another replica
+// would, just before the forge's first CreatePR.
+type racingRecords struct {
+	*forgetest.MemoryRecords
+	once sync.Once
+}
+
+func (r *racingRecords) CreatePR(ctx context.Context, pr forge.PullRequest) (forge.PullRequest, error) {
+	r.once.Do(func() {
+		other := pr
+		other.Branch = forge.BranchName(pr.IncidentID, patchers.KindSetEnv)
+		if _, err := r.MemoryRecords.CreatePR(ctx, other); err != nil {
+			panic(err)
+		}
+	})
+	return r.MemoryRecords.CreatePR(ctx, pr)
+}
+
+func TestProposeRacingReplica(t *testing.T) {
+	records := &racingRecords{MemoryRecords: forgetest.NewMemoryRecords()}
+	h := newHarness(t, newBare(t), records)
+	r := forgetest.NewRequest(h, "inc-1", patchers.KindScale, map[string]string{"a.yaml": "replicas: 4\n"})
+	pr, err := h.f.Propose(t.Context(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pr.Reused || pr.Number != 1 || pr.Branch != "medic/inc-1-set-env" {
+		t.Errorf("Propose after losing the race: #%d Reused %v on %s, want #1 reused on the other replica's branch", pr.Number, pr.Reused, pr.Branch)
+	}
+	if _, ok := h.Head(t, r.Branch()); ok {
+		t.Errorf("the losing branch %s was left behind", r.Branch())
+	}
+	if head, _ := h.Head(t, pr.Branch); head != pr.Head {
+		t.Errorf("%s is at %s, want %s", pr.Branch, head, pr.Head)
+	}
+}
+
+func TestProposeRefusesCheckedOutBranch(t *testing.T) {
+	dir := newCheckout(t)
+	h := newHarness(t, dir, forgetest.NewMemoryRecords())
+	r := forgetest.NewRequest(h, "inc-1", patchers.KindScale, map[string]string{"a.yaml": "replicas: 4\n"})
+	git(t, dir, "checkout", "-q", "-b", r.Branch())
+	r.Base = "main"
+	if _, err := h.f.Propose(t.Context(), r); !errors.Is(err, forge.ErrConflict) || !strings.Contains(err.Error(), "checked out") {
+		t.Errorf("Propose onto the checked-out branch: %v, want ErrConflict", err)
 	}
 }
