@@ -230,6 +230,8 @@ func (s *Server) repoJSON(r *repoState) map[string]any {
 		"ssh_url":          "git@" + strings.TrimPrefix(strings.TrimPrefix(s.srv.URL, "http://"), "https://") + ":" + full + ".git",
 		"allow_auto_merge": o.AllowAutoMerge, "allow_merge_commit": true, "allow_squash_merge": true, "allow_rebase_merge": true,
 		"delete_branch_on_merge": false, "archived": false, "disabled": false, "fork": false,
+		"has_issues": true, "has_projects": false, "has_wiki": false, "has_downloads": false,
+		"created_at": ts(r.created), "updated_at": ts(r.created), "pushed_at": ts(r.created),
 		"permissions": map[string]any{"admin": false, "maintain": false, "push": true, "triage": true, "pull": true},
 	}
 }

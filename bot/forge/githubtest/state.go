@@ -142,6 +142,7 @@ type Status struct {
 
 type repoState struct {
 	opts       RepoOptions
+	created    time.Time
 	id         int64
 	nodeID     string
 	refs       map[string]string            // branch -> sha (without a resolver)
@@ -184,6 +185,7 @@ func (s *Server) AddRepo(o RepoOptions) {
 	s.nextID++
 	r := &repoState{
 		opts:     o,
+		created:  s.now().UTC().Truncate(time.Second),
 		id:       s.nextID,
 		nodeID:   nodeID("R_", s.nextID),
 		refs:     map[string]string{o.DefaultBranch: fakeSHA(o.Owner, o.Name, o.DefaultBranch, "0")},
