@@ -641,10 +641,10 @@ func (br *bodyRenderer) rationale(s string) string {
 	// Redact before and after stripping HTML (tags could split the
 	// secret), keeping the marker, which looks like a tag, out of its way.
 	const sentinel = "\ue000"
+	truncated := false
 	if len(s) > 16*rationaleMaxRunes {
-		// Far more than is shown: cut before the work. What stripping
-		// removes from the rest can only shorten it.
-		s = capRunes(s, 4*rationaleMaxRunes)
+		// Far more than is shown: cut before the work.
+		s, truncated = capRunes(s, 4*rationaleMaxRunes), true
 	}
 	s = strings.ReplaceAll(cleanControls(s, true), sentinel, "")
 	s = strings.ReplaceAll(br.red.text(s), redactedValue, sentinel)
@@ -676,7 +676,6 @@ func (br *bodyRenderer) rationale(s string) string {
 		lines = append(lines, mention.ReplaceAllString(l, "@\u200d$1"))
 	}
 	s = strings.Join(lines, "\n")
-	truncated := false
 	if utf8.RuneCountInString(s) > rationaleMaxRunes {
 		s = capRunes(s, rationaleMaxRunes)
 		s = strings.TrimSuffix(s, "…")

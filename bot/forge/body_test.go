@@ -491,11 +491,15 @@ func TestBodyHostileRationale(t *testing.T) {
 	if !strings.HasSuffix(body, "<!-- medic:incident=inc-20261125-checkout intent=set_resources -->\n") {
 		t.Error("the footer marker is not the last line")
 	}
-	// A long rationale is capped.
-	r.Proposal.Rationale = strings.Repeat("word ", 3000)
-	body = Body(r)
-	if !strings.Contains(body, "> …(truncated)\n") {
-		t.Error("long rationale not truncated")
+	// A long rationale is capped, even when what is left after HTML is
+	// stripped is short.
+	for _, rat := range []string{strings.Repeat("word ", 3000), strings.Repeat("<b></b>", 20000) + "tail"} {
+		r.Proposal.Rationale = rat
+		body = Body(r)
+		if !strings.Contains(body, "> …(truncated)\n") {
+			t.Error("long rationale not truncated")
+		}
+		bodyCheckFences(t, body)
 	}
 }
 
