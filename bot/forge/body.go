@@ -264,7 +264,7 @@ func (br *bodyRenderer) writeSummary(b *strings.Builder) {
 		b.WriteString("Its onset is unknown")
 	}
 	fmt.Fprintf(b, "; %s was %s against a baseline of %s", br.code(strongest.Signal), compactNumber(strongest.Observed), compactNumber(strongest.Baseline))
-	if o, bl := strongest.Observed, strongest.Baseline; finite(o) && finite(bl) && bl != 0 {
+	if o, bl := strongest.Observed, strongest.Baseline; isFinite(o) && isFinite(bl) && bl != 0 {
 		fmt.Fprintf(b, " (%s×)", sigFigures(o/bl, 3))
 	}
 	b.WriteString(". ")
@@ -310,7 +310,7 @@ func chartSeries(as []detect.Anomaly, strongest detect.Anomaly) (detect.Anomaly,
 	clean := func(a detect.Anomaly) ([]detect.EvidencePoint, int) {
 		var pts []detect.EvidencePoint
 		for _, p := range a.Evidence {
-			if finite(p.V) {
+			if isFinite(p.V) {
 				pts = append(pts, p)
 			}
 		}
@@ -360,7 +360,7 @@ func (br *bodyRenderer) writeEvidence(b *strings.Builder) {
 		fmt.Fprintf(b, "; %d points that were not finite numbers are left out", dropped)
 	}
 	fmt.Fprintf(b, ". Peak: %s at %s", compactNumber(pts[peak].V), rfc3339(pts[peak].T))
-	if finite(a.Baseline) {
+	if isFinite(a.Baseline) {
 		fmt.Fprintf(b, "; baseline %s", compactNumber(a.Baseline))
 	}
 	b.WriteString(".\n\n")
@@ -396,7 +396,7 @@ func peakIndex(pts []detect.EvidencePoint, baseline float64) int {
 	best, bestD := 0, math.Inf(-1)
 	for i, p := range pts {
 		d := p.V
-		if finite(baseline) {
+		if isFinite(baseline) {
 			d = math.Abs(p.V - baseline)
 		}
 		if d > bestD {
@@ -427,7 +427,7 @@ func downsample(pts []detect.EvidencePoint, n int, baseline float64) []int {
 		// lies between that index's neighbours.
 		best := 1
 		for i := 1; i < n-1; i++ {
-			if abs(idx[i]-peak) < abs(idx[best]-peak) {
+			if absInt(idx[i]-peak) < absInt(idx[best]-peak) {
 				best = i
 			}
 		}
@@ -436,7 +436,7 @@ func downsample(pts []detect.EvidencePoint, n int, baseline float64) []int {
 	return idx
 }
 
-func abs(x int) int {
+func absInt(x int) int {
 	if x < 0 {
 		return -x
 	}
@@ -504,7 +504,7 @@ func duplicateDistinct(labels []string, ts []time.Time) bool {
 // string. An empty s becomes placeholder (Mermaid rejects "").
 func mermaidString(s, placeholder string) string {
 	var b strings.Builder
-	for _, c := range oneLine(s) {
+	for _, c := range singleLine(s) {
 		switch c {
 		case '#':
 			b.WriteString("#35;")
@@ -539,7 +539,7 @@ func (br *bodyRenderer) writeProposalBody(b *strings.Builder) {
 		source = "unknown"
 	}
 	fmt.Fprintf(b, ", proposed by %s", br.code(source))
-	if c := p.Confidence; finite(c) && c > 0 {
+	if c := p.Confidence; isFinite(c) && c > 0 {
 		fmt.Fprintf(b, " with %s%% confidence", strconv.FormatFloat(math.Round(min(c, 1)*100), 'f', 0, 64))
 	} else {
 		b.WriteString(" without a stated confidence")
@@ -591,7 +591,7 @@ func (br *bodyRenderer) writeProposalBody(b *strings.Builder) {
 func (br *bodyRenderer) intentJSON() string {
 	in := br.r.Proposal.Intent
 	if br.red.active {
-		params, err := jsonText(struct {
+		params, err := compactJSON(struct {
 			Name  string `json:"name"`
 			Value string `json:"value"`
 		}{br.red.name, redactedValue})
@@ -600,7 +600,7 @@ func (br *bodyRenderer) intentJSON() string {
 		}
 		in.Params = json.RawMessage(params)
 	}
-	j, err := jsonText(in)
+	j, err := compactJSON(in)
 	if err != nil {
 		return ""
 	}
@@ -611,8 +611,8 @@ func (br *bodyRenderer) intentJSON() string {
 	return s
 }
 
-// jsonText is v's compact JSON without HTML escapes.
-func jsonText(v any) (string, error) {
+// compactJSON is v's compact JSON without HTML escapes.
+func compactJSON(v any) (string, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -630,7 +630,7 @@ var (
 	htmlTag      = regexp.MustCompile(`</?[A-Za-z][A-Za-z0-9-]*(?:\s(?:[^>\n]|\n[ \t]*[^>\n \t])*)?/?>`)
 	htmlDecl     = regexp.MustCompile(`(?s)<![A-Za-z\[][^>]*>|<\?.*?\?>`)
 	htmlLeftover = regexp.MustCompile(`<([A-Za-z/!?])`)
-	mention      = regexp.MustCompile(`@([A-Za-z0-9])`)
+	mentionRE    = regexp.MustCompile(`@([A-Za-z0-9])`)
 )
 
 // rationale makes the crew's untrusted rationale safe to quote: no HTML
@@ -673,7 +673,7 @@ func (br *bodyRenderer) rationale(s string) string {
 			l = htmlLeftover.ReplaceAllString(l, "&lt;$1")
 			l = strings.ReplaceAll(l, "[^", `[\^`)
 		}
-		lines = append(lines, mention.ReplaceAllString(l, "@\u200d$1"))
+		lines = append(lines, mentionRE.ReplaceAllString(l, "@\u200d$1"))
 	}
 	s = strings.Join(lines, "\n")
 	if utf8.RuneCountInString(s) > rationaleMaxRunes {
@@ -857,7 +857,7 @@ func writeFenced(b *strings.Builder, info, s string) {
 
 func (br *bodyRenderer) writePolicyBody(b *strings.Builder) {
 	d := br.r.Decision
-	fmt.Fprintf(b, "- Allowed: **%s**\n", yesNo(d.Allow))
+	fmt.Fprintf(b, "- Allowed: **%s**\n", yesOrNo(d.Allow))
 	if d.Automerge {
 		b.WriteString("- Auto-merge: **yes**; medic merges it once its checks pass\n")
 	} else {
@@ -900,7 +900,7 @@ func (br *bodyRenderer) writePolicyBody(b *strings.Builder) {
 	b.WriteString("\n")
 }
 
-func yesNo(v bool) string {
+func yesOrNo(v bool) string {
 	if v {
 		return "yes"
 	}
@@ -926,8 +926,8 @@ func (br *bodyRenderer) writeRollback(b *strings.Builder) {
 // nothing that starts a block (a fence, a heading, a quote, a list) when
 // it begins a line.
 func (br *bodyRenderer) text(s string, maxRunes int) string {
-	s = capRunes(strings.TrimSpace(oneLine(br.red.text(s))), maxRunes)
-	s = mention.ReplaceAllString(s, "@\u200d$1")
+	s = capRunes(strings.TrimSpace(singleLine(br.red.text(s))), maxRunes)
+	s = mentionRE.ReplaceAllString(s, "@\u200d$1")
 	s = strings.NewReplacer("<", "&lt;", "[^", `[\^`).Replace(s)
 	if s != "" && strings.ContainsRune("#>+-*=|~`_:", rune(s[0])) {
 		return `\` + s
@@ -945,7 +945,7 @@ var orderedItem = regexp.MustCompile(`^[0-9]{1,9}([.)])`)
 // code is s as an inline code span: one line, redacted, at most 200
 // characters, with a delimiter longer than any backtick run in s.
 func (br *bodyRenderer) code(s string) string {
-	s = capRunes(strings.TrimSpace(oneLine(br.red.text(s))), 200)
+	s = capRunes(strings.TrimSpace(singleLine(br.red.text(s))), 200)
 	if s == "" {
 		return "(none)"
 	}
@@ -969,9 +969,9 @@ func (br *bodyRenderer) code(s string) string {
 // too).
 func (br *bodyRenderer) cell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
 
-// oneLine turns line breaks and tabs into spaces and drops other control
+// singleLine turns line breaks and tabs into spaces and drops other control
 // characters.
-func oneLine(s string) string {
+func singleLine(s string) string {
 	return cleanControls(strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "\t", " ").Replace(s), false)
 }
 
@@ -1011,7 +1011,7 @@ func capRunes(s string, n int) string {
 
 // ---- numbers and times ----
 
-func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
@@ -1044,7 +1044,7 @@ func sigFigures(v float64, n int) string {
 }
 
 func scoreText(s float64) string {
-	if !finite(s) {
+	if !isFinite(s) {
 		return compactNumber(s)
 	}
 	return strconv.FormatFloat(s, 'f', 2, 64)
@@ -1084,7 +1084,7 @@ func newRedactor(in patchers.Intent, diffs []string) redactor {
 	// same hunk; learn it so that summaries mentioning it are redacted too.
 	for _, d := range diffs {
 		for _, old := range rd.scan(d, nil) {
-			rd.add(unquote(old))
+			rd.add(unquoteValue(old))
 		}
 	}
 	return rd
@@ -1095,7 +1095,7 @@ func (rd *redactor) add(v string) {
 	if v == "" {
 		return
 	}
-	j, _ := jsonText(v) // a string always encodes
+	j, _ := compactJSON(v) // a string always encodes
 	forms := []string{v, j[1 : len(j)-1], strings.ReplaceAll(v, "'", "''")}
 	for _, f := range forms {
 		if len(f) >= secretMinLen {
@@ -1127,8 +1127,8 @@ func (rd *redactor) add(v string) {
 	rd.allR = strings.NewReplacer(pairs(all)...)
 }
 
-// unquote strips a YAML comment and quotes from a value as written.
-func unquote(s string) string {
+// unquoteValue strips a YAML comment and quotes from a value as written.
+func unquoteValue(s string) string {
 	s = strings.TrimSpace(s)
 	if len(s) >= 2 && (s[0] == '"' || s[0] == '\'') {
 		if end := strings.IndexByte(s[1:], s[0]); end >= 0 {
@@ -1189,7 +1189,7 @@ func (rd *redactor) scan(d string, out *strings.Builder) []string {
 		for _, l := range ls {
 			body, nl := strings.CutSuffix(l, "\n")
 			if body[0] == '-' {
-				if k, old, ok := keyed(body[1:], keys); ok {
+				if k, old, ok := keyedLine(body[1:], keys); ok {
 					if old != redactedValue {
 						olds = append(olds, old)
 					}
@@ -1238,8 +1238,8 @@ func (rd *redactor) key(s string) (diffKey, bool) {
 	return diffKey{s[:at], s[at+len(form):]}, true
 }
 
-// keyed finds the key s sets, returning the value it sets it to.
-func keyed(s string, keys []diffKey) (diffKey, string, bool) {
+// keyedLine finds the key s sets, returning the value it sets it to.
+func keyedLine(s string, keys []diffKey) (diffKey, string, bool) {
 	for _, k := range keys {
 		rest, ok := strings.CutPrefix(s, k.prefix)
 		if !ok || rest == "" {
