@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"sync"
 	"time"
 
@@ -25,6 +26,7 @@ type App struct {
 	engine  *detect.Engine
 	recv    *otlpreceiver.Receiver
 	recent  *recentAnomalies
+	github  *githubStage
 	httpSrv *http.Server
 	httpLn  net.Listener
 
@@ -44,6 +46,18 @@ type Options struct {
 	EventTimeOnly bool
 	// Anomalies, when set, also receives every anomaly.
 	Anomalies detect.AnomalyConsumer
+	// Getenv reads MEDIC_GITHUB_* settings; os.Getenv when nil.
+	Getenv func(string) string
+	// HTTPTransport carries medic's requests to GitHub;
+	// http.DefaultTransport when nil.
+	HTTPTransport http.RoundTripper
+}
+
+func (o Options) getenv(k string) string {
+	if o.Getenv != nil {
+		return o.Getenv(k)
+	}
+	return os.Getenv(k)
 }
 
 // New builds an App from a validated config. Nothing listens until Start.
@@ -85,6 +99,9 @@ func New(cfg Config, opt Options) (*App, error) {
 	}
 	a.recv = recv
 	a.reg.GaugeFunc("medic_up", "1 while medic runs.", func() float64 { return 1 })
+	if a.github, err = a.newGitHub(context.Background(), opt); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -113,6 +130,9 @@ func (a *App) Handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	if a.github != nil {
+		a.github.handle(mux)
+	}
 	mux.HandleFunc("GET /api/anomalies", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"anomalies": a.recent.list()})
@@ -133,6 +153,11 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	if err := a.recv.Start(ctx); err != nil {
 		return errors.Join(fmt.Errorf("start otlp receiver: %w", err), a.Shutdown(ctx))
+	}
+	if a.github != nil {
+		if err := a.github.webhook.Start(ctx); err != nil {
+			return errors.Join(fmt.Errorf("start github webhooks: %w", err), a.Shutdown(ctx))
+		}
 	}
 	if a.cfg.HTTP.Endpoint != "" {
 		ln, err := net.Listen("tcp", a.cfg.HTTP.Endpoint)
@@ -161,6 +186,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		}
 		if a.httpSrv != nil {
 			errs = append(errs, a.httpSrv.Shutdown(ctx))
+		}
+		if a.github != nil {
+			errs = append(errs, a.github.webhook.Shutdown(ctx), a.github.close())
 		}
 		if a.engine != nil {
 			errs = append(errs, a.engine.Shutdown(ctx))

@@ -10,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	ghforge "github.com/medic-bot/medic/bot/forge/github"
 	"github.com/medic-bot/medic/detect"
 	"github.com/medic-bot/medic/detect/otlpreceiver"
 )
@@ -26,6 +27,11 @@ type Config struct {
 	Detect detect.EngineConfig `yaml:"detect"`
 	// Log configures medic's own logs.
 	Log LogConfig `yaml:"log"`
+	// GitHub configures the GitHub App (disabled without an app_id).
+	GitHub ghforge.Config `yaml:"github"`
+	// Store names the database for pull-request records and webhook
+	// delivery ids.
+	Store StoreConfig `yaml:"store"`
 }
 
 // HTTPConfig configures medic's HTTP listener.
@@ -53,6 +59,7 @@ func DefaultConfig() Config {
 		HTTP:   HTTPConfig{Endpoint: "127.0.0.1:8080", RecentAnomalies: 1000},
 		Detect: detect.DefaultEngineConfig(),
 		Log:    LogConfig{Level: "info", Format: "text"},
+		GitHub: ghforge.DefaultConfig(),
 	}
 }
 
@@ -72,6 +79,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Detect.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("detect: %w", err))
+	}
+	if err := c.GitHub.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

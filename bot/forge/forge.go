@@ -168,10 +168,12 @@ func (r Request) Branch() string { return BranchName(r.Incident.ID, r.Proposal.I
 // AllLabels is the configured labels plus the decision's, without repeats,
 // in first-seen order.
 func (r Request) AllLabels() []string {
-	return union(r.Labels, r.Decision.Labels)
+	return Union(r.Labels, r.Decision.Labels)
 }
 
-func union(lists ...[]string) []string {
+// Union is the strings of lists without repeats or empties, in first-seen
+// order.
+func Union(lists ...[]string) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, l := range lists {

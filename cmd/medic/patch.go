@@ -31,9 +31,10 @@ var pickPatcher = registry.For
 // invalid intent, a target that is not found, invalid YAML).
 func newPatch() *cobra.Command {
 	var repoDir, intentFile string
-	var asJSON, write bool
+	var asJSON, write, pr bool
+	var pro prOptions
 	cmd := &cobra.Command{
-		Use:   "patch --repo DIR --intent FILE.json [--json] [--write]",
+		Use:   "patch --repo DIR --intent FILE.json [--json] [--write | --pr [--dry-run]]",
 		Short: "Plan an intent as a change to an infra repo (and write it with --write)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -50,6 +51,15 @@ func newPatch() *cobra.Command {
 			}
 			if info, err := os.Stat(repoDir); err != nil || !info.IsDir() {
 				return usageError{fmt.Errorf("--repo %s is not a folder", repoDir)}
+			}
+			if pr && (write || asJSON) {
+				return usageError{errors.New("patch: --pr cannot be combined with --write or --json")}
+			}
+			if pro.dryRun && !pr {
+				return usageError{errors.New("patch: --dry-run goes with --pr (without --pr nothing is written anyway)")}
+			}
+			if pr {
+				return proposeLocal(cmd, repoDir, in, pro)
 			}
 			repo := os.DirFS(repoDir)
 			p, err := pickPatcher(repo, ".")
@@ -115,6 +125,8 @@ func newPatch() *cobra.Command {
 	cmd.Flags().StringVar(&intentFile, "intent", "", "the intent, a JSON file (DESIGN.md's form)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the Change as JSON (the policy input's change)")
 	cmd.Flags().BoolVar(&write, "write", false, "write the edited files into --repo")
+	cmd.Flags().BoolVar(&pr, "pr", false, "open the change as a pull request on the local git forge (a branch in --repo), merging it when the policy allows")
+	pro.flags(cmd)
 	return cmd
 }
 

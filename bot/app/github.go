@@ -1,0 +1,118 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/medic-bot/medic/bot/forge"
+	ghforge "github.com/medic-bot/medic/bot/forge/github"
+	"github.com/medic-bot/medic/bot/store"
+)
+
+// StoreConfig names medic's durable store.
+type StoreConfig struct {
+	// DSN is sqlite:PATH (one replica) or postgres://... (replicas sharing
+	// state). Empty keeps pull-request records and webhook delivery ids
+	// in memory only: fine for a trial, lost on restart.
+	DSN string `yaml:"dsn"`
+}
+
+// githubStage is the GitHub App: the forge, its webhook receiver and the
+// event handler between them.
+type githubStage struct {
+	app     *ghforge.App
+	forge   *ghforge.Forge
+	webhook *ghforge.WebhookHandler
+	store   store.Store
+}
+
+// newGitHub builds the GitHub stage when an App is configured; nil when
+// it is not.
+func (a *App) newGitHub(ctx context.Context, opt Options) (*githubStage, error) {
+	cfg := a.cfg.GitHub
+	if !cfg.Enabled() {
+		return nil, nil
+	}
+	secret, err := cfg.WebhookSecret(opt.getenv)
+	if err != nil {
+		return nil, fmt.Errorf("github: %w", err)
+	}
+	ghApp, err := ghforge.NewApp(cfg, nil, opt.HTTPTransport, opt.Now)
+	if err != nil {
+		return nil, err
+	}
+	st := &githubStage{app: ghApp}
+	var records forge.Records
+	var deliveries ghforge.Deliveries = ghforge.NewMemoryDeliveries(10000)
+	if a.cfg.Store.DSN != "" {
+		s, err := store.Open(ctx, a.cfg.Store.DSN)
+		if err != nil {
+			return nil, err
+		}
+		st.store, records, deliveries = s, s, s
+	}
+	f, err := ghforge.NewForge(ghApp, cfg.CacheDir, ghforge.Options{Records: records, Now: opt.Now, Logger: a.logger})
+	if err != nil {
+		return nil, errors.Join(err, st.close())
+	}
+	st.forge = f
+	events := ghforge.NewEvents(f, ghforge.EventHooks{})
+	st.webhook, err = ghforge.NewWebhookHandler(ghforge.WebhookConfig{
+		Secrets: [][]byte{secret}, Deliveries: deliveries, Handler: events, Logger: a.logger, Now: opt.Now,
+	})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("github webhooks: %w", err), st.close())
+	}
+	a.registerGitHubMetrics(st)
+	return st, nil
+}
+
+func (s *githubStage) close() error {
+	if s.store != nil {
+		return s.store.Close()
+	}
+	return nil
+}
+
+func (a *App) registerGitHubMetrics(st *githubStage) {
+	w := st.webhook
+	for _, c := range []struct {
+		result string
+		get    func(ghforge.WebhookStats) uint64
+	}{
+		{"unauthorized", func(s ghforge.WebhookStats) uint64 { return s.Unauthorized }},
+		{"invalid", func(s ghforge.WebhookStats) uint64 { return s.Invalid }},
+		{"ignored", func(s ghforge.WebhookStats) uint64 { return s.Ignored }},
+		{"duplicate", func(s ghforge.WebhookStats) uint64 { return s.Duplicates }},
+		{"accepted", func(s ghforge.WebhookStats) uint64 { return s.Enqueued }},
+		{"dropped", func(s ghforge.WebhookStats) uint64 { return s.Dropped }},
+	} {
+		get := c.get
+		a.reg.CounterFunc("medic_github_webhooks_total", "GitHub webhook deliveries by result.",
+			func() float64 { return float64(get(w.Stats())) }, "result", c.result)
+	}
+	a.reg.CounterFunc("medic_github_webhook_handler_failures_total", "Webhook events whose handling failed.",
+		func() float64 { return float64(w.Stats().Failed) })
+	a.reg.GaugeFunc("medic_github_webhook_queue", "Webhook events waiting for a worker.",
+		func() float64 { return float64(w.Stats().Queued) })
+	ghApp := st.app
+	a.reg.CounterFunc("medic_github_requests_total", "HTTP requests sent to GitHub, retries included.",
+		func() float64 { return float64(ghApp.Stats().Requests) })
+	a.reg.CounterFunc("medic_github_retries_total", "GitHub requests retried after a 5xx, a network error or a rate limit.",
+		func() float64 { return float64(ghApp.Stats().Retries) })
+	a.reg.CounterFunc("medic_github_rate_limited_total", "GitHub answers saying a rate limit was hit.",
+		func() float64 { return float64(ghApp.Stats().RateLimited) })
+	a.reg.GaugeFunc("medic_github_rate_limit_remaining", "Requests left in GitHub's core rate limit window (-1 before the first answer).",
+		func() float64 {
+			if l, ok := ghApp.Limits()["core"]; ok {
+				return float64(l.Remaining)
+			}
+			return -1
+		})
+}
+
+func (s *githubStage) handle(mux *http.ServeMux) {
+	mux.Handle("/webhooks/github", s.webhook)
+}
