@@ -505,7 +505,9 @@ func TestBodyHostileRationale(t *testing.T) {
 
 func TestBodySecretRedacted(t *testing.T) {
 	r := bodySecret()
-	for name, out := range map[string]string{"body": Body(r), "explain": Explain(r)} {
+	r.Change.Summary = "set PAYMENTS_API_TOKEN from " + bodySecretOld + " to " + bodySecretNew
+	r.Proposal.Rationale = "rotate " + bodySecretOld
+	for name, out := range map[string]string{"body": Body(r), "explain": Explain(r), "title": Title(r), "commit": CommitMessage(r)} {
 		for _, secret := range []string{bodySecretNew, bodySecretOld} {
 			if strings.Contains(out, secret) {
 				t.Errorf("%s contains %q", name, secret)

@@ -241,7 +241,18 @@ func Title(r Request) string {
 	if s == "" {
 		s = r.Proposal.Intent.Kind + " " + r.Proposal.Intent.Target.String()
 	}
-	return "medic: " + s
+	return "medic: " + redactSecrets(r, s)
+}
+
+// redactSecrets hides a secret-looking set_env value (old and new) in s,
+// as the body does: titles and commit messages are mailed and cached too.
+func redactSecrets(r Request, s string) string {
+	diffs := make([]string, len(r.Change.Files))
+	for i, f := range r.Change.Files {
+		diffs[i] = f.Diff
+	}
+	rd := newRedactor(r.Proposal.Intent, diffs)
+	return rd.text(s)
 }
 
 // TrailerIncident is the commit trailer naming the incident.
@@ -254,7 +265,7 @@ func CommitMessage(r Request) string {
 	b.WriteString(Title(r))
 	b.WriteString("\n\n")
 	if r.Proposal.Rationale != "" {
-		b.WriteString(strings.TrimSpace(r.Proposal.Rationale))
+		b.WriteString(redactSecrets(r, strings.TrimSpace(r.Proposal.Rationale)))
 		b.WriteString("\n\n")
 	}
 	fmt.Fprintf(&b, "%s: %s\n", TrailerIncident, r.Incident.ID)
