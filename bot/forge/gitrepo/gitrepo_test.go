@@ -435,6 +435,34 @@ func TestReopenFetchesOnlyWhatIsNew(t *testing.T) {
 	if b, err := fs.ReadFile(fsys, "base/checkout.yaml"); err != nil || len(b) == 0 {
 		t.Errorf("unchanged file base/checkout.yaml = %q, %v", b, err)
 	}
+
+	// main is rewritten (a force push): the new head is no descendant of
+	// what the clone has, and still arrives whole.
+	s.SetBranch(t, "acme", "infra", "main", head)
+	rewritten := s.Commit(t, "acme", "infra", "main", map[string]string{"base/db.yaml": "# rewritten\n"}, []string{"docs/two.md"}, "rewrite")
+	if got, err := r2.Fetch(ctx, auth, "main"); err != nil || got != rewritten {
+		t.Fatalf("Fetch after a force push = %s, %v; want %s", got, err, rewritten)
+	}
+	fsys, err = r2.Tree(ctx, rewritten)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := fs.ReadFile(fsys, "base/db.yaml"); err != nil || string(b) != "# rewritten\n" {
+		t.Errorf("db.yaml = %q, %v", b, err)
+	}
+	if _, err := fs.Stat(fsys, "docs/two.md"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("docs/two.md: %v, want not exist", err)
+	}
+	if err := fs.WalkDir(fsys, ".", func(string, fs.DirEntry, error) error { return nil }); err != nil {
+		t.Error(err)
+	}
+	cli(t, s, dir, "fsck", "--no-progress", "--connectivity-only", rewritten)
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := r2.Fetch(cancelled, auth, "main"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Fetch with a cancelled context: %v", err)
+	}
 }
 
 func TestConcurrentUse(t *testing.T) {

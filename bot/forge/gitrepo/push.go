@@ -25,14 +25,16 @@ import (
 // ErrStale. A branch already at sha is left as it is and Push returns nil:
 // with deterministic commits, that is the same change pushed twice.
 //
-// The lease holds against the server, not just against what was listed:
-// the update command carries expect as the ref's old value, and git's
-// receive-pack (GitHub's included) applies it only if the ref still has
-// that value, under the ref's lock. The client-side check after the ref
-// advertisement only saves sending a pack that would be refused. The one
-// window left is go-git's: it has no `--force-with-lease` of its own, so
-// the check is ours, and a server that ignored old values would not
-// enforce it.
+// The lease holds on the server, not only in this process: the update
+// command carries expect as the ref's old value, and git's receive-pack
+// (GitHub's too; it is what makes `git push --force-with-lease` safe)
+// applies it only if the ref still has that value, under the ref's lock.
+// The check against the advertisement before sending only saves sending
+// a pack that would be refused. go-git has no such lease of its own (its
+// ForceWithLease compares the advertisement and then sends whatever old
+// value it saw), which is why Push builds the update itself. A server that
+// ignored old values would leave a window between the check and the
+// update.
 //
 // Only the objects the server lacks are sent: everything reachable from
 // the advertised refs and from the clone's shallow boundary is left out,

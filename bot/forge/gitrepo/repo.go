@@ -16,6 +16,7 @@ import (
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/go-git/go-git/v5/plumbing/format/pktline"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
@@ -120,15 +121,11 @@ func (r *Repo) FetchCommit(ctx context.Context, auth Auth, sha string) error {
 		}
 		return nil
 	}
-	err = r.fetchShallow(ctx, sess, ar, h)
-	switch {
-	case err == nil:
-	case ctx.Err() != nil || isTransportFailure(err):
+	if err := r.fetchShallow(ctx, sess, ar, h); err != nil {
+		if refusedWant(err) {
+			err = fmt.Errorf("the server has no such commit, or none reachable from its branches: %w (%w)", forge.ErrNotFound, err)
+		}
 		return r.fail(op, auth, err)
-	default:
-		// The server answered, and not with the commit ("not our
-		// ref"): it has no such commit, or none reachable.
-		return r.fail(op, auth, fmt.Errorf("the server cannot provide it: %w (%w)", forge.ErrNotFound, err))
 	}
 	if err := r.repo.Storer.SetReference(plumbing.NewHashReference(fetchedRef, h)); err != nil {
 		return r.fail(op, auth, err)
@@ -435,15 +432,13 @@ func checkBranch(b string) error {
 	return nil
 }
 
-// isTransportFailure reports errors of the connection itself (refused,
-// reset, timed out, an unexpected HTTP status), as opposed to an answer
-// from the server.
-func isTransportFailure(err error) bool {
-	var ue *plumbing.UnexpectedError
-	return errors.As(err, &ue) ||
-		errors.Is(err, transport.ErrAuthenticationRequired) ||
-		errors.Is(err, transport.ErrAuthorizationFailed) ||
-		errors.Is(err, transport.ErrRepositoryNotFound)
+// refusedWant reports the server's answer to a fetch of a commit it does
+// not have or will not send: git's upload-pack (and GitHub's) answers
+// "ERR upload-pack: not our ref <id>", which go-git reports as text only.
+func refusedWant(err error) bool {
+	var line *pktline.ErrorLine
+	return errors.As(err, &line) && strings.Contains(line.Text, "not our ref") ||
+		strings.Contains(err.Error(), "upload-pack: not our ref")
 }
 
 // fail wraps err with the operation and the repository, marks what
