@@ -38,7 +38,7 @@ func openPostgres(ctx context.Context, dsn string) (Store, error) {
 	s := newSQLStore(dialect{
 		name:     "postgres",
 		rebind:   rebindDollar,
-		isUnique: pgUnique,
+		violated: pgViolated,
 		lockMigrations: func(ctx context.Context, tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))`, int64(migrationLockClass))
 			return err
@@ -55,9 +55,18 @@ func openPostgres(ctx context.Context, dsn string) (Store, error) {
 	return s, nil
 }
 
-func pgUnique(err error) bool {
+func pgViolated(err error) conflict {
 	var e *pgconn.PgError
-	return errors.As(err, &e) && e.Code == "23505" // unique_violation
+	if !errors.As(err, &e) || e.Code != "23505" { // unique_violation
+		return ""
+	}
+	switch e.ConstraintName {
+	case "pull_requests_pkey":
+		return conflictNumber
+	case "pull_requests_open_incident":
+		return conflictIncident
+	}
+	return ""
 }
 
 // pgHoldsSecrets reports pgx errors that carry the connection

@@ -20,8 +20,9 @@ type dialect struct {
 	// rebind turns the ? placeholders medic's statements use into the
 	// backend's.
 	rebind func(query string) string
-	// isUnique reports a unique-constraint violation.
-	isUnique func(err error) bool
+	// violated names the unique constraint err violates: conflictNumber,
+	// conflictIncident, or "" when err is no such violation.
+	violated func(err error) conflict
 	// lockMigrations serializes migrations across processes; it runs
 	// first in the migration transaction.
 	lockMigrations func(ctx context.Context, tx *sql.Tx) error
@@ -31,6 +32,14 @@ type dialect struct {
 	// their values hold secrets.
 	holdsSecrets func(error) bool
 }
+
+// conflict is a unique constraint of pull_requests.
+type conflict string
+
+const (
+	conflictNumber   conflict = "number"   // its primary key: repo and number
+	conflictIncident conflict = "incident" // pull_requests_open_incident
+)
 
 // sqlStore is the Store of both backends. w runs every write and every
 // transaction; r runs single-statement reads (the same pool as w on
@@ -206,8 +215,11 @@ func (s *sqlStore) CreatePR(ctx context.Context, pr forge.PullRequest) (forge.Pu
 			return forge.Permanent(err)
 		}
 		_, err = tx.ExecContext(ctx, s.q("insertPR"), append([]any{key}, args...)...)
-		if s.d.isUnique(err) {
-			return fmt.Errorf("%w: incident %q already has an open pull request, or number %d is taken", forge.ErrConflict, pr.IncidentID, pr.Number)
+		switch s.d.violated(err) {
+		case conflictIncident:
+			return fmt.Errorf("%w: incident %q already has an open pull request", forge.ErrConflict, pr.IncidentID)
+		case conflictNumber:
+			return fmt.Errorf("%w: number %d is taken", forge.ErrConflict, pr.Number)
 		}
 		return err
 	})
@@ -230,7 +242,7 @@ func (s *sqlStore) UpdatePR(ctx context.Context, pr forge.PullRequest) error {
 	// matches on repo and number.
 	args = append(append(args[:2:2], args[3:]...), repoKey(pr.Repo), int64(pr.Number))
 	res, err := s.w.ExecContext(ctx, s.q("updatePR"), args...)
-	if s.d.isUnique(err) {
+	if s.d.violated(err) == conflictIncident {
 		err = fmt.Errorf("%w: incident %q already has another open pull request", forge.ErrConflict, pr.IncidentID)
 	}
 	if err == nil {
@@ -383,7 +395,7 @@ func (s *sqlStore) migrate(ctx context.Context) error {
 			return err
 		}
 		if have > int64(len(migrations)) {
-			return forge.Permanent(fmt.Errorf("the database has schema version %d; this medic knows versions up to %d", have, len(migrations)))
+			return fmt.Errorf("the database has schema version %d; this medic knows versions up to %d", have, len(migrations))
 		}
 		for v := int(have) + 1; v <= len(migrations); v++ {
 			for _, stmt := range migrations[v-1] {

@@ -61,7 +61,7 @@ func openSQLite(ctx context.Context, dsn string) (Store, error) {
 	s := newSQLStore(dialect{
 		name:           "sqlite",
 		rebind:         func(q string) string { return q },
-		isUnique:       sqliteUnique,
+		violated:       sqliteViolated,
 		lockMigrations: func(context.Context, *sql.Tx) error { return nil }, // BEGIN IMMEDIATE holds the write lock
 	}, w, r)
 	if err := w.PingContext(ctx); err != nil {
@@ -104,10 +104,18 @@ func cloneValues(v url.Values) url.Values {
 	return c
 }
 
-func sqliteUnique(err error) bool {
+// sqliteViolated tells the constraints apart by their extended result
+// codes: pull_requests has one primary key and one unique index.
+func sqliteViolated(err error) conflict {
 	var e *sqlite.Error
 	if !errors.As(err, &e) {
-		return false
+		return ""
 	}
-	return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	switch e.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return conflictNumber
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+		return conflictIncident
+	}
+	return ""
 }

@@ -231,8 +231,8 @@ func testExplicitNumber(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 	dup := newPR(repoA, "inc-5")
 	dup.Number = 42
-	if _, err := s.CreatePR(ctx, dup); !errors.Is(err, forge.ErrConflict) {
-		t.Errorf("CreatePR with a taken number: err = %v, want ErrConflict", err)
+	if _, err := s.CreatePR(ctx, dup); !errors.Is(err, forge.ErrConflict) || !strings.Contains(err.Error(), "number 42") {
+		t.Errorf("CreatePR with a taken number: err = %v, want ErrConflict naming number 42", err)
 	}
 }
 
@@ -247,8 +247,8 @@ func testOneOpenPerIncident(t *testing.T, open func(t *testing.T) store.Store) {
 	if !forge.IsPermanent(err) {
 		t.Errorf("conflict %v is not permanent", err)
 	}
-	if !strings.Contains(err.Error(), repoA.String()) {
-		t.Errorf("error %q does not name the repository", err)
+	if !strings.Contains(err.Error(), repoA.String()) || !strings.Contains(err.Error(), `"inc-1"`) {
+		t.Errorf("error %q does not name the repository and the incident", err)
 	}
 	// The same incident may have an open pull request in another
 	// repository, and closed or merged ones beside its open one.
