@@ -53,6 +53,9 @@ func (a Auth) String() string {
 	return "Auth{token}"
 }
 
+// GoString hides the token from %#v too.
+func (a Auth) GoString() string { return "gitrepo." + a.String() }
+
 func (a Auth) method() transport.AuthMethod {
 	if a.Token == "" {
 		return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -120,12 +121,15 @@ func checkRequest(req CommitRequest) error {
 	if strings.TrimSpace(req.Message) == "" {
 		errs = append(errs, errors.New("the commit message is empty"))
 	}
-	for who, s := range map[string]Signature{"author": req.Author, "committer": req.Committer} {
-		if who == "author" && (s.Name == "" || s.Email == "") {
-			errs = append(errs, errors.New("the author needs a name and an email"))
-		}
-		if strings.ContainsAny(s.Name+s.Email, "<>\n\x00") {
-			errs = append(errs, fmt.Errorf("the %s's name or email has <, >, a newline or NUL", who))
+	if req.Author.Name == "" || req.Author.Email == "" {
+		errs = append(errs, errors.New("the author needs a name and an email"))
+	}
+	for _, who := range []struct {
+		role string
+		sig  Signature
+	}{{"author", req.Author}, {"committer", req.Committer}} {
+		if strings.ContainsAny(who.sig.Name+who.sig.Email, "<>\n\x00") {
+			errs = append(errs, fmt.Errorf("the %s's name or email has <, >, a newline or NUL", who.role))
 		}
 	}
 	if len(req.Files) == 0 {
@@ -204,7 +208,8 @@ func (b *treeBuilder) build(tree *object.Tree, edits map[string]*edit, dir strin
 		below[first][rest] = e
 	}
 	var errs []error
-	for name, e := range here {
+	for _, name := range slices.Sorted(maps.Keys(here)) {
+		e := here[name]
 		cur, exists := entries[name]
 		switch {
 		case below[name] != nil:
@@ -232,7 +237,8 @@ func (b *treeBuilder) build(tree *object.Tree, edits map[string]*edit, dir strin
 			entries[name] = object.TreeEntry{Name: name, Mode: mode, Hash: b.add(blob)}
 		}
 	}
-	for name, sub := range below {
+	for _, name := range slices.Sorted(maps.Keys(below)) {
+		sub := below[name]
 		if here[name] != nil {
 			continue // reported above
 		}

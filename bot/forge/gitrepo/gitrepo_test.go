@@ -524,7 +524,7 @@ func TestConcurrentUse(t *testing.T) {
 
 func TestAuthErrors(t *testing.T) {
 	ctx := context.Background()
-	s, c, head := setup(t)
+	s, c, head := setup(t, gittest.WithWriteCheck(func(_, _, tok string) bool { return tok == token }))
 	r := open(t, c, s, "infra")
 	if _, err := r.Fetch(ctx, auth, "main"); err != nil {
 		t.Fatal(err)
@@ -564,6 +564,28 @@ func TestAuthErrors(t *testing.T) {
 	}
 	if h, _ := s.Head(t, "acme", "infra", "main"); h != head {
 		t.Error("a refused delete deleted main")
+	}
+
+	// A token that may read but not write: 403, also permanent.
+	s2 := gittest.NewServer(t, gittest.WithAuth(func(_, _, tok string) bool { return tok == "reader" }),
+		gittest.WithWriteCheck(func(_, _, _ string) bool { return false }))
+	s2.CreateRepoFromDir(t, "acme", "infra", "main", fixture)
+	ro := open(t, c, s2, "infra")
+	reader := gitrepo.Auth{Token: "reader"}
+	h2, err := ro.Fetch(ctx, reader, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha2, err := ro.Commit(ctx, gitrepo.CommitRequest{Parent: h2, Files: []patchers.FileChange{{Path: "x", Content: []byte("x")}}, Message: "x", Author: medic, When: planned})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = ro.Push(ctx, reader, sha2, "medic/x-scale", "")
+	if !forge.IsPermanent(err) || !errors.Is(err, transport.ErrAuthorizationFailed) || strings.Contains(err.Error(), "reader") {
+		t.Errorf("push with a read-only token: %v, want a permanent authorization error", err)
+	}
+	if got := fmt.Sprintf("%v %+v %#v %s", bad, bad, bad, bad); strings.Contains(got, bad.Token) {
+		t.Errorf("printing an Auth shows the token: %s", got)
 	}
 
 	missing := open(t, c, s, "missing")

@@ -7,7 +7,8 @@
 // credentials the way GitHub does for a GitHub App: username
 // x-access-token, password the installation token. Missing or refused
 // credentials get 401 with a WWW-Authenticate challenge, so git and go-git
-// report an authentication error.
+// report an authentication error; WithWriteCheck answers 403 to pushes
+// with a token that may only read.
 //
 // The Server's other methods play the forge and the rest of the team:
 // CreateRepo and CreateRepoFromDir seed repositories, Commit adds someone

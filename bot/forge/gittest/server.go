@@ -51,6 +51,14 @@ func WithToken(token string) Option {
 	return WithAuth(func(_, _, t string) bool { return t == token })
 }
 
+// WithWriteCheck makes the server refuse pushes (receive-pack requests)
+// whose token write does not accept for the repository with 403
+// Forbidden, as GitHub answers a token that may read but not write. The
+// token is the Basic-auth password, "" when there is none.
+func WithWriteCheck(write func(owner, repo, token string) bool) Option {
+	return func(s *Server) { s.write = write }
+}
+
 // WithoutSHA1InWant makes the server refuse fetches of a commit by id
 // (uploadpack.allowReachableSHA1InWant off, as on some git servers). By
 // default the server allows them, as GitHub does.
@@ -67,6 +75,7 @@ type Server struct {
 	home         string // HOME and global config of every git command
 	gitPath      string
 	check        func(owner, repo, token string) bool
+	write        func(owner, repo, token string) bool
 	noSHA1InWant bool
 	pushes       atomic.Int64
 	tick         atomic.Int64 // commit clock, minutes after epoch
@@ -165,7 +174,7 @@ func (s *Server) Dir(owner, name string) string {
 }
 
 // Pushes counts the receive-pack requests (pushes, branch deletions) that
-// passed authentication.
+// passed authentication and the write check.
 func (s *Server) Pushes() int { return int(s.pushes.Load()) }
 
 var pathRE = regexp.MustCompile(`^/([^/]+)/([^/]+)\.git(/.*)?$`)
@@ -185,9 +194,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	_, token, _ := r.BasicAuth()
 	r.Header.Del("Authorization")
 	if fi, err := os.Stat(s.Dir(owner, name)); err != nil || !fi.IsDir() {
 		http.Error(w, "repository not found", http.StatusNotFound)
+		return
+	}
+	push := strings.HasSuffix(r.URL.Path, "/git-receive-pack") || r.URL.Query().Get("service") == "git-receive-pack"
+	if push && s.write != nil && !s.write(owner, name, token) {
+		http.Error(w, "permission denied", http.StatusForbidden)
 		return
 	}
 	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/git-receive-pack") {

@@ -137,6 +137,22 @@ func TestCLIAuthRefused(t *testing.T) {
 	}
 }
 
+func TestWriteCheck(t *testing.T) {
+	s := gittest.NewServer(t, gittest.WithAuth(func(_, _, tok string) bool { return tok == token || tok == "reader" }),
+		gittest.WithWriteCheck(func(_, _, tok string) bool { return tok == token }))
+	s.CreateRepo(t, "acme", "infra", "main", map[string]string{"a": "1\n"})
+	dir := filepath.Join(t.TempDir(), "c")
+	mustRun(t, s, "", "clone", "--quiet", s.AuthURL("acme", "infra", "reader"), dir)
+	mustRun(t, s, dir, "commit", "--quiet", "--allow-empty", "-m", "x")
+	if out, err := run(t, s, dir, "push", "origin", "HEAD:refs/heads/x"); err == nil || !strings.Contains(out, "403") {
+		t.Errorf("push with a read-only token: %v\n%s", err, out)
+	}
+	mustRun(t, s, dir, "push", "--quiet", s.AuthURL("acme", "infra", token), "HEAD:refs/heads/x")
+	if s.Pushes() != 1 {
+		t.Errorf("Pushes = %d, want 1", s.Pushes())
+	}
+}
+
 func TestGoGitCloneAndPush(t *testing.T) {
 	s := gittest.NewServer(t, gittest.WithToken(token))
 	first := s.CreateRepo(t, "acme", "infra", "main", map[string]string{"a.txt": "one\n"})
