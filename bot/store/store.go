@@ -14,7 +14,9 @@ import (
 
 // Store is medic's durable state. Implementations are safe for concurrent
 // use, including by several Store values (several medic replicas) opened on
-// the same database.
+// the same database. Errors wrap forge.ErrNotFound and forge.ErrConflict
+// where forge.Records says so, name the repository and number they concern,
+// and never contain the DSN's password.
 type Store interface {
 	forge.Records
 
