@@ -219,6 +219,7 @@ func (f *Forge) Propose(ctx context.Context, r forge.Request) (forge.PullRequest
 				return forge.PullRequest{}, classify("request reviewers", err)
 			}
 			log.Warn("reviewers not requested", "error", classify("request reviewers", err))
+			users = nil
 		}
 	}
 	if err := f.checkRun(ctx, c, r, head); err != nil {
@@ -450,9 +451,11 @@ func (f *Forge) Get(ctx context.Context, repo forge.Repo, number int) (forge.Pul
 // Merge merges pr the way the repository wants: GitHub's native
 // auto-merge when the repository allows it, the merge queue when the
 // branch has one, else a REST merge pinned to the head medic pushed once
-// the required checks pass (ErrNotReady until then). It refuses pull
-// requests the policy did not allow to auto-merge, and pull requests whose
-// head is not the commit medic pushed.
+// the required checks pass (ErrNotReady until then). The caller decides
+// that the policy allows it; Merge still refuses when the repository's
+// .medic.yaml says merge.automerge: false or paused, and when the pull
+// request's head is not the commit medic pushed (someone else's commits
+// are never merged by medic).
 func (f *Forge) Merge(ctx context.Context, pr forge.PullRequest) (forge.PullRequest, error) {
 	cur, err := f.Get(ctx, pr.Repo, pr.Number)
 	if err != nil {
@@ -463,9 +466,6 @@ func (f *Forge) Merge(ctx context.Context, pr forge.PullRequest) (forge.PullRequ
 		return cur, nil
 	case forge.StateClosed:
 		return cur, fmt.Errorf("merge pull request #%d: %w: it is closed", pr.Number, forge.ErrConflict)
-	}
-	if !pr.Automerge {
-		return cur, fmt.Errorf("merge pull request #%d: %w: the policy did not allow auto-merge", pr.Number, forge.ErrRefused)
 	}
 	if pr.Head != "" && cur.Head != pr.Head {
 		return cur, fmt.Errorf("merge pull request #%d: %w: its head %s is not the commit medic pushed (%s); a human must merge it",
@@ -480,6 +480,9 @@ func (f *Forge) Merge(ctx context.Context, pr forge.PullRequest) (forge.PullRequ
 	}
 	c, err := f.app.Client(ctx, pr.Repo)
 	if err != nil {
+		return cur, err
+	}
+	if err := f.checkMergeable(ctx, c, pr); err != nil {
 		return cur, err
 	}
 	info, err := f.repo(ctx, c, pr.Repo)
@@ -510,6 +513,9 @@ func (f *Forge) Merge(ctx context.Context, pr forge.PullRequest) (forge.PullRequ
 		case code == http.StatusMethodNotAllowed && strings.Contains(strings.ToLower(err.Error()), "merge queue"):
 			return f.enqueue(ctx, cur)
 		case code == http.StatusMethodNotAllowed:
+			if err := f.checkMergeable(ctx, c, pr); err != nil {
+				return cur, err
+			}
 			cur.Merge = forge.MergeWaiting
 			if _, uerr := f.updated(ctx, cur); uerr != nil {
 				return cur, uerr
@@ -522,6 +528,21 @@ func (f *Forge) Merge(ctx context.Context, pr forge.PullRequest) (forge.PullRequ
 	cur.State, cur.Merge, cur.MergeCommit = forge.StateMerged, forge.MergeCompleted, res.GetSHA()
 	log.Info("pull request merged", "method", method)
 	return f.updated(ctx, cur)
+}
+
+// checkMergeable fails with ErrConflict when GitHub says the pull request
+// conflicts with its base (mergeable false). GitHub computes mergeability
+// in the background; unknown (null) is not a conflict.
+func (f *Forge) checkMergeable(ctx context.Context, c *gh.Client, pr forge.PullRequest) error {
+	p, _, err := c.PullRequests.Get(ctx, pr.Repo.Owner, pr.Repo.Name, pr.Number)
+	if err != nil {
+		return classify(fmt.Sprintf("get pull request #%d", pr.Number), err)
+	}
+	if p.Mergeable != nil && !p.GetMergeable() {
+		return fmt.Errorf("merge pull request #%d: %w: it conflicts with %s (mergeable_state %s); medic will propose again on the new base",
+			pr.Number, forge.ErrConflict, p.GetBase().GetRef(), p.GetMergeableState())
+	}
+	return nil
 }
 
 func asErrorResponse(err error) *gh.ErrorResponse {

@@ -239,7 +239,7 @@ func (s *Server) repoJSON(r *repoState) map[string]any {
 func (s *Server) labelJSON(r *repoState, name string) map[string]any {
 	id := smallID("label", r.opts.Owner, r.opts.Name, name)
 	return map[string]any{
-		"id": id, "node_id": nodeID("LA_", id), "name": name, "description": nil, "color": "ededed", "default": false,
+		"id": id, "node_id": nodeID("LA_", id), "name": name, "description": "", "color": "ededed", "default": false,
 		"url": s.api("repos/%s/%s/labels/%s", r.opts.Owner, r.opts.Name, url.PathEscape(name)),
 	}
 }
@@ -279,6 +279,9 @@ func (r *repoState) mergeable(p *PullRequest) (any, string) {
 	}
 	if p.Draft {
 		st = "draft"
+	}
+	if r.mergeCheck != nil && !r.mergeCheck(p.HeadSHA, p.Base) {
+		m, st = false, "dirty"
 	}
 	if p.Mergeable != nil {
 		m = *p.Mergeable

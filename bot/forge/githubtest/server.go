@@ -38,6 +38,7 @@ type Server struct {
 	tokenLifetime time.Duration
 	resolver      func(owner, repo, ref string) (string, error)
 	merger        func(owner, repo, headSHA, base, method, title, message string) (string, error)
+	mergeCheck    func(owner, repo, headSHA, base string) bool
 
 	mu            sync.Mutex
 	errs          []string
@@ -72,6 +73,15 @@ func WithRefResolver(resolve func(owner, repo, ref string) (sha string, err erro
 // merger the double makes up a merge commit.
 func WithMerger(merge func(owner, repo, headSHA, base, method, title, message string) (mergeSHA string, err error)) Option {
 	return func(s *Server) { s.merger = merge }
+}
+
+// WithMergeCheck makes the double report a pull request as mergeable
+// only when check says its head merges into base without conflicts, as
+// GitHub computes mergeable / mergeable_state "dirty" (a real git server
+// can answer with a trial merge). Without it every pull request is
+// mergeable unless a test sets PullRequest.Mergeable.
+func WithMergeCheck(check func(owner, repo, headSHA, base string) bool) Option {
+	return func(s *Server) { s.mergeCheck = check }
 }
 
 // WithRefDeleter makes DELETE /repos/{owner}/{repo}/git/refs/{ref} call

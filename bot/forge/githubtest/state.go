@@ -142,6 +142,9 @@ type Status struct {
 
 type repoState struct {
 	opts       RepoOptions
+	// mergeCheck tells whether a head merges cleanly into a base (see
+	// WithMergeCheck); nil means always.
+	mergeCheck func(headSHA, base string) bool
 	created    time.Time
 	id         int64
 	nodeID     string
@@ -183,7 +186,13 @@ func (s *Server) AddRepo(o RepoOptions) {
 		s.tb.Fatalf("githubtest: AddRepo %s/%s: no installation %d", o.Owner, o.Name, o.Installation)
 	}
 	s.nextID++
+	var check func(headSHA, base string) bool
+	if s.mergeCheck != nil {
+		owner, name, mc := o.Owner, o.Name, s.mergeCheck
+		check = func(headSHA, base string) bool { return mc(owner, name, headSHA, base) }
+	}
 	r := &repoState{
+		mergeCheck: check,
 		opts:     o,
 		created:  s.now().UTC().Truncate(time.Second),
 		id:       s.nextID,

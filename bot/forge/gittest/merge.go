@@ -85,3 +85,31 @@ func (s *Server) merge(owner, name, headSHA, base, message string, squash bool) 
 	}
 	return merged, nil
 }
+
+// Mergeable reports whether headSHA merges into branch base of owner/name
+// without conflicts (a trial `git merge-tree`; nothing is written to any
+// ref). It is what a GitHub double reports as a pull request's mergeable.
+func (s *Server) Mergeable(owner, name, headSHA, base string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dir, err := s.existing(owner, name)
+	if err != nil {
+		return false, err
+	}
+	baseSHA, err := s.resolve(dir, "refs/heads/"+base)
+	if err != nil {
+		return false, err
+	}
+	head, err := s.resolve(dir, headSHA)
+	if err != nil {
+		return false, err
+	}
+	_, err = s.git(dir, nil, nil, "merge-tree", "--write-tree", "--name-only", "--no-messages", baseSHA, head)
+	switch {
+	case err == nil:
+		return true, nil
+	case exitCode(err) == 1:
+		return false, nil
+	}
+	return false, err
+}
