@@ -141,7 +141,7 @@ type Status struct {
 }
 
 type repoState struct {
-	opts       RepoOptions
+	opts RepoOptions
 	// mergeCheck tells whether a head merges cleanly into a base (see
 	// WithMergeCheck); nil means always.
 	mergeCheck func(headSHA, base string) bool
@@ -193,16 +193,16 @@ func (s *Server) AddRepo(o RepoOptions) {
 	}
 	r := &repoState{
 		mergeCheck: check,
-		opts:     o,
-		created:  s.now().UTC().Truncate(time.Second),
-		id:       s.nextID,
-		nodeID:   nodeID("R_", s.nextID),
-		refs:     map[string]string{o.DefaultBranch: fakeSHA(o.Owner, o.Name, o.DefaultBranch, "0")},
-		files:    map[string]map[string]string{},
-		perms:    map[string]string{},
-		pulls:    map[int]*PullRequest{},
-		issues:   map[int]*Issue{},
-		statuses: map[string][]*Status{},
+		opts:       o,
+		created:    s.now().UTC().Truncate(time.Second),
+		id:         s.nextID,
+		nodeID:     nodeID("R_", s.nextID),
+		refs:       map[string]string{o.DefaultBranch: fakeSHA(o.Owner, o.Name, o.DefaultBranch, "0")},
+		files:      map[string]map[string]string{},
+		perms:      map[string]string{},
+		pulls:      map[int]*PullRequest{},
+		issues:     map[int]*Issue{},
+		statuses:   map[string][]*Status{},
 	}
 	s.repos[repoKey(o.Owner, o.Name)] = r
 }

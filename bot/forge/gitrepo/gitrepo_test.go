@@ -305,6 +305,22 @@ func TestCommitOnOlderBase(t *testing.T) {
 				t.Errorf("merge lost the later change")
 			}
 
+			// A fresh clone can start from the older commit.
+			c2, err := gitrepo.NewCache(t.TempDir(), gitrepo.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fresh := open(t, c2, s, "infra")
+			// (Without fetch by id it deepens the default branch.)
+			if err := fresh.FetchCommit(ctx, auth, planBase); err != nil {
+				t.Fatalf("FetchCommit into an empty clone: %v", err)
+			}
+			if fsys, err := fresh.Tree(ctx, planBase); err != nil {
+				t.Error(err)
+			} else if b, err := fs.ReadFile(fsys, "base/db.yaml"); err != nil || !bytes.Equal(b, db) {
+				t.Errorf("db.yaml = %q, %v", b, err)
+			}
+
 			// A commit the server does not have.
 			err = r.FetchCommit(ctx, auth, strings.Repeat("ab", 20))
 			if !errors.Is(err, forge.ErrNotFound) || !forge.IsPermanent(err) {

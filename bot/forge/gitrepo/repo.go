@@ -116,7 +116,7 @@ func (r *Repo) FetchCommit(ctx context.Context, auth Auth, sha string) error {
 	}
 	defer sess.Close()
 	if !ar.Capabilities.Supports(capability.AllowReachableSHA1InWant) {
-		if err := r.deepen(ctx, auth, h); err != nil {
+		if err := r.deepen(ctx, auth, ar, h); err != nil {
 			return r.fail(op, auth, err)
 		}
 		return nil
@@ -284,9 +284,9 @@ func (r *Repo) updateShallow(before []plumbing.Hash, upd packp.ShallowUpdate) er
 	return r.repo.Storer.SetShallow(after)
 }
 
-// deepen fetches the branches fetched so far with more and more history
-// until commit h is among them.
-func (r *Repo) deepen(ctx context.Context, auth Auth, h plumbing.Hash) error {
+// deepen fetches the branches fetched so far (the default branch when
+// there are none) with more and more history until commit h is among them.
+func (r *Repo) deepen(ctx context.Context, auth Auth, ar *packp.AdvRefs, h plumbing.Hash) error {
 	refs, err := r.repo.Storer.IterReferences()
 	if err != nil {
 		return err
@@ -300,7 +300,15 @@ func (r *Repo) deepen(ctx context.Context, auth Auth, h plumbing.Hash) error {
 		return nil
 	})
 	if len(specs) == 0 {
-		return fmt.Errorf("the server does not send commits by id and no branch was fetched to deepen: %w", forge.ErrNotFound)
+		for _, v := range ar.Capabilities.Get(capability.SymRef) {
+			if target, ok := strings.CutPrefix(v, "HEAD:refs/heads/"); ok && checkBranch(target) == nil {
+				local := plumbing.NewRemoteReferenceName(remoteName, target)
+				specs = append(specs, config.RefSpec("+refs/heads/"+target+":"+local.String()))
+			}
+		}
+	}
+	if len(specs) == 0 {
+		return fmt.Errorf("the server does not send commits by id and has no default branch to deepen: %w", forge.ErrNotFound)
 	}
 	for _, depth := range deepenSteps {
 		err := r.remote.FetchContext(ctx, &git.FetchOptions{
