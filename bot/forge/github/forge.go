@@ -165,11 +165,16 @@ func (f *Forge) Propose(ctx context.Context, r forge.Request) (forge.PullRequest
 		}
 	}
 	branch := r.Branch()
+	lease := leaseNone
 	if existing != nil {
 		branch = existing.GetHead().GetRef()
+		lease = existing.GetHead().GetSHA()
+		if err := f.checkOurHead(ctx, r.Repo, existing); err != nil {
+			return forge.PullRequest{}, err
+		}
 	}
 
-	head, err := f.push(ctx, r, info, base, branch)
+	head, err := f.push(ctx, r, info, base, branch, lease)
 	if err != nil {
 		return forge.PullRequest{}, err
 	}
@@ -241,9 +246,34 @@ func (f *Forge) Propose(ctx context.Context, r forge.Request) (forge.PullRequest
 	return out, nil
 }
 
-// push commits the change on its base commit and pushes it to branch,
-// leasing on the branch's current remote head.
-func (f *Forge) push(ctx context.Context, r forge.Request, info repoInfo, base, branch string) (string, error) {
+// leaseNone asks push to create the branch: it must not exist, unless it
+// is a leftover of one of medic's closed pull requests.
+const leaseNone = ""
+
+// checkOurHead refuses to overwrite an open pull request's branch when its
+// head is not the commit medic recorded pushing: someone else pushed to
+// it, and their work is theirs to keep.
+func (f *Forge) checkOurHead(ctx context.Context, repo forge.Repo, p *gh.PullRequest) error {
+	if f.records == nil {
+		return nil
+	}
+	rec, err := f.records.PR(ctx, repo, p.GetNumber())
+	if err != nil || rec.Head == "" {
+		return nil
+	}
+	if rec.Head != p.GetHead().GetSHA() {
+		return fmt.Errorf("%w: pull request #%d's branch %s has commits medic did not push (head %s, medic pushed %s); medic will not overwrite them",
+			forge.ErrConflict, p.GetNumber(), p.GetHead().GetRef(), short(p.GetHead().GetSHA()), short(rec.Head))
+	}
+	return nil
+}
+
+// push commits the change on its base commit and pushes it to branch. The
+// push is leased: it only replaces the branch when it still points at
+// lease (the open pull request's head), so a commit pushed meanwhile is
+// never overwritten (gitrepo.ErrStale). A branch with no open pull request
+// is medic's own leftover and is replaced.
+func (f *Forge) push(ctx context.Context, r forge.Request, info repoInfo, base, branch, lease string) (string, error) {
 	tok, err := f.app.Token(ctx, r.Repo)
 	if err != nil {
 		return "", err
@@ -269,15 +299,20 @@ func (f *Forge) push(ctx context.Context, r forge.Request, info repoInfo, base, 
 	if err != nil {
 		return "", err
 	}
-	current, exists, err := repo.RemoteBranch(ctx, auth, branch)
-	if err != nil {
-		return "", err
-	}
-	expect := ""
-	if exists {
-		expect = current
+	expect := lease
+	if lease == leaseNone {
+		current, exists, err := repo.RemoteBranch(ctx, auth, branch)
+		if err != nil {
+			return "", err
+		}
+		if exists {
+			expect = current
+		}
 	}
 	if err := repo.Push(ctx, auth, sha, branch, expect); err != nil {
+		if errors.Is(err, gitrepo.ErrStale) {
+			return "", fmt.Errorf("%w: %w", forge.ErrConflict, err)
+		}
 		return "", err
 	}
 	return sha, nil

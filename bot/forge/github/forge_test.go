@@ -303,3 +303,19 @@ func TestTokensNeverInErrors(t *testing.T) {
 		t.Fatalf("an error carries a token: %v", err)
 	}
 }
+
+func TestProposeKeepsForeignCommits(t *testing.T) {
+	h := newHarness(t, githubtest.RepoOptions{}, nil)
+	pr, err := h.forge.Propose(t.Context(), forgetest.NewRequest(h, "inc-1", "scale", map[string]string{"a.yaml": "replicas: 3\n"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs := h.git.Commit(t, "acme", "infra", pr.Branch, map[string]string{"a.yaml": "replicas: 3 # reviewed\n"}, nil, "a reviewer's fixup")
+	_, err = h.forge.Propose(t.Context(), forgetest.NewRequest(h, "inc-1", "scale", map[string]string{"a.yaml": "replicas: 5\n"}))
+	if !errors.Is(err, forge.ErrConflict) {
+		t.Fatalf("Propose over a reviewer's commit: %v, want ErrConflict", err)
+	}
+	if got, _ := h.git.Head(t, "acme", "infra", pr.Branch); got != theirs {
+		t.Fatal("medic overwrote a reviewer's commit")
+	}
+}

@@ -552,3 +552,16 @@ func (s *Server) autoMergeLocked(r *repoState) {
 		}
 	}
 }
+
+// AddComment adds a comment by user (a person, not the App) on issue or
+// pull request number, as if they wrote it on GitHub, and returns it; a
+// test then delivers the issue_comment webhook naming its ID.
+func (s *Server) AddComment(owner, repo string, number int, user, body string) Comment {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.mustRepo(owner, repo)
+	s.nextID++
+	c := &Comment{ID: s.nextID, NodeID: nodeID("IC_", s.nextID), Issue: number, Body: body, User: user, Created: s.now().UTC().Truncate(time.Second)}
+	r.comments = append(r.comments, c)
+	return *c
+}
