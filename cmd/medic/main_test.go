@@ -53,3 +53,16 @@ func TestDemoScenarios(t *testing.T) {
 		})
 	}
 }
+
+func TestServeGitHubEnvErrors(t *testing.T) {
+	t.Setenv("MEDIC_GITHUB_APP_ID", "not-a-number")
+	if code, _, stderr := runCLI(t, "serve", "--http", "127.0.0.1:0", "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0"); code != exitUsage || !strings.Contains(stderr, "MEDIC_GITHUB_APP_ID") {
+		t.Fatalf("bad app id: exit %d, %s", code, stderr)
+	}
+	t.Setenv("MEDIC_GITHUB_APP_ID", "12")
+	t.Setenv("MEDIC_GITHUB_PRIVATE_KEY_FILE", filepath.Join(t.TempDir(), "nope.pem"))
+	t.Setenv("MEDIC_GITHUB_WEBHOOK_SECRET", "x")
+	if code, _, stderr := runCLI(t, "serve", "--http", "127.0.0.1:0", "--otlp-grpc", "127.0.0.1:0", "--otlp-http", "127.0.0.1:0"); code != exitUsage || !strings.Contains(stderr, "nope.pem") {
+		t.Fatalf("missing key: exit %d, %s", code, stderr)
+	}
+}

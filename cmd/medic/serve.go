@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,8 +19,11 @@ func newServe() *cobra.Command {
 		Use:   "serve",
 		Short: "Receive OTLP, detect unhealthy workloads and serve /metrics",
 		Long: `serve runs medic: OTLP/gRPC and OTLP/HTTP receivers and one HTTP listener
-for /metrics, /healthz and /api/anomalies. Without --config it runs on its
-embedded defaults; flags override the config file.`,
+for /metrics, /healthz, /api/anomalies and, when a GitHub App is configured,
+/webhooks/github. Without --config it runs on its embedded defaults; flags
+override the config file. The GitHub App comes from the config's github:
+section or MEDIC_GITHUB_APP_ID, MEDIC_GITHUB_PRIVATE_KEY_FILE and
+MEDIC_GITHUB_WEBHOOK_SECRET (MEDIC_GITHUB_API_URL for Enterprise Server).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := app.LoadConfig(configPath)
@@ -37,6 +42,14 @@ embedded defaults; flags override the config file.`,
 			}
 			if flags.Changed("log-level") {
 				cfg.Log.Level = logLevel
+			}
+			if cfg.GitHub, err = cfg.GitHub.FromEnv(os.Getenv); err != nil {
+				return usageError{err}
+			}
+			if cfg.GitHub.Enabled() && cfg.GitHub.CacheDir == "" {
+				if dir, err := os.UserCacheDir(); err == nil {
+					cfg.GitHub.CacheDir = filepath.Join(dir, "medic", "git")
+				}
 			}
 			if err := cfg.Validate(); err != nil {
 				return usageError{fmt.Errorf("invalid configuration: %w", err)}
