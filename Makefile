@@ -16,6 +16,7 @@ demo: build
 	$(BIN)/medic demo --scenario memory-leak
 	$(BIN)/medic demo --scenario bad-deploy
 	$(BIN)/medic demo --scenario healthy
+	MEDIC=$(BIN)/medic bash fixtures/demo/forge.sh
 
 # test: formatting, vet, the race-enabled unit tests, and the interop tests
 # against a stock OpenTelemetry Collector and telemetrygen.
