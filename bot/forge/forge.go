@@ -258,8 +258,12 @@ func redactSecrets(r Request, s string) string {
 // TrailerIncident is the commit trailer naming the incident.
 const TrailerIncident = "Medic-Incident"
 
+// TrailerTarget is the commit trailer naming the intent's target in
+// patchers.Target.String form (see ParseTarget).
+const TrailerTarget = "Medic-Target"
+
 // CommitMessage is the commit message for a request: the title, the
-// rationale, and trailers naming the incident and the intent.
+// rationale, and trailers naming the incident, the intent and its target.
 func CommitMessage(r Request) string {
 	var b strings.Builder
 	b.WriteString(Title(r))
@@ -270,7 +274,32 @@ func CommitMessage(r Request) string {
 	}
 	fmt.Fprintf(&b, "%s: %s\n", TrailerIncident, r.Incident.ID)
 	fmt.Fprintf(&b, "Medic-Intent: %s\n", r.Proposal.Intent.Kind)
+	fmt.Fprintf(&b, "%s: %s\n", TrailerTarget, r.Proposal.Intent.Target)
 	return b.String()
+}
+
+// ParseTarget reads a target written by patchers.Target.String,
+// "namespace/Kind/name" with an optional "[container]"; it refuses
+// anything else, but does not validate the names (Intent.Validate does).
+func ParseTarget(s string) (patchers.Target, error) {
+	rest := strings.TrimSpace(s)
+	var t patchers.Target
+	if strings.HasSuffix(rest, "]") {
+		open := strings.LastIndex(rest, "[")
+		if open < 0 {
+			return patchers.Target{}, fmt.Errorf("target %q: ] without [", s)
+		}
+		t.Container, rest = rest[open+1:len(rest)-1], rest[:open]
+		if t.Container == "" {
+			return patchers.Target{}, fmt.Errorf("target %q: empty container", s)
+		}
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) != 3 || parts[1] == "" || parts[2] == "" || strings.ContainsAny(rest, "[]") {
+		return patchers.Target{}, fmt.Errorf("target %q is not namespace/Kind/name[container]", s)
+	}
+	t.Namespace, t.Kind, t.Name = parts[0], parts[1], parts[2]
+	return t, nil
 }
 
 // Errors a forge returns; test with errors.Is.

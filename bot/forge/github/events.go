@@ -260,10 +260,13 @@ func (e *Events) run(ctx context.Context, c *gh.Client, cmd Command, pr forge.Pu
 		case forge.StateClosed:
 			return "This pull request was closed without merging: nothing to revert.", nil
 		}
-		if e.hooks.Revert == nil {
-			return "", errors.New("this medic runs without a planner, so it cannot open a revert pull request; use GitHub's Revert button")
+		revert := e.hooks.Revert
+		if revert == nil {
+			revert = func(ctx context.Context, pr forge.PullRequest) (forge.PullRequest, error) {
+				return e.forge.Revert(ctx, pr, user)
+			}
 		}
-		rev, err := e.hooks.Revert(ctx, pr)
+		rev, err := revert(ctx, pr)
 		if err != nil {
 			return "", err
 		}
