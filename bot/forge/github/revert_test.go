@@ -197,28 +197,54 @@ func TestCommandRevertOpensPR(t *testing.T) {
 // TestRevertConflict: someone changed the same line after the merge; the
 // revert names the file and opens nothing.
 func TestRevertConflict(t *testing.T) {
+	for _, method := range []string{MergeMethodMerge, MergeMethodSquash} {
+		t.Run(method, func(t *testing.T) {
+			s := newRevertSetup(t, method)
+			// The commit undone: the squash commit on main, or medic's
+			// own commit under a merge commit.
+			undone := s.merged.Head
+			if method == MergeMethodSquash {
+				undone = s.merged.MergeCommit
+			}
+			cur, _ := s.ReadFile(t, "main", prodResources)
+			s.Commit(t, "main", map[string]string{prodResources: strings.Replace(string(cur), "memory: 768Mi", "memory: 1Gi", 1)}, nil, "checkout: 1Gi by hand")
+			_, err := s.forge.Revert(t.Context(), s.merged, "alice")
+			if !errors.Is(err, forge.ErrConflict) || !strings.Contains(err.Error(), "conflict in "+prodResources) || !strings.Contains(err.Error(), "@@") {
+				t.Fatalf("revert over a later edit of the same line: %v; want ErrConflict naming %s and the hunk", err, prodResources)
+			}
+			if !strings.Contains(err.Error(), undone[:7]) {
+				t.Errorf("the error does not name the commit undone, %s: %v", undone[:7], err)
+			}
+			// The command answers with the same reason.
+			c, err := s.app.Client(t.Context(), s.repo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = NewEvents(s.forge, EventHooks{}).run(t.Context(), c, Command{Verb: VerbRevert, Line: "/medic revert"}, s.merged, "alice")
+			if err == nil || !strings.Contains(err.Error(), prodResources) {
+				t.Errorf("/medic revert: %v, want the file named", err)
+			}
+			if n := len(s.api.PRs("acme", "infra")); n != 1 {
+				t.Errorf("%d pull requests after a failed revert, want 1", n)
+			}
+			if _, ok := s.Head(t, forge.BranchName("inc-9", patchers.KindRevertCommit)); ok {
+				t.Error("a revert branch was pushed")
+			}
+		})
+	}
+}
+
+// TestRevertAlreadyUndone: main has the original content back, so there
+// is nothing to revert.
+func TestRevertAlreadyUndone(t *testing.T) {
 	s := newRevertSetup(t, MergeMethodSquash)
-	cur, _ := s.ReadFile(t, "main", prodResources)
-	s.Commit(t, "main", map[string]string{prodResources: strings.Replace(string(cur), "memory: 768Mi", "memory: 1Gi", 1)}, nil, "checkout: 1Gi by hand")
+	s.Commit(t, "main", map[string]string{prodResources: s.original}, nil, "checkout: back to 512Mi by hand")
 	_, err := s.forge.Revert(t.Context(), s.merged, "alice")
-	if !errors.Is(err, forge.ErrConflict) || !strings.Contains(err.Error(), "conflict in "+prodResources) || !strings.Contains(err.Error(), "@@") {
-		t.Fatalf("revert over a later edit of the same line: %v; want ErrConflict naming %s and the hunk", err, prodResources)
-	}
-	t.Logf("revert over a later edit: %v", err)
-	// The command answers with the same reason.
-	c, err := s.app.Client(t.Context(), s.repo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = NewEvents(s.forge, EventHooks{}).run(t.Context(), c, Command{Verb: VerbRevert, Line: "/medic revert"}, s.merged, "alice")
-	if err == nil || !strings.Contains(err.Error(), prodResources) {
-		t.Errorf("/medic revert: %v, want the file named", err)
+	if !errors.Is(err, forge.ErrConflict) || !strings.Contains(err.Error(), "nothing to revert") {
+		t.Fatalf("revert of an undone change: %v", err)
 	}
 	if n := len(s.api.PRs("acme", "infra")); n != 1 {
-		t.Errorf("%d pull requests after a failed revert, want 1", n)
-	}
-	if _, ok := s.Head(t, forge.BranchName("inc-9", patchers.KindRevertCommit)); ok {
-		t.Error("a revert branch was pushed")
+		t.Errorf("%d pull requests, want 1", n)
 	}
 }
 
@@ -247,22 +273,35 @@ func TestCommandRevertOpenAndClosed(t *testing.T) {
 }
 
 // TestRevertRefusesForeignHead: a merged medic pull request whose head is
-// someone else's commit is not medic's to revert.
+// not a commit medic made (someone else's, or one without the target) is
+// not medic's to revert.
 func TestRevertRefusesForeignHead(t *testing.T) {
-	h := newHarness(t, githubtest.RepoOptions{}, fixtureFiles(t))
-	pr := proposeOne(t, h, false)
-	theirs := h.git.Commit(t, "acme", "infra", pr.Branch, map[string]string{"apps/checkout.yaml": "replicas: 5\n"}, nil, "a reviewer's fixup")
-	mergeSHA, err := h.git.Merge("acme", "infra", theirs, "main", "Merge pull request")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.api.UpdatePR("acme", "infra", pr.Number, func(p *githubtest.PullRequest) {
-		p.HeadSHA, p.State, p.Merged, p.MergeCommitSHA, p.MergeMethod = theirs, "closed", true, mergeSHA, "merge"
-		p.MergedAt, p.Closed = time.Now(), time.Now()
-	})
-	_, err = h.forge.Revert(t.Context(), pr, "alice")
-	if !errors.Is(err, forge.ErrRefused) || !strings.Contains(err.Error(), "not a commit medic made") {
-		t.Fatalf("Revert of a foreign head: %v, want ErrRefused", err)
+	for _, tc := range []struct{ name, msg, want string }{
+		{"someone else's", "a reviewer's fixup", "not a commit medic made"},
+		{"other incident", "medic: x\n\nMedic-Incident: inc-1\nMedic-Intent: scale\nMedic-Target: shop/Deployment/checkout[app]\n", "for incident inc-1, not inc-9"},
+		{"older medic", "medic: x\n\nMedic-Incident: inc-9\nMedic-Intent: scale\n", "no Medic-Target trailer"},
+		{"bad target", "medic: x\n\nMedic-Incident: inc-9\nMedic-Intent: scale\nMedic-Target: checkout\n", "is not namespace/Kind/name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, githubtest.RepoOptions{}, fixtureFiles(t))
+			pr := proposeOne(t, h, false)
+			theirs := h.git.Commit(t, "acme", "infra", pr.Branch, map[string]string{"apps/checkout.yaml": "replicas: 5\n"}, nil, tc.msg)
+			mergeSHA, err := h.git.Merge("acme", "infra", theirs, "main", "Merge pull request")
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.api.UpdatePR("acme", "infra", pr.Number, func(p *githubtest.PullRequest) {
+				p.HeadSHA, p.State, p.Merged, p.MergeCommitSHA, p.MergeMethod = theirs, "closed", true, mergeSHA, "merge"
+				p.MergedAt, p.Closed = time.Now(), time.Now()
+			})
+			_, err = h.forge.Revert(t.Context(), pr, "alice")
+			if !errors.Is(err, forge.ErrRefused) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Revert: %v, want ErrRefused saying %q", err, tc.want)
+			}
+			if n := len(h.api.PRs("acme", "infra")); n != 1 {
+				t.Errorf("%d pull requests, want 1", n)
+			}
+		})
 	}
 }
 
