@@ -34,8 +34,9 @@ type EventHooks struct {
 	// ConfigChanged is called after a push to a default branch that
 	// touched .medic.yaml or .medic/ (to reload repository policies).
 	ConfigChanged func(ctx context.Context, repo forge.Repo)
-	// Revert opens a pull request reverting a merged one; without it
-	// /medic revert on a merged pull request answers that it cannot.
+	// Revert opens a pull request reverting a merged one; without it the
+	// forge's own Revert does (revert_commit of medic's commit, planned
+	// on the base branch's head, for a human to review).
 	Revert func(ctx context.Context, pr forge.PullRequest) (forge.PullRequest, error)
 }
 
