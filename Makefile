@@ -5,7 +5,7 @@ GO      ?= go
 BIN     := bin
 PKGS    := ./...
 
-.PHONY: all build demo test unit vet fmt-check interop bench fuzz clean
+.PHONY: all build demo test unit vet fmt-check interop bench fuzz clean nab
 
 all: build
 
@@ -42,6 +42,12 @@ bench: build
 	$(GO) run ./cmd/medic-bench --medic $(BIN)/medic
 	$(GO) test -run '^$$' -bench 'BenchmarkSeriesMemory' -benchtime 1x -count 1 ./detect/
 	$(GO) test -run '^$$' -bench 'BenchmarkIngest$$|BenchmarkDecodeMetrics$$|BenchmarkScorer$$|BenchmarkSLOObserveWindow' -count 1 ./detect/
+
+# nab: medic's detector on the Numenta Anomaly Benchmark (embedded in
+# fixtures/nab) and on medic's labelled infra suite; prints the three NAB
+# scores, the per-category breakdown and the infra table.
+nab:
+	$(GO) run ./cmd/medic-nab
 
 # fuzz: a short run of every fuzz target (CI runs the seed corpora in `unit`).
 fuzz:
