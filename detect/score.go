@@ -186,6 +186,7 @@ type scoreParams struct {
 	clear                             uint8
 	confirm                           uint8
 	threshold, warn                   float64
+	floor                             float64 // the least σ of a point's residual (0: none)
 }
 
 func halfLifeAlpha(halfLife float64) float64 {
@@ -344,7 +345,7 @@ func (p *scoreParams) update(st *scoreState, t int64, v float64) scoreStep {
 	// The fast scale forgets within a few dozen points; a series that
 	// moves only now and then (an error ratio of sampled spans) would
 	// have none left when it moves. The long scale remembers.
-	sigF := scoreScale(math.Max(float64(st.fastDev), longFloor*float64(st.longDev)), base)
+	sigF := math.Max(scoreScale(math.Max(float64(st.fastDev), longFloor*float64(st.longDev)), base), p.floor)
 	r := v - base
 	zf := r / sigF
 	hub, clip := math.Inf(1), math.Inf(1)

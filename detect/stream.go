@@ -1,0 +1,108 @@
+package detect
+
+import (
+	"math"
+	"time"
+	"unsafe"
+)
+
+// Stream scores one series row by row: CSV series (`medic detect --csv`) and
+// benchmarks such as the Numenta Anomaly Benchmark, which charge every
+// flagged row. It runs the score detector's model (the same update, the
+// same per-stream calibration) and turns the detector's hysteresis into a
+// per-row score:
+//
+//   - Outside an excursion a row scores what the model scores.
+//   - An excursion starts when the score reaches Warn/2, the level below
+//     which the production detector calls a stream quiet again, and ends
+//     after ClearPoints rows in a row below Warn/4.
+//   - Inside an excursion a row scores 0 unless its score beats the
+//     excursion's highest so far by a quarter: one excursion is reported
+//     once, on its first row, and again only as it grows clearly worse.
+//
+// So any threshold flags an excursion on the first row that reaches it and
+// stays quiet for the rest of it, as the detector raises once per
+// excursion; a global threshold chosen on a labelled corpus ranks
+// excursions by how surprising they grew. The levels are half the
+// detector's (Warn, Warn/2): the detector raises on "one in a million"
+// (Threshold 0.6) and waits for ConfirmPoints, while a per-row score must
+// leave the choice of threshold to its reader.
+//
+// A Stream is not safe for concurrent use. Its state is the detector's
+// per-signal record plus 8 bytes (see StreamStateBytes).
+type Stream struct {
+	p  scoreParams
+	st scoreState
+	ex streamExcursion
+}
+
+// streamExcursion is what a Stream adds to the detector's state.
+type streamExcursion struct {
+	peak  float32 // the highest score reported in the current excursion
+	below uint8   // rows in a row below the clear level
+	in    bool    // inside an excursion
+}
+
+// StreamStateBytes is the size of what a Stream keeps about its series, its
+// parameters (shared by every series of a detector) excluded: 72 bytes.
+const StreamStateBytes = int(unsafe.Sizeof(scoreState{}) + unsafe.Sizeof(streamExcursion{}))
+
+// Excursion levels and growth, relative to ScoreConfig.Warn.
+const (
+	streamOnset = 0.5  // an excursion starts at Warn·streamOnset
+	streamClear = 0.25 // and clears below Warn·streamClear
+	streamGrow  = 1.25 // a row inside one is reported when it beats the peak by this factor
+	// streamFloor is the least σ of a residual as a share of the series'
+	// range, when the range is known: a series that sits on a few values
+	// (a CPU gauge with 0.01 resolution) has no usable σ of its own, and a
+	// move of a hundredth of its range is not news.
+	streamFloor = 0.01
+)
+
+// NewStream returns a fresh stream for one series. probation, when
+// positive, replaces cfg.Probation: the rows the model learns from before
+// it scores (they score 0). min and max are the series' range when known
+// (NaN, or max <= min, when not); the range sets a floor under the scale
+// of residuals. cfg should be valid (see ScoreConfig.Validate);
+// out-of-range values are clamped as NewScorer does.
+func NewStream(cfg ScoreConfig, probation int, min, max float64) *Stream {
+	if probation > 0 {
+		cfg.Probation = probation
+	}
+	s := &Stream{p: newScoreParams(cfg)}
+	if r := max - min; r > 0 && !math.IsInf(r, 0) {
+		s.p.floor = streamFloor * r
+	}
+	return s
+}
+
+// Push feeds the row at t (rows in increasing time order) and returns its
+// anomaly score in [0,1]. Probationary rows, NaN and infinite values score
+// 0. The score of a row depends on that row and the rows before it only.
+func (s *Stream) Push(t time.Time, v float64) float64 {
+	return s.push(t.UnixNano(), v)
+}
+
+func (s *Stream) push(t int64, v float64) float64 {
+	sc := s.p.update(&s.st, t, v).score
+	e := &s.ex
+	if !e.in {
+		if sc >= streamOnset*s.p.warn {
+			*e = streamExcursion{peak: float32(sc), in: true}
+		}
+		return sc
+	}
+	if sc < streamClear*s.p.warn {
+		e.below++
+		if e.below >= s.p.clear {
+			*e = streamExcursion{}
+		}
+	} else {
+		e.below = 0
+	}
+	if sc > streamGrow*float64(e.peak) {
+		e.peak = float32(sc)
+		return sc
+	}
+	return 0
+}
