@@ -27,6 +27,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -56,6 +57,7 @@ type options struct {
 	infra          bool
 	infraThreshold float64
 	causal         bool
+	asJSON         bool
 }
 
 // usageError is a mistake on the command line or in the input: exit 2.
@@ -94,6 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.infra, "infra", true, "run the infra suite after NAB")
 	fs.Float64Var(&o.infraThreshold, "infra-threshold", -1, "fixed threshold for the infra suite; negative: NAB standard profile's threshold")
 	fs.BoolVar(&o.causal, "check-causal", true, "check on two NAB files that the detector does not look ahead")
+	fs.BoolVar(&o.asJSON, "json", false, "print one JSON object instead of tables")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: medic-nab [-detector NAME | -scores DIR] [-csv-out DIR] [flags]")
 		for _, n := range detectorNames() {
@@ -163,6 +166,33 @@ func run(o options, w io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
+	var (
+		rep *infra.Report
+		how string
+	)
+	if d != nil && o.infra {
+		var theta float64
+		theta, how = o.infraThreshold, "fixed by -infra-threshold"
+		if theta < 0 {
+			theta, how = results[0].Threshold, "NAB standard profile's threshold"
+		}
+		ic, err := infra.Corpus()
+		if err != nil {
+			return err
+		}
+		is, err := nab.Run(ic, d, o.workers)
+		if err != nil {
+			return err
+		}
+		r, err := infra.Evaluate(ic, is, theta)
+		if err != nil {
+			return err
+		}
+		rep = &r
+	}
+	if o.asJSON {
+		return printJSON(w, label, took, results, rep, o.files)
+	}
 	fmt.Fprintf(w, "NAB v1.1: %d files, %d rows, %d windows. Detector: %s", len(c.Files), c.Rows(), c.Windows(), label)
 	if d != nil {
 		fmt.Fprintf(w, " (ran in %s on %d workers)", took.Round(10*time.Millisecond), max(1, o.workers))
@@ -174,27 +204,10 @@ func run(o options, w io.Writer) error {
 		fmt.Fprintln(w)
 		printFiles(w, results[0])
 	}
-	if d == nil || !o.infra {
-		return nil
+	if rep != nil {
+		fmt.Fprintln(w)
+		printInfra(w, *rep, how)
 	}
-	theta, how := o.infraThreshold, "fixed by -infra-threshold"
-	if theta < 0 {
-		theta, how = results[0].Threshold, "NAB standard profile's threshold"
-	}
-	ic, err := infra.Corpus()
-	if err != nil {
-		return err
-	}
-	is, err := nab.Run(ic, d, o.workers)
-	if err != nil {
-		return err
-	}
-	rep, err := infra.Evaluate(ic, is, theta)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(w)
-	printInfra(w, rep, how)
 	return nil
 }
 
@@ -264,7 +277,7 @@ func printInfra(w io.Writer, r infra.Report, how string) {
 		fmtRatio(r.Precision()), r.True, r.Episodes, fmtRatio(r.Recall()), r.Detected, r.Windows)
 	if mr, xr := r.DelayRows(); mr >= 0 {
 		md, xd := r.Delay()
-		fmt.Fprintf(w, "delay to first detection: median %d rows (%s), max %d rows (%s)\n", mr, md, xr, xd)
+		fmt.Fprintf(w, "delay to first detection over detected windows: median %d rows, %s; max %d rows, %s\n", mr, md, xr, xd)
 	}
 	fmt.Fprintf(w, "quiet series: %d false episodes on %d series\n", r.QuietFalse, r.QuietSeries)
 }
@@ -274,4 +287,99 @@ func fmtRatio(x float64) string {
 		return "n/a"
 	}
 	return fmt.Sprintf("%.2f", x)
+}
+
+// jsonTally is a Tally in -json output.
+type jsonTally struct {
+	Name     string  `json:"name"`
+	Raw      float64 `json:"raw"`
+	FPCost   float64 `json:"fp_cost"`
+	TP       int     `json:"tp_rows"`
+	FP       int     `json:"fp_rows"`
+	Windows  int     `json:"windows"`
+	Detected int     `json:"detected"`
+	First    []int   `json:"first_detection,omitempty"`
+}
+
+func toJSON(ts []nab.Tally) []jsonTally {
+	out := make([]jsonTally, len(ts))
+	for i, t := range ts {
+		out[i] = jsonTally{t.Name, t.Raw, t.FPCost, t.TP, t.FP, t.Windows, t.Detected, t.FirstDetection}
+	}
+	return out
+}
+
+// printJSON prints the whole run as one JSON object, for scripts that tune
+// or track a detector.
+func printJSON(w io.Writer, label string, took time.Duration, rs []nab.Result, rep *infra.Report, files bool) error {
+	type profile struct {
+		Profile    string      `json:"profile"`
+		Score      float64     `json:"score"`
+		Raw        float64     `json:"raw"`
+		Threshold  float64     `json:"threshold"`
+		Windows    int         `json:"windows"`
+		Detected   int         `json:"detected"`
+		FPRows     int         `json:"fp_rows"`
+		TPRows     int         `json:"tp_rows"`
+		Categories []jsonTally `json:"categories"`
+		Files      []jsonTally `json:"files,omitempty"`
+	}
+	type series struct {
+		Name     string    `json:"name"`
+		Step     float64   `json:"step_seconds"`
+		Windows  int       `json:"windows"`
+		Detected int       `json:"detected"`
+		Episodes int       `json:"episodes"`
+		False    int       `json:"false_episodes"`
+		Delay    []int     `json:"delay_rows"`
+		DelaySec []float64 `json:"delay_seconds"`
+	}
+	type infraOut struct {
+		Threshold  float64  `json:"threshold"`
+		Precision  *float64 `json:"precision"`
+		Recall     *float64 `json:"recall"`
+		Episodes   int      `json:"episodes"`
+		True       int      `json:"true_episodes"`
+		Windows    int      `json:"windows"`
+		Detected   int      `json:"detected"`
+		QuietFalse int      `json:"quiet_false_episodes"`
+		Series     []series `json:"series"`
+	}
+	out := struct {
+		Detector string    `json:"detector"`
+		Seconds  float64   `json:"seconds,omitempty"`
+		NAB      []profile `json:"nab"`
+		Infra    *infraOut `json:"infra,omitempty"`
+	}{Detector: label, Seconds: took.Seconds()}
+	for _, r := range rs {
+		p := profile{r.Profile.Name, r.Score, r.Raw, r.Threshold, r.Windows, r.Detected, r.FP, r.TP, toJSON(r.Categories()), nil}
+		if files {
+			p.Files = toJSON(r.Files)
+		}
+		out.NAB = append(out.NAB, p)
+	}
+	if rep != nil {
+		num := func(x float64) *float64 {
+			if math.IsNaN(x) {
+				return nil
+			}
+			return &x
+		}
+		inf := &infraOut{Threshold: rep.Threshold, Precision: num(rep.Precision()), Recall: num(rep.Recall()),
+			Episodes: rep.Episodes, True: rep.True, Windows: rep.Windows, Detected: rep.Detected, QuietFalse: rep.QuietFalse}
+		for _, s := range rep.Series {
+			sec := make([]float64, len(s.Delay))
+			for i, d := range s.Delay {
+				sec[i] = d.Seconds()
+				if s.DelayRows[i] < 0 {
+					sec[i] = -1
+				}
+			}
+			inf.Series = append(inf.Series, series{s.Name, s.Interval.Seconds(), s.Windows, s.Detected, s.Episodes, s.False, s.DelayRows, sec})
+		}
+		out.Infra = inf
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,5 +97,36 @@ func TestMedicDetectorContract(t *testing.T) {
 	}
 	if !strings.Contains(out, "Detector: medic") || !strings.Contains(out, "flagged at score >= 0.5 (fixed by -infra-threshold)") {
 		t.Errorf("output:\n%s", out)
+	}
+}
+
+func TestJSON(t *testing.T) {
+	code, out, errOut := runMain(t, "-detector", "null", "-json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var v struct {
+		Detector string
+		NAB      []struct {
+			Profile   string
+			Score     float64
+			Raw       float64
+			Threshold float64
+			Windows   int
+		}
+		Infra *struct {
+			Precision *float64
+			Recall    *float64
+			Series    []struct{ Name string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	if v.Detector != "null" || len(v.NAB) != 3 || v.NAB[2].Profile != "reward_low_FN_rate" || v.NAB[2].Raw != -232 || v.NAB[0].Threshold != 1.1 || v.NAB[0].Windows != 116 {
+		t.Errorf("nab: %+v", v)
+	}
+	if v.Infra == nil || v.Infra.Precision != nil || v.Infra.Recall == nil || *v.Infra.Recall != 0 || len(v.Infra.Series) != 18 {
+		t.Errorf("infra: %+v", v.Infra)
 	}
 }
