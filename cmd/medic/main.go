@@ -71,6 +71,6 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newServe(), newVersion(), newDemo(), newPatch(), newPolicy())
+	root.AddCommand(newServe(), newVersion(), newDemo(), newPatch(), newPolicy(), newDetect())
 	return root
 }

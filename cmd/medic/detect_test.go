@@ -1,0 +1,105 @@
+package main
+
+import (
+	"encoding/csv"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeSeries(t *testing.T, n int, f func(i int) float64) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("timestamp,value\n")
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "%s,%g\n", t0.Add(time.Duration(i)*5*time.Minute).Format("2006-01-02 15:04:05"), f(i))
+	}
+	p := filepath.Join(t.TempDir(), "series.csv")
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestDetectCSV: one output row per input row, scores in [0,1],
+// probationary rows 0, a level shift flagged on its first rows and a noisy
+// flat stretch quiet.
+func TestDetectCSV(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const n, shift = 2000, 1500
+	p := writeSeries(t, n, func(i int) float64 {
+		v := 50 + rng.NormFloat64()
+		if i >= shift {
+			v += 25
+		}
+		return v
+	})
+	code, out, stderr := runCLI(t, "detect", "--csv", p)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != n+1 || strings.Join(recs[0], ",") != "timestamp,value,anomaly_score" {
+		t.Fatalf("%d records, header %v", len(recs), recs[0])
+	}
+	probation := min(n*15/100, 750)
+	maxQuiet, maxShift := 0.0, 0.0
+	for i, r := range recs[1:] {
+		s, err := strconv.ParseFloat(r[2], 64)
+		if err != nil || s < 0 || s > 1 || math.IsNaN(s) {
+			t.Fatalf("row %d: score %q", i, r[2])
+		}
+		switch {
+		case i < probation && s != 0:
+			t.Fatalf("probationary row %d scored %v", i, s)
+		case i >= probation && i < shift:
+			maxQuiet = max(maxQuiet, s)
+		case i >= shift && i < shift+5:
+			maxShift = max(maxShift, s)
+		}
+	}
+	if maxShift < 0.6 || maxQuiet >= maxShift/2 {
+		t.Errorf("shift scored %.3f, noise up to %.3f: want the shift clearly above the noise", maxShift, maxQuiet)
+	}
+}
+
+func TestDetectCSVErrors(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]string{
+		"no header":  "2026-03-01 00:00:00,1\n",
+		"bad time":   "timestamp,value\nyesterday,1\n",
+		"bad value":  "timestamp,value\n2026-03-01 00:00:00,abc\n",
+		"NaN":        "timestamp,value\n2026-03-01 00:00:00,NaN\n",
+		"unordered":  "timestamp,value\n2026-03-01 00:05:00,1\n2026-03-01 00:00:00,2\n",
+		"no rows":    "timestamp,value\n",
+		"empty file": "",
+	}
+	for name, body := range cases {
+		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".csv")
+		os.WriteFile(p, []byte(body), 0o644)
+		code, _, stderr := runCLI(t, "detect", "--csv", p)
+		if code != exitUsage || stderr == "" {
+			t.Errorf("%s: exit %d, stderr %q", name, code, stderr)
+		}
+		if name == "unordered" && !strings.Contains(stderr, "line 3") {
+			t.Errorf("unordered: the error does not name line 3: %s", stderr)
+		}
+	}
+	if code, _, _ := runCLI(t, "detect"); code != exitUsage {
+		t.Error("no --csv: want a usage error")
+	}
+	p := writeSeries(t, 10, func(int) float64 { return 1 })
+	if code, _, _ := runCLI(t, "detect", "--csv", p, "--probation", "50"); code != exitUsage {
+		t.Error("--probation past the rows: want a usage error")
+	}
+}
