@@ -50,11 +50,14 @@ func ParseCSVTime(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("timestamp %q is not YYYY-MM-DD HH:MM:SS, RFC 3339 or Unix seconds/milliseconds", s)
 }
 
-// ReadCSVSeries reads a `timestamp,value` CSV (a header line naming those
-// two columns first, as NAB's files have; further columns are ignored).
-// It refuses, naming the line, a missing header, an unreadable timestamp
-// or value, a NaN or infinite value, and a timestamp not after the one
-// before it (a stream is read in time order). An empty series is an error.
+// ReadCSVSeries reads a `timestamp,value` CSV: a header naming the columns
+// "timestamp" and "value" (in any order; other columns, such as NAB's
+// "label", are ignored), then one row per sample. It refuses, naming the
+// line, a header without those columns, an unreadable timestamp or value,
+// and a NaN or infinite value. Rows keep the file's order; real exports
+// repeat a timestamp now and then (a DST change, a resent sample) and the
+// scores treat such a row as arriving one usual step after the one before.
+// An empty series is an error.
 func ReadCSVSeries(r io.Reader) ([]CSVRow, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
@@ -66,38 +69,48 @@ func ReadCSVSeries(r io.Reader) ([]CSVRow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("csv: %w", err)
 	}
-	if len(header) < 2 || !strings.EqualFold(strings.TrimSpace(strings.TrimPrefix(header[0], "\ufeff")), "timestamp") ||
-		!strings.EqualFold(strings.TrimSpace(header[1]), "value") {
-		return nil, fmt.Errorf("csv line 1: header %q, want timestamp,value", strings.Join(header, ","))
+	ti, vi := -1, -1
+	for i, h := range header {
+		switch strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))) {
+		case "timestamp":
+			if ti < 0 {
+				ti = i
+			}
+		case "value":
+			if vi < 0 {
+				vi = i
+			}
+		}
 	}
+	if ti < 0 || vi < 0 {
+		return nil, fmt.Errorf("csv line 1: header %q, want timestamp and value columns", strings.Join(header, ","))
+	}
+	need := max(ti, vi) + 1
 	var rows []CSVRow
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			return nil, fmt.Errorf("csv: %w", err)
 		}
-		if len(rec) < 2 {
-			return nil, fmt.Errorf("csv line %d: want timestamp,value, got %d field(s)", line, len(rec))
+		line, _ := cr.FieldPos(0)
+		if len(rec) < need {
+			return nil, fmt.Errorf("csv line %d: want timestamp and value, got %d field(s)", line, len(rec))
 		}
-		t, err := ParseCSVTime(rec[0])
+		t, err := ParseCSVTime(rec[ti])
 		if err != nil {
 			return nil, fmt.Errorf("csv line %d: %w", line, err)
 		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(rec[1]), 64)
+		v, err := strconv.ParseFloat(strings.TrimSpace(rec[vi]), 64)
 		if err != nil {
-			return nil, fmt.Errorf("csv line %d: value %q is not a number", line, rec[1])
+			return nil, fmt.Errorf("csv line %d: value %q is not a number", line, rec[vi])
 		}
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("csv line %d: value %q is not finite", line, rec[1])
+			return nil, fmt.Errorf("csv line %d: value %q is not finite", line, rec[vi])
 		}
-		if n := len(rows); n > 0 && !t.After(rows[n-1].T) {
-			return nil, fmt.Errorf("csv line %d: timestamp %s is not after the previous row's %s (rows must be in time order)", line, rec[0], rows[n-1].RawTime)
-		}
-		rows = append(rows, CSVRow{T: t, V: v, RawTime: rec[0], RawValue: rec[1]})
+		rows = append(rows, CSVRow{T: t, V: v, RawTime: rec[ti], RawValue: rec[vi]})
 	}
 	if len(rows) == 0 {
 		return nil, errors.New("csv: no rows after the header")

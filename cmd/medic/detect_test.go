@@ -80,7 +80,7 @@ func TestDetectCSVErrors(t *testing.T) {
 		"bad time":   "timestamp,value\nyesterday,1\n",
 		"bad value":  "timestamp,value\n2026-03-01 00:00:00,abc\n",
 		"NaN":        "timestamp,value\n2026-03-01 00:00:00,NaN\n",
-		"unordered":  "timestamp,value\n2026-03-01 00:05:00,1\n2026-03-01 00:00:00,2\n",
+		"bad line":   "timestamp,value\n2026-03-01 00:05:00,1\n2026-03-01 00:00:00\n",
 		"no rows":    "timestamp,value\n",
 		"empty file": "",
 	}
@@ -91,8 +91,8 @@ func TestDetectCSVErrors(t *testing.T) {
 		if code != exitUsage || stderr == "" {
 			t.Errorf("%s: exit %d, stderr %q", name, code, stderr)
 		}
-		if name == "unordered" && !strings.Contains(stderr, "line 3") {
-			t.Errorf("unordered: the error does not name line 3: %s", stderr)
+		if name == "bad line" && !strings.Contains(stderr, "line 3") {
+			t.Errorf("bad line: the error does not name line 3: %s", stderr)
 		}
 	}
 	if code, _, _ := runCLI(t, "detect"); code != exitUsage {
