@@ -49,10 +49,15 @@ bench: build
 nab:
 	$(GO) run ./cmd/medic-nab
 
-# fuzz: a short run of every fuzz target (CI runs the seed corpora in `unit`).
+# fuzz: a short run of every fuzz target of every package (CI runs their
+# seed corpora in `unit`). FUZZTIME sets each run's length.
+FUZZTIME ?= 20s
 fuzz:
-	for f in FuzzDecodeMetrics FuzzDecodeTraces FuzzDecodeLogs; do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 30s ./detect/ || exit 1; done
-	for f in FuzzHTTPMetrics FuzzHTTPTraces FuzzHTTPLogs; do $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 30s ./detect/otlpreceiver/ || exit 1; done
+	for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
 
 clean:
 	rm -rf $(BIN) .cache
