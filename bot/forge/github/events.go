@@ -61,6 +61,9 @@ func (e *Events) HandleEvent(ctx context.Context, ev Event) error {
 			return e.checksPassed(ctx, ev.Repo, p.GetCheckSuite().GetHeadSHA(), p.GetCheckSuite().PullRequests)
 		}
 	case *gh.CheckRunEvent:
+		if ev.Action == "requested_action" && p.GetCheckRun().GetName() == CheckName {
+			return e.checkAction(ctx, ev, p)
+		}
 		if ev.Action == "completed" && p.GetCheckRun().GetConclusion() == "success" {
 			return e.checksPassed(ctx, ev.Repo, p.GetCheckRun().GetHeadSHA(), p.GetCheckRun().PullRequests)
 		}
@@ -175,6 +178,17 @@ func (e *Events) push(ctx context.Context, ev Event, p *gh.PushEvent) error {
 	return err
 }
 
+// checkAction runs the command behind a button of the medic/policy check
+// run, as the person who pressed it, answering on the pull request.
+func (e *Events) checkAction(ctx context.Context, ev Event, p *gh.CheckRunEvent) error {
+	verb := p.GetRequestedAction().Identifier
+	if !commandVerbs[verb] || len(p.GetCheckRun().PullRequests) == 0 {
+		return nil
+	}
+	number := p.GetCheckRun().PullRequests[0].GetNumber()
+	return e.command(ctx, ev.Repo, number, ev.Sender, 0, Command{Verb: verb, Line: "/medic " + verb})
+}
+
 // comment runs a /medic command from a pull-request comment.
 func (e *Events) comment(ctx context.Context, ev Event, p *gh.IssueCommentEvent) error {
 	cmd, ok := ParseCommand(p.GetComment().GetBody())
@@ -184,7 +198,12 @@ func (e *Events) comment(ctx context.Context, ev Event, p *gh.IssueCommentEvent)
 	if p.GetComment().GetUser().GetType() == "Bot" {
 		return nil // never answer bots, ourselves included
 	}
-	repo, number, user := ev.Repo, p.GetIssue().GetNumber(), p.GetComment().GetUser().GetLogin()
+	return e.command(ctx, ev.Repo, p.GetIssue().GetNumber(), p.GetComment().GetUser().GetLogin(), p.GetComment().GetID(), cmd)
+}
+
+// command runs cmd for user on pull request number; commentID, when not
+// 0, is the comment that asked, which gets reactions.
+func (e *Events) command(ctx context.Context, repo forge.Repo, number int, user string, commentID int64, cmd Command) error {
 	log := e.logger.With(keyRepo, repo.String(), keyPR, number, "command", cmd.Verb)
 	c, err := e.forge.app.Client(ctx, repo)
 	if err != nil {
@@ -201,7 +220,6 @@ func (e *Events) comment(ctx context.Context, ev Event, p *gh.IssueCommentEvent)
 	if err != nil {
 		return classify("read "+user+"'s permission", err)
 	}
-	commentID := p.GetComment().GetID()
 	if !CommandAllowed(perm.GetPermission()) {
 		log.Info("command refused", "permission", perm.GetPermission())
 		return e.reply(ctx, c, repo, number, commentID, "confused",
@@ -320,6 +338,9 @@ func (e *Events) deleteBranch(ctx context.Context, c *gh.Client, pr forge.PullRe
 }
 
 func (e *Events) react(ctx context.Context, c *gh.Client, repo forge.Repo, commentID int64, content string) error {
+	if commentID == 0 {
+		return nil // a check run button: no comment to react to
+	}
 	if _, _, err := c.Reactions.CreateIssueCommentReaction(ctx, repo.Owner, repo.Name, commentID, content); err != nil {
 		return classify("react to the command", err)
 	}

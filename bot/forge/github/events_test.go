@@ -287,3 +287,36 @@ func TestPushValidatesRepoConfig(t *testing.T) {
 		t.Errorf("ConfigChanged hook called %d times", len(rc.changed))
 	}
 }
+
+func TestCheckRunButtons(t *testing.T) {
+	h := newHarness(t, githubtest.RepoOptions{}, nil)
+	rc := newReceiver(t, h)
+	pr := proposeOne(t, h, true)
+	runs := h.api.CheckRuns("acme", "infra", pr.Head)
+	if len(runs) != 1 {
+		t.Fatalf("check runs %+v", runs)
+	}
+	h.api.SetPermission("acme", "infra", "alice", "write")
+	press := func(user, id string) {
+		rc.deliver(t, "check_run", "requested_action.payload.json", func(p map[string]any) {
+			p["requested_action"] = map[string]any{"identifier": id}
+			p["sender"].(map[string]any)["login"] = user
+			cr := p["check_run"].(map[string]any)
+			cr["name"], cr["head_sha"] = CheckName, pr.Head
+			x := cr["pull_requests"].([]any)[0].(map[string]any)
+			x["number"] = pr.Number
+		})
+	}
+	press("mallory", VerbClose) // no permission recorded: "none"
+	if got, _ := h.api.PR("acme", "infra", pr.Number); got.State != "open" {
+		t.Fatal("a button press without write access closed the pull request")
+	}
+	press("alice", VerbExplain)
+	if !strings.Contains(lastComment(t, h, pr.Number).Body, "incident `inc-9`") {
+		t.Errorf("Explain button: %q", lastComment(t, h, pr.Number).Body)
+	}
+	press("alice", VerbClose)
+	if got, _ := h.api.PR("acme", "infra", pr.Number); got.State != "closed" {
+		t.Fatal("the Close button did not close the pull request")
+	}
+}

@@ -404,12 +404,27 @@ func (f *Forge) checkRun(ctx context.Context, c *gh.Client, r forge.Request, hea
 	_, _, err := c.Checks.CreateCheckRun(ctx, r.Repo.Owner, r.Repo.Name, gh.CreateCheckRunOptions{
 		Name: CheckName, HeadSHA: head, Status: gh.String("completed"), Conclusion: gh.String(conclusion),
 		StartedAt: &now, CompletedAt: &now, ExternalID: gh.String(r.Incident.ID),
-		Output: &gh.CheckRunOutput{Title: gh.String(title), Summary: gh.String(sb.String())},
+		Output:  &gh.CheckRunOutput{Title: gh.String(title), Summary: gh.String(sb.String())},
+		Actions: checkActions(r.Decision.Automerge),
 	})
 	if err != nil {
 		return classify("create the medic/policy check run", err)
 	}
 	return nil
+}
+
+// checkActions are the buttons on the medic/policy check run; a press
+// arrives as a check_run requested_action event and runs the command of
+// the same name (for people with write access).
+func checkActions(automerge bool) []*gh.CheckRunAction {
+	acts := []*gh.CheckRunAction{
+		{Label: "Explain", Description: "Why medic proposes this", Identifier: VerbExplain},
+		{Label: "Close", Description: "Close without merging", Identifier: VerbClose},
+	}
+	if automerge {
+		acts = append(acts, &gh.CheckRunAction{Label: "Retry merge", Description: "Try the merge again", Identifier: VerbRetry})
+	}
+	return acts
 }
 
 func hasLabel(labels []string, l string) bool {
