@@ -37,12 +37,19 @@ import (
 //     and so is not learned as normal while it grows. A young stream (its
 //     first ten runs) learns in full; after that one wild run teaches only
 //     a bounded amount.
-//  4. Score = -log10(that probability) / 10, clamped to [0,1]: 0.6 means
+//  4. Records. A point beyond the highest or the lowest value the stream
+//     has ever shown, by more than 1% of the span between them, is at
+//     least as unlikely as a record of a stream of its age (one in n/2
+//     points for n points so far), half a decade more for every tenth of
+//     the span and 1.5 decades for every σ it breaks the record by. The calibrated tail
+//     learns how often surprises of a size come; it cannot tell that one
+//     of them went where the stream has never been.
+//  5. Score = -log10(that probability) / 10, clamped to [0,1]: 0.6 means
 //     "one in a million" for this stream.
-//  5. Hysteresis: an excursion starts (Onset) when the score reaches Warn,
-//     raises one anomaly once it has reached Threshold and lasted
-//     ConfirmPoints points in a row at Warn or more, and ends only after
-//     ClearPoints points in a row below Warn/2.
+//  6. Hysteresis: an excursion starts (Onset) when the score reaches Warn,
+//     lasts while it stays at Warn/2 or more, raises one anomaly once it
+//     has reached Threshold and lasted ConfirmPoints points, and ends only
+//     after ClearPoints points in a row below Warn/2.
 //
 // Gaps in sampling count as that many missed points for the level and scale
 // averages, so irregular series are handled in time, not in points. A
@@ -68,8 +75,9 @@ type ScoreConfig struct {
 	// ClearPoints is how many consecutive points below Warn/2 end an
 	// excursion.
 	ClearPoints int `yaml:"clear_points"`
-	// ConfirmPoints is how many consecutive points must score at least Warn,
-	// one of them at least Threshold, before an anomaly is raised. A lone
+	// ConfirmPoints is how many consecutive points must score at least
+	// Warn/2, the first at least Warn and one of them at least Threshold,
+	// before an anomaly is raised. A lone
 	// outlier that is gone on the next point healed itself and is nothing
 	// to remediate; 1 raises on the first point that reaches Threshold.
 	ConfirmPoints int `yaml:"confirm_points"`
@@ -98,10 +106,10 @@ func DefaultScoreConfig() ScoreConfig {
 		Probation:           120,
 		Threshold:           0.6,
 		Warn:                0.4,
-		ClearPoints:         30,
+		ClearPoints:         20,
 		ConfirmPoints:       3,
-		FastHalfLife:        6,
-		SlowHalfLife:        480,
+		FastHalfLife:        24,
+		SlowHalfLife:        2000,
 		CalibrationHalfLife: 5000,
 		Exclude: []string{
 			"k8s.container.cpu_limit", "k8s.container.cpu_request",
@@ -174,6 +182,13 @@ const (
 	priorPoints  = 2000          // weight of the Gaussian priors, in points
 	tailDecades  = 10.0          // score 1 means a probability of 10^-tailDecades
 	stepHalf     = 20.0          // half-life (points) of the sampling interval estimate
+	// A record broken by more than recordMin of the span between the
+	// stream's extremes is as unlikely as a record of the stream's age
+	// (one in n/2 points), and recordSpan decades more per span and
+	// recordSigma decades per σ that it breaks the record by.
+	recordMin   = 0.01
+	recordSpan  = 5.0
+	recordSigma = 1.5
 )
 
 // scoreParams is ScoreConfig turned into per-point constants.
@@ -220,7 +235,7 @@ func newScoreParams(c ScoreConfig) scoreParams {
 	return p
 }
 
-// scoreState is everything the model keeps about one stream (64 bytes).
+// scoreState is everything the model keeps about one stream (72 bytes).
 // Levels and times are 64-bit (gauges like byte counts need the precision);
 // the drift (a difference), scales and calibration are float32.
 type scoreState struct {
@@ -236,11 +251,12 @@ type scoreState struct {
 	tailP    float32 // how often a run of S beyond surpriseS0 starts
 	tailM1   float32 // mean excess of S over surpriseS0 at those starts
 	tailM2   float32 // mean squared excess
+	hi, lo   float32 // the highest and lowest values seen: the stream's records
 
 	n     uint16 // points seen, saturating
 	runs  uint16 // runs of exceedances learned from, saturating
 	flags uint8  // scoreAlerting, scoreExceeding
-	below uint8  // alerting: consecutive points below warn/2; otherwise: consecutive points at or above warn
+	below uint8  // alerting: consecutive points below warn/2; otherwise: points of the excursion so far
 	peak  uint8  // the highest score of the excursion so far, in 255ths (fits the padding)
 }
 
@@ -322,7 +338,7 @@ func (p *scoreParams) update(st *scoreState, t int64, v float64) scoreStep {
 		return scoreStep{}
 	}
 	if st.n == 0 {
-		*st = scoreState{lastT: t, fast: v, n: 1}
+		*st = scoreState{lastT: t, fast: v, n: 1, hi: float32(v), lo: float32(v)}
 		return scoreStep{baseline: v}
 	}
 	n := st.n
@@ -381,6 +397,15 @@ func (p *scoreParams) update(st *scoreState, t int64, v float64) scoreStep {
 	if st.n < math.MaxUint16 {
 		st.n++
 	}
+	// How far the point breaks the stream's records, as a share of the
+	// span between them.
+	hi, lo := float64(st.hi), float64(st.lo)
+	record, recordZ := 0.0, 0.0 // in spans and in σ
+	if span := hi - lo; span > 0 {
+		record = max(v-hi, lo-v) / span
+		recordZ = max(v-hi, lo-v) / sigF
+	}
+	st.hi, st.lo = float32(max(hi, v)), float32(min(lo, v))
 	if !settled {
 		return step
 	}
@@ -400,6 +425,9 @@ func (p *scoreParams) update(st *scoreState, t int64, v float64) scoreStep {
 	} else {
 		// Below the tail, ordinary points: from 0 up to where it starts.
 		decades *= s / surpriseS0
+	}
+	if record > recordMin {
+		decades = max(decades, math.Log10(float64(n)/2)+recordSpan*record+recordSigma*recordZ)
 	}
 	scoring := n >= p.probation
 	if scoring {
@@ -454,7 +482,7 @@ func (p *scoreParams) update(st *scoreState, t int64, v float64) scoreStep {
 		}
 		return step
 	}
-	if step.score < p.warn {
+	if step.score < p.warn && (st.onset == 0 || step.score < p.warn/2) {
 		st.onset, st.below, st.peak = 0, 0, 0
 		st.flags &^= scorePeaked
 		return step
@@ -514,7 +542,7 @@ func (s *Scorer) Reset() { s.st = scoreState{} }
 // ScoreDetector raises KindScore anomalies when a signal's streaming anomaly
 // score reaches the threshold: once per excursion, re-armed after the score
 // has stayed below half the warn level for ClearPoints points. Its state is
-// one fixed-size record (64 bytes) per signal ID.
+// one fixed-size record (72 bytes) per signal ID.
 type ScoreDetector struct {
 	p       scoreParams
 	include []string

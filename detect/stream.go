@@ -12,7 +12,11 @@ import (
 // same per-stream calibration) and turns the detector's hysteresis into a
 // per-row score:
 //
-//   - Outside an excursion a row scores what the model scores.
+//   - A row scores what the model scores, 0.7 of it for a lone surprising
+//     row: the greater of 0.7 times the model's score and an average of
+//     the model's scores that halves with each row (a run of surprising
+//     rows keeps its full score). This is ConfirmPoints in per-row form.
+//   - Outside an excursion that is the row's score.
 //   - An excursion starts when the score reaches Warn/2, the level below
 //     which the production detector calls a stream quiet again, and ends
 //     after ClearPoints rows in a row below Warn/4.
@@ -29,7 +33,7 @@ import (
 // leave the choice of threshold to its reader.
 //
 // A Stream is not safe for concurrent use. Its state is the detector's
-// per-signal record plus 8 bytes (see StreamStateBytes).
+// per-signal record plus 12 bytes (see StreamStateBytes).
 type Stream struct {
 	p  scoreParams
 	st scoreState
@@ -38,25 +42,27 @@ type Stream struct {
 
 // streamExcursion is what a Stream adds to the detector's state.
 type streamExcursion struct {
-	peak  float32 // the highest score reported in the current excursion
-	below uint8   // rows in a row below the clear level
-	in    bool    // inside an excursion
+	peak   float32 // the highest score reported in the current excursion
+	smooth float32 // the model's scores, averaged with a half-life of one row
+	below  uint8   // rows in a row below the clear level
+	in     bool    // inside an excursion
 }
 
 // StreamStateBytes is the size of what a Stream keeps about its series, its
-// parameters (shared by every series of a detector) excluded: 72 bytes.
+// parameters (shared by every series of a detector) excluded: 84 bytes.
 const StreamStateBytes = int(unsafe.Sizeof(scoreState{}) + unsafe.Sizeof(streamExcursion{}))
 
 // Excursion levels and growth, relative to ScoreConfig.Warn.
 const (
-	streamOnset = 0.5  // an excursion starts at Warn·streamOnset
-	streamClear = 0.25 // and clears below Warn·streamClear
+	streamOnset = 0.4  // an excursion starts at Warn·streamOnset
+	streamClear = 0.35 // and clears below Warn·streamClear
 	streamGrow  = 1.25 // a row inside one is reported when it beats the peak by this factor
+	streamLone  = 0.7  // the share of its score a lone surprising row keeps
 	// streamFloor is the least σ of a residual as a share of the series'
 	// range, when the range is known: a series that sits on a few values
 	// (a CPU gauge with 0.01 resolution) has no usable σ of its own, and a
 	// move of a hundredth of its range is not news.
-	streamFloor = 0.01
+	streamFloor = 0.07
 )
 
 // NewStream returns a fresh stream for one series. probation, when
@@ -86,16 +92,18 @@ func (s *Stream) Push(t time.Time, v float64) float64 {
 func (s *Stream) push(t int64, v float64) float64 {
 	sc := s.p.update(&s.st, t, v).score
 	e := &s.ex
+	e.smooth += 0.5 * (float32(sc) - e.smooth)
+	sc = max(float64(e.smooth), streamLone*sc)
 	if !e.in {
 		if sc >= streamOnset*s.p.warn {
-			*e = streamExcursion{peak: float32(sc), in: true}
+			e.in, e.peak, e.below = true, float32(sc), 0
 		}
 		return sc
 	}
 	if sc < streamClear*s.p.warn {
 		e.below++
 		if e.below >= s.p.clear {
-			*e = streamExcursion{}
+			e.in, e.peak, e.below = false, 0, 0
 		}
 	} else {
 		e.below = 0

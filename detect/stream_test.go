@@ -46,8 +46,8 @@ func streamFlagged(scores []float64, th float64) []int {
 var streamThreshold = DefaultScoreConfig().Warn
 
 func TestStreamStateSize(t *testing.T) {
-	if StreamStateBytes > 80 {
-		t.Fatalf("a Stream keeps %d bytes per series, want <= 80", StreamStateBytes)
+	if StreamStateBytes > 88 {
+		t.Fatalf("a Stream keeps %d bytes per series, want <= 88", StreamStateBytes)
 	}
 	t.Logf("Stream: %d bytes of state per series", StreamStateBytes)
 }
@@ -197,8 +197,8 @@ func TestStreamIgnoresNonFinite(t *testing.T) {
 }
 
 func TestStreamUsesTheDetectorModel(t *testing.T) {
-	// Outside an excursion a row scores what the Scorer (the detector's
-	// model) scores.
+	// A row scores what the Scorer (the detector's model) scores, at least
+	// streamLone of it, or 0 inside an excursion already reported.
 	v := noise(30, 3000, 50, 2)
 	v[2500] += 30
 	cfg := DefaultScoreConfig()
@@ -208,10 +208,10 @@ func TestStreamUsesTheDetectorModel(t *testing.T) {
 	for i, x := range v {
 		want := sc.Update(streamT(i).UnixNano(), x)
 		got := st.Push(streamT(i), x)
-		if got != want && got != 0 { // 0: inside an excursion already reported
+		if got != 0 && got < streamLone*want*(1-1e-6) {
 			t.Fatalf("row %d: stream %v, scorer %v", i, got, want)
 		}
-		if i == 2500 && (got != want || got < DefaultScoreConfig().Threshold) {
+		if i == 2500 && (got == 0 || want < DefaultScoreConfig().Threshold) {
 			t.Fatalf("the spike: stream %v, scorer %v", got, want)
 		}
 	}
