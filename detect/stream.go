@@ -13,24 +13,25 @@ import (
 // per-row score:
 //
 //   - A row scores what the model scores, 0.7 of it for a lone surprising
-//     row: the greater of 0.7 times the model's score and an average of
-//     the model's scores that halves with each row (a run of surprising
-//     rows keeps its full score). This is ConfirmPoints in per-row form.
+//     row: the greater of 0.7 times the model's score and an exponential
+//     average of the model's scores that weighs each row 0.3 (a run of
+//     surprising rows keeps its full score). This is ConfirmPoints in
+//     per-row form.
 //   - Outside an excursion that is the row's score.
-//   - An excursion starts when the score reaches Warn/2, the level below
-//     which the production detector calls a stream quiet again, and ends
-//     after ClearPoints rows in a row below Warn/4.
+//   - An excursion starts when the score reaches 0.4 Warn and ends after
+//     ClearPoints rows in a row below Warn/10.
 //   - Inside an excursion a row scores 0 unless its score beats the
-//     excursion's highest so far by a quarter: one excursion is reported
+//     excursion's highest so far by half: one excursion is reported
 //     once, on its first row, and again only as it grows clearly worse.
 //
 // So any threshold flags an excursion on the first row that reaches it and
 // stays quiet for the rest of it, as the detector raises once per
 // excursion; a global threshold chosen on a labelled corpus ranks
-// excursions by how surprising they grew. The levels are half the
+// excursions by how surprising they grew. The levels are below the
 // detector's (Warn, Warn/2): the detector raises on "one in a million"
 // (Threshold 0.6) and waits for ConfirmPoints, while a per-row score must
-// leave the choice of threshold to its reader.
+// leave the choice of threshold to its reader (NAB's sweep settles near
+// 0.24 to 0.27, about one in 500 rows).
 //
 // A Stream is not safe for concurrent use. Its state is the detector's
 // per-signal record plus 12 bytes (see StreamStateBytes).
@@ -55,9 +56,10 @@ const StreamStateBytes = int(unsafe.Sizeof(scoreState{}) + unsafe.Sizeof(streamE
 // Excursion levels and growth, relative to ScoreConfig.Warn.
 const (
 	streamOnset = 0.4  // an excursion starts at Warn·streamOnset
-	streamClear = 0.35 // and clears below Warn·streamClear
-	streamGrow  = 1.25 // a row inside one is reported when it beats the peak by this factor
+	streamClear = 0.25 // and clears below Warn·streamClear
+	streamGrow  = 1.5  // a row inside one is reported when it beats the peak by this factor
 	streamLone  = 0.7  // the share of its score a lone surprising row keeps
+	streamKeep  = 0.3  // the weight of a row in the average of the model's scores
 	// streamFloor is the least σ of a residual as a share of the series'
 	// range, when the range is known: a series that sits on a few values
 	// (a CPU gauge with 0.01 resolution) has no usable σ of its own, and a
@@ -92,7 +94,7 @@ func (s *Stream) Push(t time.Time, v float64) float64 {
 func (s *Stream) push(t int64, v float64) float64 {
 	sc := s.p.update(&s.st, t, v).score
 	e := &s.ex
-	e.smooth += 0.5 * (float32(sc) - e.smooth)
+	e.smooth += streamKeep * (float32(sc) - e.smooth)
 	sc = max(float64(e.smooth), streamLone*sc)
 	if !e.in {
 		if sc >= streamOnset*s.p.warn {
