@@ -108,7 +108,7 @@ func DefaultScoreConfig() ScoreConfig {
 		Warn:                0.4,
 		ClearPoints:         20,
 		ConfirmPoints:       3,
-		FastHalfLife:        24,
+		FastHalfLife:        48,
 		SlowHalfLife:        2000,
 		CalibrationHalfLife: 5000,
 		Exclude: []string{
