@@ -21,6 +21,10 @@ import (
 //     flat series does not make the ordinary points after it look wrong.
 //     The fast scale never falls below half a long-memory one: a series that
 //     moves only now and then keeps the size of its moves in mind.
+//     The log of the fast scale over the long one, in units of its own EW
+//     mean absolute value (at least 0.1), is a third z: a series whose
+//     noise grew or died away (a disk that stopped writing, traffic gone
+//     erratic) changed even where its level did not.
 //  2. Surprise. The larger |z| of the two is turned into S = -log10 of its
 //     two-sided Gaussian tail probability (a point with S = 6 would happen
 //     once in a million points if the residuals were Gaussian), growing
@@ -186,6 +190,7 @@ const (
 	// stream's extremes is as unlikely as a record of the stream's age
 	// (one in n/2 points), and recordSpan decades more per span and
 	// recordSigma decades per σ that it breaks the record by.
+	spreadMin   = 0.1 // the least scale of the log spread ratio
 	recordMin   = 0.01
 	recordSpan  = 5.0
 	recordSigma = 1.5
@@ -235,7 +240,7 @@ func newScoreParams(c ScoreConfig) scoreParams {
 	return p
 }
 
-// scoreState is everything the model keeps about one stream (72 bytes).
+// scoreState is everything the model keeps about one stream (80 bytes).
 // Levels and times are 64-bit (gauges like byte counts need the precision);
 // the drift (a difference), scales and calibration are float32.
 type scoreState struct {
@@ -252,6 +257,7 @@ type scoreState struct {
 	tailM1   float32 // mean excess of S over surpriseS0 at those starts
 	tailM2   float32 // mean squared excess
 	hi, lo   float32 // the highest and lowest values seen: the stream's records
+	spread   float32 // EW mean absolute log of fastDev/longDev
 
 	n     uint16 // points seen, saturating
 	runs  uint16 // runs of exceedances learned from, saturating
@@ -273,8 +279,9 @@ type scoreStep struct {
 	baseline float64 // the level the point was judged against
 	sigma    float64 // the scale of that comparison
 	level    float64 // the fast level after the point
-	z        float64 // the residual (or drift) in units of sigma
+	z        float64 // the residual (or drift, or spread) in units of sigma
 	drift    bool    // the drift, not the point itself, was the surprise
+	spread   float64 // when the spread was the surprise: recent over usual
 	raise    bool    // the stream just became anomalous
 	peak     float64 // with raise: the highest score of the excursion
 }
@@ -392,6 +399,20 @@ func (p *scoreParams) update(st *scoreState, t int64, v float64) scoreStep {
 	step := scoreStep{baseline: base, sigma: sigF, level: st.fast, z: zf}
 	if n >= p.driftReady && math.Abs(zd) > math.Abs(zf) {
 		step.baseline, step.sigma, step.z, step.drift = slow, sigD, zd, true
+	}
+	// Spread: the fast scale against the long one.
+	if st.fastDev > 0 && st.longDev > 0 {
+		ratio := float64(st.fastDev) / float64(st.longDev)
+		lr := math.Log(ratio)
+		sv := math.Max(madToSigma*float64(st.spread), spreadMin)
+		zs := lr / sv
+		if settled {
+			lr = max(-driftClip*sv, min(lr, driftClip*sv))
+		}
+		st.spread += float32(scoreGap(scoreWarm(p.aDriftDev, n), p.lDriftDev, k) * (math.Abs(lr) - float64(st.spread)))
+		if n >= p.driftReady && math.Abs(zs) > math.Abs(step.z) {
+			step.z, step.drift, step.spread = zs, false, ratio
+		}
 	}
 	z := step.z
 	if st.n < math.MaxUint16 {
@@ -542,7 +563,7 @@ func (s *Scorer) Reset() { s.st = scoreState{} }
 // ScoreDetector raises KindScore anomalies when a signal's streaming anomaly
 // score reaches the threshold: once per excursion, re-armed after the score
 // has stayed below half the warn level for ClearPoints points. Its state is
-// one fixed-size record (72 bytes) per signal ID.
+// one fixed-size record (80 bytes) per signal ID.
 type ScoreDetector struct {
 	p       scoreParams
 	include []string
@@ -600,9 +621,13 @@ func (d *ScoreDetector) Observe(sig *Signal, p Point, emit Emit) {
 	}
 	summary := fmt.Sprintf("%s at %s, %.1fσ %s its expected %s (anomaly score %.2f)",
 		sig.Name, fmtValue(p.V), math.Abs(r.z), dir, fmtValue(r.baseline), r.peak)
-	if r.drift {
+	switch {
+	case r.drift:
 		summary = fmt.Sprintf("%s drifted to %s from its usual level of %s, %.1f times its normal drift (anomaly score %.2f)",
 			sig.Name, fmtValue(r.level), fmtValue(r.baseline), math.Abs(r.z), r.peak)
+	case r.spread > 0:
+		summary = fmt.Sprintf("%s at %s varies %s times as much as it usually does around %s (anomaly score %.2f)",
+			sig.Name, fmtValue(p.V), fmtValue(r.spread), fmtValue(r.level), r.peak)
 	}
 	a := Anomaly{
 		Signal:   sig.Name,

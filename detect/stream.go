@@ -50,7 +50,7 @@ type streamExcursion struct {
 }
 
 // StreamStateBytes is the size of what a Stream keeps about its series, its
-// parameters (shared by every series of a detector) excluded: 84 bytes.
+// parameters (shared by every series of a detector) excluded: 92 bytes.
 const StreamStateBytes = int(unsafe.Sizeof(scoreState{}) + unsafe.Sizeof(streamExcursion{}))
 
 // Excursion levels and growth, relative to ScoreConfig.Warn.
