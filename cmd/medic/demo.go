@@ -144,9 +144,10 @@ func runDemo(ctx context.Context, out io.Writer, sc sim.Scenario, seed uint64) e
 		fmt.Fprintf(out, "  +%-8s %-32s %-10s %-36s %s\n", an.At.Sub(sim.Start).Round(time.Second), an.Workload.String(), an.Kind, an.Signal, an.Summary)
 	}
 	fmt.Fprintln(out)
-	fmt.Fprintln(out, "not built yet: grouping anomalies into incidents, asking the crew/playbooks for a fix,")
-	fmt.Fprintln(out, "rendering it as a kustomize/Helm diff, the Rego auto-merge gate, opening the pull request,")
-	fmt.Fprintln(out, "and verifying recovery. This demo stops at detection.")
+	fmt.Fprintln(out, "not built yet: grouping anomalies into incidents and asking the crew/playbooks for a fix,")
+	fmt.Fprintln(out, "so this scenario stops at detection; and verifying recovery after a merge. The stages in")
+	fmt.Fprintln(out, "between (plan the change, the Rego gate, the pull request) run from a given intent:")
+	fmt.Fprintln(out, "medic patch --pr (make demo shows it after the scenarios).")
 
 	return checkExpect(out, sc, as)
 }
