@@ -440,3 +440,24 @@ func BenchmarkScoreDetector(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/point")
 }
+
+func TestScoreSpreadCollapseRaised(t *testing.T) {
+	// A disk that wrote in bursts stops writing: the level barely moves,
+	// the spread dies away.
+	v := noise(34, 6000, 100, 10)
+	for i := 4000; i < len(v); i++ {
+		v[i] = 100
+	}
+	got, _, _ := scoreRun(t, DefaultScoreConfig(), v)
+	if len(got) != 1 {
+		t.Fatalf("got %d anomalies, want 1: %+v", len(got), got)
+	}
+	a := got[0]
+	if i := scoreIndex(a.At); i < 4000 || i > 4300 {
+		t.Errorf("raised at point %d, want within 300 points of 4000", i)
+	}
+	if !strings.Contains(a.Summary, "times as much as it usually does") {
+		t.Errorf("summary %q does not describe the spread", a.Summary)
+	}
+	t.Logf("%s", a.Summary)
+}

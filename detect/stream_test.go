@@ -216,3 +216,25 @@ func TestStreamUsesTheDetectorModel(t *testing.T) {
 		}
 	}
 }
+
+func TestStreamSpreadChangeFlagged(t *testing.T) {
+	// The level stays; the noise grows fivefold, or dies away.
+	for name, after := range map[string]float64{"grows": 5, "dies": 0} {
+		t.Run(name, func(t *testing.T) {
+			v := noise(32, 6000, 100, 1)
+			r := noise(33, 6000, 0, 1)
+			for i := 4000; i < len(v); i++ {
+				v[i] = 100 + after*r[i]
+			}
+			scores := streamRun(t, v, 750)
+			if got := streamFlagged(scores[:4000], DefaultScoreConfig().Threshold); len(got) > 0 {
+				t.Errorf("rows %v at the threshold before the change", got)
+			}
+			got := streamFlagged(scores[4000:], streamThreshold)
+			if len(got) == 0 || got[0] > 200 {
+				t.Fatalf("rows after the change at warn %v, want one within 200 rows", got)
+			}
+			t.Logf("flagged %d rows after the change", got[0])
+		})
+	}
+}
