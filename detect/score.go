@@ -48,9 +48,19 @@ import (
 //     the span and 1.5 decades for every σ it breaks the record by. The calibrated tail
 //     learns how often surprises of a size come; it cannot tell that one
 //     of them went where the stream has never been.
-//  5. Score = -log10(that probability) / 10, clamped to [0,1]: 0.6 means
+//  5. Seasonal memory. Once a stream has been seen for a full week, an
+//     hour-of-week profile (84 slots of 2 hours, whatever the sampling
+//     interval; interpolated between slot centres) of how far it sits
+//     from its week-long level gives a second expectation of each point.
+//     While that profile fits the stream (its mean absolute deviation is
+//     below 1.5 times the fast one), a point's residual counts only as
+//     far as the profile does not explain it either (in units of twice
+//     the profile's own σ): Monday's 9 o'clock rise is no news on a
+//     Monday at 9. It fades in over the day after the first week, so a
+//     younger stream scores exactly as without it.
+//  6. Score = -log10(that probability) / 10, clamped to [0,1]: 0.6 means
 //     "one in a million" for this stream.
-//  6. Hysteresis: an excursion starts (Onset) when the score reaches Warn,
+//  7. Hysteresis: an excursion starts (Onset) when the score reaches Warn,
 //     lasts while it stays at Warn/2 or more, raises one anomaly once it
 //     has reached Threshold and lasted ConfirmPoints points, and ends only
 //     after ClearPoints points in a row below Warn/2.
@@ -240,7 +250,8 @@ func newScoreParams(c ScoreConfig) scoreParams {
 	return p
 }
 
-// scoreState is everything the model keeps about one stream (80 bytes).
+// scoreState is everything the model keeps about one stream (440 bytes, 360
+// of them the hour-of-week memory).
 // Levels and times are 64-bit (gauges like byte counts need the precision);
 // the drift (a difference), scales and calibration are float32.
 type scoreState struct {
@@ -264,6 +275,8 @@ type scoreState struct {
 	flags uint8  // scoreAlerting, scoreExceeding
 	below uint8  // alerting: consecutive points below warn/2; otherwise: points of the excursion so far
 	peak  uint8  // the highest score of the excursion so far, in 255ths (fits the padding)
+
+	seas seasonal // the hour-of-week memory
 }
 
 // scoreState.flags bits.
@@ -346,10 +359,12 @@ func (p *scoreParams) update(st *scoreState, t int64, v float64) scoreStep {
 	}
 	if st.n == 0 {
 		*st = scoreState{lastT: t, fast: v, n: 1, hi: float32(v), lo: float32(v)}
+		st.seas.start(t, v)
 		return scoreStep{baseline: v}
 	}
 	n := st.n
-	settled := n >= p.probation/2 // scales have seen enough to clip
+	settled := n >= p.probation/2     // scales have seen enough to clip
+	seasW, seasV := st.seas.expect(t) // weight 0 until a week has been seen
 
 	// Sampling interval: how many usual steps this point is after the last.
 	k := 1.0
@@ -361,6 +376,7 @@ func (p *scoreParams) update(st *scoreState, t int64, v float64) scoreStep {
 			st.step = float32(dt)
 		}
 	}
+	defer st.seas.learn(t, v, t-st.lastT)
 	st.lastT = t
 
 	// Fast horizon: the point against the level so far.
@@ -412,6 +428,15 @@ func (p *scoreParams) update(st *scoreState, t int64, v float64) scoreStep {
 		st.spread += float32(scoreGap(scoreWarm(p.aDriftDev, n), p.lDriftDev, k) * (math.Abs(lr) - float64(st.spread)))
 		if n >= p.driftReady && math.Abs(zs) > math.Abs(step.z) {
 			step.z, step.drift, step.spread = zs, false, ratio
+		}
+	}
+	// Seasonal memory: a residual that the stream's hour-of-week profile
+	// explains is no news, where that profile fits the stream at least
+	// about as well as the fast level does.
+	if seasW > 0 && st.seas.dev > 0 && !step.drift && step.spread == 0 && float64(st.seas.dev) < seasFit*float64(st.fastDev) {
+		zs := (v - st.seas.level - seasV) / math.Max(seasSigma*madToSigma*float64(st.seas.dev), p.floor)
+		if math.Abs(zs) < math.Abs(step.z) {
+			step.z += seasW * (math.Copysign(math.Abs(zs), step.z) - step.z)
 		}
 	}
 	z := step.z
@@ -563,7 +588,7 @@ func (s *Scorer) Reset() { s.st = scoreState{} }
 // ScoreDetector raises KindScore anomalies when a signal's streaming anomaly
 // score reaches the threshold: once per excursion, re-armed after the score
 // has stayed below half the warn level for ClearPoints points. Its state is
-// one fixed-size record (80 bytes) per signal ID.
+// one fixed-size record (440 bytes) per signal ID.
 type ScoreDetector struct {
 	p       scoreParams
 	include []string
@@ -684,4 +709,111 @@ func roundSignificant(v float64, digits int) float64 {
 	}
 	e := math.Pow(10, float64(digits)-math.Ceil(math.Log10(math.Abs(v))))
 	return math.Round(v*e) / e
+}
+
+// Seasonal memory (hour of week). Each stream keeps how far it sits, on
+// average, from its week-long level in each 2-hour slot of the week (84
+// slots, whatever its sampling interval), and the mean absolute deviation
+// of its points from that expectation, interpolated between slot centres
+// so that slot boundaries do not jump. The first week learns each slot as
+// the mean of its one visit; after that a slot learns at seasRate per
+// visit (faster while it has had few) and takes in a point only up to
+// seasClip deviations, so an anomaly does not teach next week to expect
+// it. Nothing of it is used before a full week has been seen, and it fades
+// in over the day after: a young stream scores as if it did not exist.
+const (
+	seasSlots  = 84
+	seasPeriod = int64(7 * 24 * time.Hour)
+	seasSlot   = float64(seasPeriod) / seasSlots
+	seasFade   = float64(24 * time.Hour) // the fade-in after the first week
+	seasLevelH = float64(seasPeriod)     // half-life of the level the profile is relative to
+	seasRate   = 0.1                     // a slot's learning rate per visit
+	seasClip   = 3.0                     // a point teaches its slot at most this many deviations
+	seasDevH   = 0.05                    // the deviation's learning rate per slot of time
+	seasFit    = 1.5                     // the profile is used while its deviation is below this many fast ones
+	seasSigma  = 2.0                     // σ of a seasonal residual in units of madToSigma·deviation
+)
+
+// seasonal is the hour-of-week memory of one stream (360 bytes).
+type seasonal struct {
+	t0    int64   // time of the stream's first point
+	level float64 // EW level, half-life seasLevelH in time
+	prof  [seasSlots]float32
+	dev   float32 // EW mean absolute deviation from level plus profile
+	pts   uint16  // points in the current visit of a slot
+	slot  uint8   // the slot of the last point
+}
+
+func (s *seasonal) start(t int64, v float64) {
+	*s = seasonal{t0: t, level: v, slot: math.MaxUint8}
+}
+
+// seasPos is the position of t in the week, in slots.
+func seasPos(t int64) float64 {
+	m := t % seasPeriod
+	if m < 0 {
+		m += seasPeriod
+	}
+	return float64(m) / seasSlot
+}
+
+// expect returns the weight of the profile at t (0 before a full week has
+// been seen, 1 a day later) and the profile's value there.
+func (s *seasonal) expect(t int64) (float64, float64) {
+	w := (float64(t-s.t0) - float64(seasPeriod)) / seasFade
+	if !(w > 0) {
+		return 0, 0
+	}
+	return min(w, 1), s.at(t)
+}
+
+// at interpolates the profile between the centres of the slots around t.
+func (s *seasonal) at(t int64) float64 {
+	x := seasPos(t) - 0.5
+	j := math.Floor(x)
+	f := x - j
+	i := int(j)
+	if i < 0 {
+		i += seasSlots
+	}
+	i2 := i + 1
+	if i2 >= seasSlots {
+		i2 = 0
+	}
+	return float64(s.prof[i])*(1-f) + float64(s.prof[i2])*f
+}
+
+// learn takes the point v, dt nanoseconds after the last, into the level,
+// the deviation and the profile.
+func (s *seasonal) learn(t int64, v float64, dt int64) {
+	if dt <= 0 {
+		return
+	}
+	age := t - s.t0
+	fdt := float64(dt)
+	e := v - s.level
+	s.level += max(-math.Expm1(-math.Ln2*fdt/seasLevelH), fdt/float64(age)) * e
+	slot := uint8(min(seasPos(t), seasSlots-1))
+	if slot != s.slot {
+		s.slot, s.pts = slot, 0
+	}
+	if s.pts < math.MaxUint16 {
+		s.pts++
+	}
+	p := &s.prof[slot]
+	visits := age / seasPeriod
+	if visits == 0 { // the first visit: its mean
+		*p += float32((e - float64(*p)) / float64(s.pts))
+		return
+	}
+	// The deviation from what last week taught (a plain mean over the
+	// first slots of this one).
+	a := min(max(seasDevH*fdt/seasSlot, fdt/float64(age-seasPeriod+dt)), 1)
+	s.dev += float32(a * (math.Abs(e-s.at(t)) - float64(s.dev)))
+	d := e - float64(*p)
+	if s.dev > 0 {
+		c := seasClip * float64(s.dev)
+		d = max(-c, min(d, c))
+	}
+	*p += float32(max(seasRate, 1/float64(visits+1)) * min(fdt/seasSlot, 1) * d)
 }

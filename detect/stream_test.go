@@ -46,8 +46,8 @@ func streamFlagged(scores []float64, th float64) []int {
 var streamThreshold = DefaultScoreConfig().Warn
 
 func TestStreamStateSize(t *testing.T) {
-	if StreamStateBytes > 96 {
-		t.Fatalf("a Stream keeps %d bytes per series, want <= 96", StreamStateBytes)
+	if StreamStateBytes > 456 {
+		t.Fatalf("a Stream keeps %d bytes per series, want <= 456", StreamStateBytes)
 	}
 	t.Logf("Stream: %d bytes of state per series", StreamStateBytes)
 }
@@ -236,5 +236,69 @@ func TestStreamSpreadChangeFlagged(t *testing.T) {
 			}
 			t.Logf("flagged %d rows after the change", got[0])
 		})
+	}
+}
+
+// A weekly rush (the same half hour of every week, 4σ) is news the first
+// time; once the stream has a week of memory it is what that hour of the
+// week looks like. A jump at an hour that never had one, beyond anything
+// the stream has shown, is still flagged.
+func TestStreamWeeklyPatternLearned(t *testing.T) {
+	const week = 7 * 288 // rows of 5 minutes
+	v := noise(41, 5*week, 100, 2)
+	start := 1000 // the rush starts at row 1000 of each week
+	for w := 0; w < 5; w++ {
+		for i := w*week + start; i < w*week+start+6; i++ {
+			v[i] += 8
+		}
+	}
+	odd := 4*week + start + 700
+	for i := odd; i < odd+6; i++ {
+		v[i] += 60
+	}
+	// No range known: the jump would otherwise widen the floor under σ.
+	st := NewStream(DefaultScoreConfig(), 750, math.NaN(), math.NaN())
+	scores := make([]float64, len(v))
+	for i, x := range v {
+		scores[i] = st.Push(streamT(i), x)
+	}
+	peak := func(from int) float64 {
+		m := 0.0
+		for _, s := range scores[from : from+6] {
+			m = math.Max(m, s)
+		}
+		return m
+	}
+	if p := peak(start); p < streamThreshold {
+		t.Errorf("the first rush peaked at %.3f, want >= %.2f", p, streamThreshold)
+	}
+	mean := 0.0
+	for w := 2; w < 5; w++ {
+		mean += peak(w*week+start) / 3
+	}
+	// Without the memory these peak near 0.3.
+	if mean >= 0.2 {
+		t.Errorf("the rushes of weeks 3 to 5 peaked at %.3f on average, want < 0.2", mean)
+	}
+	t.Logf("first rush %.3f, weeks 3 to 5 %.3f on average, new jump %.3f", peak(start), mean, peak(odd))
+	if p := peak(odd); p < streamThreshold {
+		t.Errorf("a new jump at another hour peaked at %.3f, want >= %.2f", p, streamThreshold)
+	}
+}
+
+// The hour-of-week memory is not used before a stream has been seen for a
+// week: a young stream scores the same whatever its profile learned.
+func TestStreamSeasonalWaitsAWeek(t *testing.T) {
+	v := noise(43, 7*288, 100, 2)
+	v[1500] += 30
+	a := NewStream(DefaultScoreConfig(), 200, math.NaN(), math.NaN())
+	b := NewStream(DefaultScoreConfig(), 200, math.NaN(), math.NaN())
+	for i, x := range v {
+		sa := a.Push(streamT(i), x)
+		b.st.seas.prof[i%seasSlots] = float32(i) // nonsense the model must not use yet
+		b.st.seas.dev = 1
+		if sb := b.Push(streamT(i), x); sa != sb {
+			t.Fatalf("row %d: %v with a profile, %v without, in the first week", i, sb, sa)
+		}
 	}
 }
