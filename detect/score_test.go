@@ -60,8 +60,8 @@ func noise(seed uint64, n int, mean, sd float64) []float64 {
 func TestScoreStateSize(t *testing.T) {
 	// Per-signal state must stay within 80 bytes plus the 360 of the
 	// hour-of-week memory.
-	if n := unsafe.Sizeof(scoreState{}); n > 440 {
-		t.Fatalf("scoreState is %d bytes, want <= 440", n)
+	if n := unsafe.Sizeof(scoreState{}); n > 112 {
+		t.Fatalf("scoreState is %d bytes, want <= 112", n)
 	} else {
 		t.Logf("scoreState: %d bytes per signal", n)
 	}

@@ -50,8 +50,8 @@ type streamExcursion struct {
 }
 
 // StreamStateBytes is the size of what a Stream keeps about its series, its
-// parameters (shared by every series of a detector) excluded: 452 bytes,
-// 360 of them the hour-of-week memory.
+// parameters (shared by every series of a detector) excluded: 124 bytes,
+// 32 of them the week-long memory.
 const StreamStateBytes = int(unsafe.Sizeof(scoreState{}) + unsafe.Sizeof(streamExcursion{}))
 
 // Excursion levels and growth, relative to ScoreConfig.Warn.

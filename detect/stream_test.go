@@ -46,8 +46,8 @@ func streamFlagged(scores []float64, th float64) []int {
 var streamThreshold = DefaultScoreConfig().Warn
 
 func TestStreamStateSize(t *testing.T) {
-	if StreamStateBytes > 456 {
-		t.Fatalf("a Stream keeps %d bytes per series, want <= 456", StreamStateBytes)
+	if StreamStateBytes > 124 {
+		t.Fatalf("a Stream keeps %d bytes per series, want <= 124", StreamStateBytes)
 	}
 	t.Logf("Stream: %d bytes of state per series", StreamStateBytes)
 }
@@ -240,9 +240,9 @@ func TestStreamSpreadChangeFlagged(t *testing.T) {
 }
 
 // A weekly rush (the same half hour of every week, 4σ) is news the first
-// time; once the stream has a week of memory it is what that hour of the
-// week looks like. A jump at an hour that never had one, beyond anything
-// the stream has shown, is still flagged.
+// time; once the stream has a week of memory it is within what the
+// week-long level and its deviation expect. A jump beyond anything the
+// stream has shown is still flagged.
 func TestStreamWeeklyPatternLearned(t *testing.T) {
 	const week = 7 * 288 // rows of 5 minutes
 	v := noise(41, 5*week, 100, 2)
@@ -286,7 +286,7 @@ func TestStreamWeeklyPatternLearned(t *testing.T) {
 	}
 }
 
-// The hour-of-week memory is not used before a stream has been seen for a
+// The week-long memory is not used before a stream has been seen for a
 // week: a young stream scores the same whatever its profile learned.
 func TestStreamSeasonalWaitsAWeek(t *testing.T) {
 	v := noise(43, 7*288, 100, 2)
