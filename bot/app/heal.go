@@ -85,11 +85,11 @@ func Heal(ctx context.Context, hr HealRequest) (HealResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("propose: %w", err)
 	}
-	if !res.Decision.Automerge || !res.PR.Automerge && res.PR.Number != 0 {
+	// The forge's own Automerge is the decision's unless the repository
+	// forbids merging (.medic.yaml merge.automerge: false); a dry run
+	// opened nothing (number 0).
+	if !res.Decision.Automerge || !res.PR.Automerge || res.PR.Number == 0 {
 		return res, nil
-	}
-	if res.PR.Number == 0 {
-		return res, nil // a dry run opened nothing to merge
 	}
 	merged, err := hr.Forge.Merge(ctx, res.PR)
 	switch {
