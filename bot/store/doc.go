@@ -3,6 +3,13 @@
 // deliveries already handled, so that GitHub's redeliveries are processed
 // once.
 //
+// It is also the webhook receiver's outbox: SaveEvent keeps a delivery
+// before GitHub is answered, ClaimEvents leases pending events to one
+// receiver (UPDATE ... RETURNING over rows picked FOR UPDATE SKIP LOCKED on
+// PostgreSQL; inside the single write transaction on SQLite), FinishEvent
+// marks them done or releases them for another attempt, up to
+// MaxEventAttempts, and ForgetEvents deletes done ones.
+//
 // Two backends implement Store behind one Open:
 //
 //   - SQLite (modernc.org/sqlite, no cgo), the embedded default: a single

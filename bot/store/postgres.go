@@ -43,6 +43,7 @@ func openPostgres(ctx context.Context, dsn string) (Store, error) {
 			_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))`, int64(migrationLockClass))
 			return err
 		},
+		skipLocked:   "FOR UPDATE SKIP LOCKED",
 		secrets:      secrets,
 		holdsSecrets: pgHoldsSecrets,
 	}, db, db)

@@ -49,4 +49,21 @@ var migrations = [][]string{
 		)`,
 		`CREATE INDEX deliveries_received ON deliveries (received)`,
 	},
+	// 2: the webhook outbox: deliveries saved before they are answered,
+	// claimed with a lease, finished once handled.
+	{
+		`CREATE TABLE webhook_events (
+			id TEXT PRIMARY KEY,
+			event_type TEXT NOT NULL,
+			payload BYTEA NOT NULL,
+			received_at TEXT NOT NULL,
+			attempts INTEGER NOT NULL,
+			claimed_by TEXT NOT NULL,
+			claimed_until TEXT NOT NULL,
+			last_error TEXT NOT NULL,
+			done_at TEXT
+		)`,
+		`CREATE INDEX webhook_events_pending ON webhook_events (claimed_until) WHERE done_at IS NULL`,
+		`CREATE INDEX webhook_events_done ON webhook_events (done_at) WHERE done_at IS NOT NULL`,
+	},
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +27,10 @@ type dialect struct {
 	// lockMigrations serializes migrations across processes; it runs
 	// first in the migration transaction.
 	lockMigrations func(ctx context.Context, tx *sql.Tx) error
+	// skipLocked ends the SELECT that picks the events to claim: "FOR
+	// UPDATE SKIP LOCKED" where concurrent writers exist (PostgreSQL), ""
+	// where the write transaction is exclusive (SQLite).
+	skipLocked string
 	// secrets are strings to remove from error text (the DSN's password).
 	secrets []string
 	// holdsSecrets reports errors to hide behind an opaque one because
@@ -57,6 +62,7 @@ func newSQLStore(d dialect, w, r *sql.DB) *sqlStore {
 	for name, q := range queries {
 		s.queries[name] = d.rebind(q)
 	}
+	s.queries["claimEvents"] = d.rebind(fmt.Sprintf(claimEvents, d.skipLocked))
 	return s
 }
 
@@ -80,15 +86,30 @@ var queries = map[string]string{
 		state = ?, merge_status = ?, automerge = ?, merge_commit = ?, labels = ?,
 		reviewers = ?, created = ?, updated = ?
 		WHERE repo = ? AND number = ?`,
-	"getPR":      `SELECT ` + prColumns + ` FROM pull_requests WHERE repo = ? AND number = ?`,
-	"openPR":     `SELECT ` + prColumns + ` FROM pull_requests WHERE repo = ? AND incident_id = ? AND state = 'open'`,
-	"listPRs":    `SELECT ` + prColumns + ` FROM pull_requests WHERE repo = ? ORDER BY number`,
-	"listPRsIn":  `SELECT ` + prColumns + ` FROM pull_requests WHERE repo = ? AND state = ? ORDER BY number`,
-	"delivery":   `INSERT INTO deliveries (id, received) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`,
-	"forget":     `DELETE FROM deliveries WHERE received < ?`,
-	"migrations": `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`,
-	"migrated":   `INSERT INTO schema_migrations (version, applied) VALUES (?, ?)`,
+	"getPR":     `SELECT ` + prColumns + ` FROM pull_requests WHERE repo = ? AND number = ?`,
+	"openPR":    `SELECT ` + prColumns + ` FROM pull_requests WHERE repo = ? AND incident_id = ? AND state = 'open'`,
+	"listPRs":   `SELECT ` + prColumns + ` FROM pull_requests WHERE repo = ? ORDER BY number`,
+	"listPRsIn": `SELECT ` + prColumns + ` FROM pull_requests WHERE repo = ? AND state = ? ORDER BY number`,
+	"delivery":  `INSERT INTO deliveries (id, received) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`,
+	"forget":    `DELETE FROM deliveries WHERE received < ?`,
+	"saveEvent": `INSERT INTO webhook_events (id, event_type, payload, received_at, attempts,
+		claimed_by, claimed_until, last_error) VALUES (?, ?, ?, ?, 0, ?, ?, '')
+		ON CONFLICT (id) DO NOTHING`,
+	"finishEvent": `UPDATE webhook_events SET attempts = attempts + 1, last_error = ?,
+		claimed_by = '', claimed_until = '',
+		done_at = CASE WHEN attempts + 1 >= ? THEN ? ELSE NULL END
+		WHERE id = ? AND done_at IS NULL`,
+	"forgetEvents": `DELETE FROM webhook_events WHERE done_at IS NOT NULL AND done_at < ?`,
+	"migrations":   `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`,
+	"migrated":     `INSERT INTO schema_migrations (version, applied) VALUES (?, ?)`,
 }
+
+// claimEvents is completed by newSQLStore with the dialect's skipLocked.
+const claimEvents = `UPDATE webhook_events SET claimed_by = ?, claimed_until = ?
+	WHERE id IN (SELECT id FROM webhook_events
+		WHERE done_at IS NULL AND claimed_until <= ?
+		ORDER BY received_at, id LIMIT ? %s)
+	RETURNING id, event_type, payload, received_at, attempts, claimed_by, claimed_until, last_error`
 
 func (s *sqlStore) q(name string) string {
 	q, ok := s.queries[name]
@@ -343,6 +364,132 @@ func (s *sqlStore) ForgetDeliveries(ctx context.Context, before time.Time) (int,
 	n, err := res.RowsAffected()
 	if err != nil {
 		return 0, s.errf(err, "forget deliveries before %s", b)
+	}
+	return int(n), nil
+}
+
+// SaveEvent implements Store.
+func (s *sqlStore) SaveEvent(ctx context.Context, ev WebhookEvent) (bool, error) {
+	if ev.DeliveryID == "" {
+		return false, errors.New("save webhook event: empty delivery id")
+	}
+	received, err := formatTime(ev.ReceivedAt)
+	if err != nil {
+		return false, fmt.Errorf("save webhook event %q: received: %w", ev.DeliveryID, err)
+	}
+	until := ""
+	if !ev.ClaimedUntil.IsZero() {
+		if until, err = formatTime(ev.ClaimedUntil); err != nil {
+			return false, fmt.Errorf("save webhook event %q: claimed until: %w", ev.DeliveryID, err)
+		}
+	}
+	payload := ev.Payload
+	if payload == nil {
+		payload = []byte{}
+	}
+	res, err := s.w.ExecContext(ctx, s.q("saveEvent"), ev.DeliveryID, ev.Type, payload, received, ev.ClaimedBy, until)
+	if err != nil {
+		return false, s.errf(err, "save webhook event %q", ev.DeliveryID)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, s.errf(err, "save webhook event %q", ev.DeliveryID)
+	}
+	return n == 1, nil
+}
+
+// ClaimEvents implements Store. The UPDATE runs in a write transaction:
+// on SQLite it holds the database's write lock; on PostgreSQL the rows it
+// picks are locked, and rows another claim holds are skipped.
+func (s *sqlStore) ClaimEvents(ctx context.Context, owner string, now time.Time, lease time.Duration, max int) ([]WebhookEvent, error) {
+	if owner == "" {
+		return nil, errors.New("claim webhook events: empty owner")
+	}
+	if lease <= 0 || max <= 0 {
+		return nil, fmt.Errorf("claim webhook events: lease %s and max %d must be positive", lease, max)
+	}
+	nowS, err := formatTime(now)
+	if err != nil {
+		return nil, fmt.Errorf("claim webhook events: %w", err)
+	}
+	until, err := formatTime(now.Add(lease))
+	if err != nil {
+		return nil, fmt.Errorf("claim webhook events: %w", err)
+	}
+	var evs []WebhookEvent
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		evs = nil
+		rows, err := tx.QueryContext(ctx, s.q("claimEvents"), owner, until, nowS, int64(max))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				ev                WebhookEvent
+				attempts          int64
+				received, claimed string
+			)
+			if err := rows.Scan(&ev.DeliveryID, &ev.Type, &ev.Payload, &received, &attempts, &ev.ClaimedBy, &claimed, &ev.LastError); err != nil {
+				return err
+			}
+			ev.Attempts = int(attempts)
+			if ev.ReceivedAt, err = parseTime(received); err != nil {
+				return fmt.Errorf("event %q: received: %w", ev.DeliveryID, err)
+			}
+			if ev.ClaimedUntil, err = parseTime(claimed); err != nil {
+				return fmt.Errorf("event %q: claimed until: %w", ev.DeliveryID, err)
+			}
+			evs = append(evs, ev)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, s.errf(err, "claim webhook events for %q", owner)
+	}
+	// RETURNING gives no order: oldest first.
+	slices.SortFunc(evs, func(a, b WebhookEvent) int {
+		if c := a.ReceivedAt.Compare(b.ReceivedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.DeliveryID, b.DeliveryID)
+	})
+	return evs, nil
+}
+
+// FinishEvent implements Store.
+func (s *sqlStore) FinishEvent(ctx context.Context, id string, now time.Time, handlerErr error) error {
+	done, err := formatTime(now)
+	if err != nil {
+		return fmt.Errorf("finish webhook event %q: %w", id, err)
+	}
+	// The event is done once attempts+1 reaches limit.
+	limit, msg := int64(0), ""
+	if handlerErr != nil {
+		limit, msg = MaxEventAttempts, handlerErr.Error()
+		if forge.IsPermanent(handlerErr) {
+			limit = 0
+		}
+	}
+	if _, err := s.w.ExecContext(ctx, s.q("finishEvent"), msg, limit, done, id); err != nil {
+		return s.errf(err, "finish webhook event %q", id)
+	}
+	return nil
+}
+
+// ForgetEvents implements Store.
+func (s *sqlStore) ForgetEvents(ctx context.Context, before time.Time) (int, error) {
+	b, err := formatTime(before)
+	if err != nil {
+		return 0, fmt.Errorf("forget webhook events: %w", err)
+	}
+	res, err := s.w.ExecContext(ctx, s.q("forgetEvents"), b)
+	if err != nil {
+		return 0, s.errf(err, "forget webhook events done before %s", b)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.errf(err, "forget webhook events done before %s", b)
 	}
 	return int(n), nil
 }

@@ -28,10 +28,41 @@ type Store interface {
 	// ForgetDeliveries deletes the deliveries received before before and
 	// returns how many it deleted.
 	ForgetDeliveries(ctx context.Context, before time.Time) (int, error)
+
+	// SaveEvent stores a webhook delivery in the outbox unless one with
+	// its DeliveryID is there already, and reports whether it stored it:
+	// of several calls with one id, across every Store on the database, at
+	// most one returns true, so it also drops redeliveries. A non-zero
+	// ClaimedUntil saves the event leased to ClaimedBy; Attempts and
+	// LastError are not read.
+	SaveEvent(ctx context.Context, ev WebhookEvent) (saved bool, err error)
+	// ClaimEvents leases to owner, until now+lease, at most max events
+	// that are not finished and whose lease ended at or before now, oldest
+	// first, and returns them. Concurrent calls, from any Store on the
+	// database, never return the same event until its lease ends.
+	ClaimEvents(ctx context.Context, owner string, now time.Time, lease time.Duration, max int) ([]WebhookEvent, error)
+	// FinishEvent records one attempt at handling event id, ended at now.
+	// A nil handlerErr marks it done. Otherwise the lease is released so
+	// that the event can be claimed again, unless handlerErr is permanent
+	// (forge.IsPermanent) or this was attempt MaxEventAttempts: then the
+	// event is given up, marked done with handlerErr's text. Finishing an
+	// unknown or done event does nothing.
+	FinishEvent(ctx context.Context, id string, now time.Time, handlerErr error) error
+	// ForgetEvents deletes the events marked done before before and
+	// returns how many it deleted; a forgotten delivery id can be saved
+	// again. Pending events are kept.
+	ForgetEvents(ctx context.Context, before time.Time) (int, error)
 	// Close releases the database. Calls after the first return nil;
 	// other methods must not be called after Close.
 	Close() error
 }
+
+// WebhookEvent is a webhook delivery kept in the outbox.
+type WebhookEvent = forge.WebhookEvent
+
+// MaxEventAttempts is how many times a webhook event is handled before
+// FinishEvent gives it up.
+const MaxEventAttempts = 5
 
 // Open opens the store named by dsn and applies any pending schema
 // migrations:

@@ -40,6 +40,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FirstDelivery", testFirstDelivery},
 		{"ConcurrentFirstDelivery", testConcurrentFirstDelivery},
 		{"ForgetDeliveries", testForgetDeliveries},
+		{"SaveEvent", testSaveEvent},
+		{"ClaimEvents", testClaimEvents},
+		{"ConcurrentClaimEvents", testConcurrentClaimEvents},
+		{"FinishEvent", testFinishEvent},
+		{"ForgetEvents", testForgetEvents},
 		{"Replicas", testReplicas},
 		{"CancelledContext", testCancelled},
 		{"CloseTwice", testCloseTwice},
@@ -675,5 +680,247 @@ func testCloseTwice(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 	if err := s.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
+	}
+}
+
+func webhookEvent(id string, at time.Time) store.WebhookEvent {
+	return store.WebhookEvent{
+		DeliveryID: id,
+		Type:       "pull_request",
+		Payload:    []byte(`{"action":"closed","number":1,"bytes":"\u00e9\u0000"}` + "\xff"),
+		ReceivedAt: at,
+	}
+}
+
+func mustSave(t *testing.T, s store.Store, ev store.WebhookEvent) {
+	t.Helper()
+	saved, err := s.SaveEvent(ctxFor(t), ev)
+	if err != nil || !saved {
+		t.Fatalf("SaveEvent(%s) = %v, %v; want true, nil", ev.DeliveryID, saved, err)
+	}
+}
+
+func mustClaim(t *testing.T, s store.Store, owner string, now time.Time, lease time.Duration, max int) []string {
+	t.Helper()
+	evs, err := s.ClaimEvents(ctxFor(t), owner, now, lease, max)
+	if err != nil {
+		t.Fatalf("ClaimEvents(%s): %v", owner, err)
+	}
+	ids := []string{}
+	for _, ev := range evs {
+		ids = append(ids, ev.DeliveryID)
+	}
+	return ids
+}
+
+func testSaveEvent(t *testing.T, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := ctxFor(t)
+	ev := webhookEvent("e1", t0)
+	mustSave(t, s, ev)
+	again := webhookEvent("e1", t0.Add(time.Minute))
+	again.Type = "push"
+	if saved, err := s.SaveEvent(ctx, again); err != nil || saved {
+		t.Errorf("second SaveEvent(e1) = %v, %v; want false, nil", saved, err)
+	}
+	if _, err := s.SaveEvent(ctx, webhookEvent("", t0)); err == nil {
+		t.Error("SaveEvent with an empty delivery id succeeded")
+	}
+	evs, err := s.ClaimEvents(ctx, "r1", t0, time.Minute, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 1 {
+		t.Fatalf("claimed %d events, want 1", len(evs))
+	}
+	got := evs[0]
+	if got.DeliveryID != "e1" || got.Type != ev.Type || string(got.Payload) != string(ev.Payload) ||
+		!got.ReceivedAt.Equal(t0) || got.ReceivedAt.Location() != time.UTC || got.Attempts != 0 ||
+		got.ClaimedBy != "r1" || !got.ClaimedUntil.Equal(t0.Add(time.Minute)) || got.LastError != "" {
+		t.Errorf("claimed %+v, want the first save of e1 leased to r1 until t0+1m", got)
+	}
+
+	// An event saved leased is not claimable until its lease ends.
+	leased := webhookEvent("e2", t0)
+	leased.ClaimedBy, leased.ClaimedUntil = "r2", t0.Add(time.Hour)
+	mustSave(t, s, leased)
+	if ids := mustClaim(t, s, "r3", t0.Add(30*time.Second), time.Minute, 10); len(ids) != 0 {
+		t.Errorf("claimed %v within leases, want none", ids)
+	}
+	if ids := mustClaim(t, s, "r3", t0.Add(time.Hour), time.Minute, 10); !reflect.DeepEqual(ids, []string{"e1", "e2"}) {
+		t.Errorf("claimed %v once the leases ended, want [e1 e2]", ids)
+	}
+}
+
+func testClaimEvents(t *testing.T, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := ctxFor(t)
+	for i, id := range []string{"c", "a", "b", "d"} {
+		mustSave(t, s, webhookEvent(id, t0.Add(time.Duration(i)*time.Second)))
+	}
+	if ids := mustClaim(t, s, "r1", t0, time.Minute, 3); !reflect.DeepEqual(ids, []string{"c", "a", "b"}) {
+		t.Errorf("first claim = %v, want the 3 oldest [c a b]", ids)
+	}
+	if ids := mustClaim(t, s, "r2", t0.Add(time.Second), time.Minute, 3); !reflect.DeepEqual(ids, []string{"d"}) {
+		t.Errorf("second claim = %v, want [d]", ids)
+	}
+	if ids := mustClaim(t, s, "r2", t0.Add(59*time.Second), time.Minute, 10); len(ids) != 0 {
+		t.Errorf("claim within the leases = %v, want none", ids)
+	}
+	// r1's lease ends at t0+1m exactly: claimable again, r2's is not.
+	if ids := mustClaim(t, s, "r2", t0.Add(time.Minute), time.Minute, 10); !reflect.DeepEqual(ids, []string{"c", "a", "b"}) {
+		t.Errorf("claim after r1's lease ended = %v, want [c a b]", ids)
+	}
+	for _, c := range []struct {
+		owner string
+		lease time.Duration
+		max   int
+	}{{"", time.Minute, 1}, {"r", 0, 1}, {"r", time.Minute, 0}} {
+		if _, err := s.ClaimEvents(ctx, c.owner, t0, c.lease, c.max); err == nil {
+			t.Errorf("ClaimEvents(%q, lease %s, max %d) succeeded", c.owner, c.lease, c.max)
+		}
+	}
+}
+
+// testConcurrentClaimEvents claims from two Stores on one database at once.
+func testConcurrentClaimEvents(t *testing.T, open func(t *testing.T) store.Store) {
+	a, b := open(t), open(t)
+	const events, claimers = 40, 8
+	for i := range events {
+		mustSave(t, a, webhookEvent(fmt.Sprintf("e%02d", i), t0.Add(time.Duration(i)*time.Millisecond)))
+	}
+	replicas := []store.Store{a, b}
+	claimed := make([][]store.WebhookEvent, claimers)
+	errs := make([]error, claimers)
+	concurrently(claimers, func(i int) {
+		claimed[i], errs[i] = replicas[i%2].ClaimEvents(ctxFor(t), fmt.Sprintf("r%d", i), t0, time.Minute, 7)
+	})
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for i, evs := range claimed {
+		owner := fmt.Sprintf("r%d", i)
+		for _, ev := range evs {
+			if prev, ok := seen[ev.DeliveryID]; ok {
+				t.Errorf("%s claimed by %s and %s", ev.DeliveryID, prev, owner)
+			}
+			if ev.ClaimedBy != owner {
+				t.Errorf("%s returned to %s says it is claimed by %s", ev.DeliveryID, owner, ev.ClaimedBy)
+			}
+			seen[ev.DeliveryID] = owner
+		}
+	}
+	// The claims may skip rows locked by one another, so what is left is
+	// claimed afterwards; every event is claimed exactly once in all.
+	for _, id := range mustClaim(t, b, "rest", t0, time.Minute, events) {
+		if prev, ok := seen[id]; ok {
+			t.Errorf("%s claimed by %s and rest", id, prev)
+		}
+		seen[id] = "rest"
+	}
+	if len(seen) != events {
+		t.Errorf("%d events claimed, want %d", len(seen), events)
+	}
+}
+
+func testFinishEvent(t *testing.T, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := ctxFor(t)
+	for _, id := range []string{"ok", "retry", "permanent"} {
+		mustSave(t, s, webhookEvent(id, t0))
+	}
+	now := t0
+	claim := func(want ...string) []store.WebhookEvent {
+		t.Helper()
+		now = now.Add(time.Hour)
+		evs, err := s.ClaimEvents(ctx, "r1", now, time.Minute, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, ev := range evs {
+			ids = append(ids, ev.DeliveryID)
+		}
+		if !reflect.DeepEqual(ids, want) {
+			t.Fatalf("claimed %v, want %v", ids, want)
+		}
+		return evs
+	}
+	claim("ok", "permanent", "retry")
+	boom := errors.New("boom")
+	for _, c := range []struct {
+		id  string
+		err error
+	}{{"ok", nil}, {"retry", boom}, {"permanent", forge.Permanent(boom)}} {
+		if err := s.FinishEvent(ctx, c.id, now, c.err); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A failed event is released at once: claimable before its lease
+	// would have ended.
+	for attempt := 1; attempt < store.MaxEventAttempts; attempt++ {
+		now = now.Add(-time.Hour + time.Second)
+		evs := claim("retry")
+		if evs[0].Attempts != attempt || evs[0].LastError != "boom" {
+			t.Errorf("claim %d: attempts %d, last error %q; want %d, boom", attempt, evs[0].Attempts, evs[0].LastError, attempt)
+		}
+		if err := s.FinishEvent(ctx, "retry", now, boom); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claim() // given up after MaxEventAttempts
+	if err := s.FinishEvent(ctx, "absent", now, nil); err != nil {
+		t.Errorf("FinishEvent(absent) = %v, want nil", err)
+	}
+	if err := s.FinishEvent(ctx, "ok", now, boom); err != nil {
+		t.Errorf("FinishEvent(done) = %v, want nil", err)
+	}
+	claim()
+	// Done events still drop redeliveries.
+	for _, id := range []string{"ok", "retry", "permanent"} {
+		if saved, err := s.SaveEvent(ctx, webhookEvent(id, now)); err != nil || saved {
+			t.Errorf("SaveEvent(%s) after it was done = %v, %v; want false, nil", id, saved, err)
+		}
+	}
+}
+
+func testForgetEvents(t *testing.T, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := ctxFor(t)
+	for _, id := range []string{"d0", "d1", "d2", "pending"} {
+		mustSave(t, s, webhookEvent(id, t0.Add(-time.Hour)))
+	}
+	for i, id := range []string{"d0", "d1", "d2"} {
+		// Finished one nanosecond apart around before, in mixed zones.
+		at := t0.Add(time.Duration(i-1) * time.Nanosecond)
+		if i%2 == 1 {
+			at = at.UTC()
+		}
+		if err := s.FinishEvent(ctx, id, at, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.ForgetEvents(ctx, t0.In(time.FixedZone("PST", -8*3600)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("ForgetEvents removed %d, want 1 (d0, the one done strictly before)", n)
+	}
+	for _, c := range []struct {
+		id   string
+		want bool
+	}{{"d0", true}, {"d1", false}, {"d2", false}, {"pending", false}} {
+		saved, err := s.SaveEvent(ctx, webhookEvent(c.id, t0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if saved != c.want {
+			t.Errorf("after ForgetEvents, SaveEvent(%s) = %v, want %v", c.id, saved, c.want)
+		}
+	}
+	if n, err := s.ForgetEvents(ctx, t0.Add(time.Hour*24*365)); err != nil || n != 2 {
+		t.Errorf("ForgetEvents(a year on) = %d, %v; want 2 (d1, d2; never the pending ones)", n, err)
 	}
 }
