@@ -14,8 +14,9 @@ import (
 // StoreConfig names medic's durable store.
 type StoreConfig struct {
 	// DSN is sqlite:PATH (one replica) or postgres://... (replicas sharing
-	// state). Empty keeps pull-request records and webhook delivery ids
-	// in memory only: fine for a trial, lost on restart.
+	// state). Empty keeps pull-request records, webhook delivery ids and
+	// accepted webhook events in memory only: fine for a trial, lost on
+	// restart.
 	DSN string `yaml:"dsn"`
 }
 
@@ -44,14 +45,21 @@ func (a *App) newGitHub(ctx context.Context, opt Options) (*githubStage, error) 
 		return nil, err
 	}
 	st := &githubStage{app: ghApp}
-	var records forge.Records
-	var deliveries ghforge.Deliveries = ghforge.NewMemoryDeliveries(10000)
+	var (
+		records    forge.Records
+		deliveries ghforge.Deliveries
+		outbox     ghforge.Outbox
+	)
 	if a.cfg.Store.DSN != "" {
 		s, err := store.Open(ctx, a.cfg.Store.DSN)
 		if err != nil {
 			return nil, err
 		}
-		st.store, records, deliveries = s, s, s
+		// The store keeps each delivery until it is handled, and drops
+		// redeliveries, across restarts and replicas.
+		st.store, records, outbox = s, s, s
+	} else {
+		deliveries = ghforge.NewMemoryDeliveries(10000)
 	}
 	f, err := ghforge.NewForge(ghApp, cfg.CacheDir, ghforge.Options{Records: records, Now: opt.Now, Logger: a.logger})
 	if err != nil {
@@ -60,7 +68,7 @@ func (a *App) newGitHub(ctx context.Context, opt Options) (*githubStage, error) 
 	st.forge = f
 	events := ghforge.NewEvents(f, ghforge.EventHooks{})
 	st.webhook, err = ghforge.NewWebhookHandler(ghforge.WebhookConfig{
-		Secrets: [][]byte{secret}, Deliveries: deliveries, Handler: events, Logger: a.logger, Now: opt.Now,
+		Secrets: [][]byte{secret}, Deliveries: deliveries, Outbox: outbox, Handler: events, Logger: a.logger, Now: opt.Now,
 	})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("github webhooks: %w", err), st.close())
@@ -95,6 +103,10 @@ func (a *App) registerGitHubMetrics(st *githubStage) {
 	}
 	a.reg.CounterFunc("medic_github_webhook_handler_failures_total", "Webhook events whose handling failed.",
 		func() float64 { return float64(w.Stats().Failed) })
+	a.reg.CounterFunc("medic_github_webhook_recovered_total", "Webhook events claimed back from the store's outbox: left unhandled by a stopped replica, or retried after a failure.",
+		func() float64 { return float64(w.Stats().Recovered) })
+	a.reg.CounterFunc("medic_github_webhook_outbox_errors_total", "Failed claims and finishes of webhook events in the store's outbox.",
+		func() float64 { return float64(w.Stats().OutboxErrors) })
 	a.reg.GaugeFunc("medic_github_webhook_queue", "Webhook events waiting for a worker.",
 		func() float64 { return float64(w.Stats().Queued) })
 	ghApp := st.app

@@ -5,6 +5,7 @@ import (
 	"container/list"
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -37,6 +38,12 @@ const (
 	DefaultWebhookQueueSize      = 256
 	DefaultWebhookWorkers        = 4
 	DefaultWebhookHandlerTimeout = 5 * time.Minute
+	// DefaultOutboxLease is how long a receiver holds an outbox event it
+	// saved or claimed before another receiver may claim it.
+	DefaultOutboxLease = 15 * time.Minute
+	// DefaultOutboxPoll is how often a receiver claims pending outbox
+	// events.
+	DefaultOutboxPoll = 30 * time.Second
 )
 
 // Event types medic handles; every other type is answered 202 and ignored.
@@ -99,8 +106,11 @@ type Event struct {
 // receiver's worker goroutines, so concurrently for different events and
 // in no guaranteed order; it must be safe for concurrent use. ctx is
 // cancelled when the handler's time is up or the receiver shuts down past
-// its deadline. A returned error is logged and counted; the delivery is not
-// retried (GitHub was already answered 202).
+// its deadline. A returned error is logged and counted. Without an Outbox
+// the delivery is not retried (GitHub was already answered 202); with one
+// it is handled again later, until the outbox gives it up, so HandleEvent
+// must tolerate seeing an event twice, and should mark errors that a retry
+// cannot fix permanent (forge.Permanent).
 type EventHandler interface {
 	HandleEvent(ctx context.Context, ev Event) error
 }
@@ -120,6 +130,28 @@ type Deliveries interface {
 	// was seen for the first time. Of several concurrent calls with the
 	// same id at most one returns true.
 	FirstDelivery(ctx context.Context, id string, at time.Time) (bool, error)
+}
+
+// Outbox keeps webhook deliveries durably from before they are answered
+// until they have been handled, so that a receiver that dies with events
+// in its queue loses none: another receiver (or the same one restarted)
+// claims them once their lease ends. store.Store implements it.
+// Implementations are safe for concurrent use, including by several
+// receivers sharing one database.
+type Outbox interface {
+	// SaveEvent stores ev unless an event with its DeliveryID is stored
+	// already, and reports whether it stored it; of several calls with
+	// one id at most one returns true. ev is saved leased to
+	// ev.ClaimedBy until ev.ClaimedUntil.
+	SaveEvent(ctx context.Context, ev forge.WebhookEvent) (saved bool, err error)
+	// ClaimEvents leases to owner, until now+lease, at most max unfinished
+	// events whose lease has ended, and returns them. Concurrent calls
+	// never return one event until its lease ends.
+	ClaimEvents(ctx context.Context, owner string, now time.Time, lease time.Duration, max int) ([]forge.WebhookEvent, error)
+	// FinishEvent records one handling attempt of event id: done when
+	// handlerErr is nil, released for another attempt otherwise until the
+	// outbox gives the event up.
+	FinishEvent(ctx context.Context, id string, now time.Time, handlerErr error) error
 }
 
 // MemoryDeliveries is a bounded in-memory Deliveries for a single replica:
@@ -175,9 +207,26 @@ type WebhookConfig struct {
 	// current one, and during a rotation the previous one. At least one
 	// non-empty secret is required.
 	Secrets [][]byte
-	// Deliveries deduplicates redeliveries. Required; use
-	// NewMemoryDeliveries for a single replica.
+	// Deliveries deduplicates redeliveries. Required without an Outbox;
+	// use NewMemoryDeliveries for a single replica. Not used with one.
 	Deliveries Deliveries
+	// Outbox, when set, keeps each accepted delivery until it has been
+	// handled and deduplicates redeliveries instead of Deliveries: a
+	// delivery is answered 202 only once it is saved, and events a
+	// stopped receiver left unhandled are claimed and handled on Start and
+	// every OutboxPoll. Nil keeps accepted events in memory only.
+	Outbox Outbox
+	// OutboxLease is how long this receiver holds an event it saved or
+	// claimed before another may claim it (DefaultOutboxLease when 0). It
+	// must exceed HandlerTimeout, and should exceed the time an event can
+	// wait in the queue, or another receiver may handle it too.
+	OutboxLease time.Duration
+	// OutboxPoll is how often pending events are claimed
+	// (DefaultOutboxPoll when 0).
+	OutboxPoll time.Duration
+	// OutboxOwner names this receiver in the outbox's leases; a random id
+	// when "". Receivers sharing an outbox need distinct owners.
+	OutboxOwner string
 	// Handler receives accepted events. Required.
 	Handler EventHandler
 	// Logger defaults to slog.Default().
@@ -194,7 +243,8 @@ type WebhookConfig struct {
 	// HandlerTimeout bounds one HandleEvent call
 	// (DefaultWebhookHandlerTimeout when 0).
 	HandlerTimeout time.Duration
-	// Now is the clock passed to Deliveries; time.Now when nil.
+	// Now is the clock passed to Deliveries and Outbox; time.Now when
+	// nil.
 	Now func() time.Time
 }
 
@@ -210,8 +260,8 @@ func (c WebhookConfig) Validate() error {
 	if !ok {
 		errs = append(errs, errors.New("secrets: at least one webhook secret is required"))
 	}
-	if c.Deliveries == nil {
-		errs = append(errs, errors.New("deliveries: required"))
+	if c.Deliveries == nil && c.Outbox == nil {
+		errs = append(errs, errors.New("deliveries: required without an outbox"))
 	}
 	if c.Handler == nil {
 		errs = append(errs, errors.New("handler: required"))
@@ -227,6 +277,23 @@ func (c WebhookConfig) Validate() error {
 	}
 	if c.HandlerTimeout < 0 {
 		errs = append(errs, fmt.Errorf("handler_timeout: must not be negative, got %s", c.HandlerTimeout))
+	}
+	if c.OutboxPoll < 0 {
+		errs = append(errs, fmt.Errorf("outbox_poll: must not be negative, got %s", c.OutboxPoll))
+	}
+	if c.OutboxLease < 0 {
+		errs = append(errs, fmt.Errorf("outbox_lease: must not be negative, got %s", c.OutboxLease))
+	} else if c.Outbox != nil {
+		lease, timeout := c.OutboxLease, c.HandlerTimeout
+		if lease == 0 {
+			lease = DefaultOutboxLease
+		}
+		if timeout == 0 {
+			timeout = DefaultWebhookHandlerTimeout
+		}
+		if lease <= timeout {
+			errs = append(errs, fmt.Errorf("outbox_lease: %s must exceed the handler timeout %s", lease, timeout))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -250,9 +317,16 @@ type WebhookStats struct {
 	// Enqueued counts events accepted into the queue (202).
 	Enqueued uint64
 	// Dropped counts events refused with 503 (queue full, delivery store
-	// failing, receiver not running) and accepted events abandoned when
-	// shutdown ran out of time.
+	// or outbox failing, receiver not running) and accepted events
+	// abandoned when shutdown ran out of time (with an Outbox, they are
+	// claimed again later).
 	Dropped uint64
+	// Recovered counts events claimed from the Outbox and queued: left
+	// unhandled by a stopped receiver, or failed and retried. They are
+	// not requests.
+	Recovered uint64
+	// OutboxErrors counts failed Outbox claims and finishes.
+	OutboxErrors uint64
 	// Dispatched counts events handed to the EventHandler.
 	Dispatched uint64
 	// Failed counts EventHandler calls that returned an error or panicked.
@@ -277,6 +351,11 @@ type WebhookHandler struct {
 	handlerTimeout time.Duration
 	now            func() time.Time
 
+	outbox Outbox // nil: deliveries only
+	owner  string
+	lease  time.Duration
+	poll   time.Duration
+
 	queue chan webhookJob
 	slots chan struct{} // one token per accepted event not yet taken by a worker
 
@@ -293,10 +372,14 @@ type WebhookHandler struct {
 
 	received, unauthorized, invalid, ignored, duplicates atomic.Uint64
 	enqueued, dropped, dispatched, failed                atomic.Uint64
+	recovered, outboxErrors                              atomic.Uint64
 }
 
 type webhookJob struct {
 	ev Event
+	// saved is true when ev is in the outbox, to be finished once
+	// handled.
+	saved bool
 }
 
 // NewWebhookHandler builds a receiver from cfg, filling defaults.
@@ -312,6 +395,10 @@ func NewWebhookHandler(cfg WebhookConfig) (*WebhookHandler, error) {
 		workers:        cfg.Workers,
 		handlerTimeout: cfg.HandlerTimeout,
 		now:            cfg.Now,
+		outbox:         cfg.Outbox,
+		owner:          cfg.OutboxOwner,
+		lease:          cfg.OutboxLease,
+		poll:           cfg.OutboxPoll,
 		stopping:       make(chan struct{}),
 		done:           make(chan struct{}),
 	}
@@ -336,6 +423,17 @@ func NewWebhookHandler(cfg WebhookConfig) (*WebhookHandler, error) {
 	if h.now == nil {
 		h.now = time.Now
 	}
+	if h.lease == 0 {
+		h.lease = DefaultOutboxLease
+	}
+	if h.poll == 0 {
+		h.poll = DefaultOutboxPoll
+	}
+	if h.owner == "" {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		h.owner = "medic-" + hex.EncodeToString(b[:])
+	}
 	size := cfg.QueueSize
 	if size == 0 {
 		size = DefaultWebhookQueueSize
@@ -347,8 +445,9 @@ func NewWebhookHandler(cfg WebhookConfig) (*WebhookHandler, error) {
 }
 
 // Start starts the workers and begins accepting deliveries. It returns at
-// once; the workers run until Shutdown. ctx is not kept. Starting twice, or
-// after Shutdown, is an error.
+// once; the workers run until Shutdown. With an Outbox, a goroutine claims
+// pending events at once and then every OutboxPoll, until Shutdown. ctx is
+// not kept. Starting twice, or after Shutdown, is an error.
 func (h *WebhookHandler) Start(_ context.Context) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -365,11 +464,79 @@ func (h *WebhookHandler) Start(_ context.Context) error {
 			h.work()
 		}()
 	}
+	if h.outbox != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h.claimLoop()
+		}()
+	}
 	go func() {
 		wg.Wait()
 		close(h.done)
 	}()
 	return nil
+}
+
+// claimLoop claims pending outbox events until Shutdown.
+func (h *WebhookHandler) claimLoop() {
+	t := time.NewTicker(h.poll)
+	defer t.Stop()
+	for {
+		h.claim()
+		select {
+		case <-t.C:
+		case <-h.stopping:
+			return
+		}
+	}
+}
+
+// claim claims as many pending outbox events as the queue has room for
+// and queues them. Events it cannot queue stay claimed until their lease
+// ends; events whose payload no longer parses are given up.
+func (h *WebhookHandler) claim() {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	room := cap(h.slots) - len(h.slots)
+	if !h.accepting || room == 0 {
+		return
+	}
+	evs, err := h.outbox.ClaimEvents(h.ctx, h.owner, h.now(), h.lease, room)
+	if err != nil {
+		h.outboxErrors.Add(1)
+		h.logger.Error("claim github webhook events", "error", err)
+		return
+	}
+	for _, saved := range evs {
+		log := h.logger.With(logKeyDelivery, saved.DeliveryID, logKeyEvent, saved.Type)
+		ev, err := parseEvent(saved.Type, saved.Payload)
+		if err != nil {
+			h.finish(log, saved.DeliveryID, forge.Permanent(fmt.Errorf("parse saved %s payload: %w", saved.Type, err)))
+			continue
+		}
+		ev.DeliveryID = saved.DeliveryID
+		select {
+		case h.slots <- struct{}{}:
+		default:
+			// Another request took the room meanwhile.
+			log.Warn("github webhook queue full: claimed event left for its lease to end")
+			continue
+		}
+		h.queue <- webhookJob{ev: ev, saved: true}
+		h.recovered.Add(1)
+	}
+}
+
+// finish records in the outbox that an attempt at event id ended with
+// err.
+func (h *WebhookHandler) finish(log *slog.Logger, id string, err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(h.ctx), 30*time.Second)
+	defer cancel()
+	if ferr := h.outbox.FinishEvent(ctx, id, h.now(), err); ferr != nil {
+		h.outboxErrors.Add(1)
+		log.Error("finish github webhook event: it will be handled again once its lease ends", "error", ferr)
+	}
 }
 
 // Shutdown stops accepting deliveries (they are answered 503, and GitHub
@@ -426,14 +593,14 @@ func (h *WebhookHandler) work() {
 		select {
 		case j := <-h.queue:
 			<-h.slots
-			h.dispatch(j.ev)
+			h.dispatch(j)
 		case <-h.stopping:
 			// No event is accepted any more: drain what is queued.
 			for {
 				select {
 				case j := <-h.queue:
 					<-h.slots
-					h.dispatch(j.ev)
+					h.dispatch(j)
 				default:
 					return
 				}
@@ -442,7 +609,8 @@ func (h *WebhookHandler) work() {
 	}
 }
 
-func (h *WebhookHandler) dispatch(ev Event) {
+func (h *WebhookHandler) dispatch(j webhookJob) {
+	ev := j.ev
 	log := h.logger.With(logKeyDelivery, ev.DeliveryID, logKeyEvent, ev.Type, logKeyAction, ev.Action)
 	if h.ctx.Err() != nil {
 		h.dropped.Add(1)
@@ -464,6 +632,14 @@ func (h *WebhookHandler) dispatch(ev Event) {
 		h.failed.Add(1)
 		log.Error("handle github webhook event", logKeyRepo, ev.Repo.String(), "error", err)
 	}
+	if j.saved {
+		if h.ctx.Err() != nil {
+			// Shutdown ran out of time and cancelled the handler: not an
+			// attempt. The event stays leased, to be claimed again.
+			return
+		}
+		h.finish(log, ev.DeliveryID, err)
+	}
 }
 
 // Stats returns the receiver's counters.
@@ -478,6 +654,8 @@ func (h *WebhookHandler) Stats() WebhookStats {
 		Dropped:      h.dropped.Load(),
 		Dispatched:   h.dispatched.Load(),
 		Failed:       h.failed.Load(),
+		Recovered:    h.recovered.Load(),
+		OutboxErrors: h.outboxErrors.Load(),
 		Queued:       len(h.queue),
 	}
 }
@@ -487,9 +665,9 @@ func (h *WebhookHandler) Stats() WebhookStats {
 // (nothing else is looked at); 400 without the event or delivery header;
 // 200 for ping; 202 for an event medic does not handle; 400 for a payload
 // go-github cannot parse; 503 when the queue is full, the receiver is not
-// running or the delivery store fails (nothing remembered, so GitHub's
-// redelivery works); 200 for a delivery already accepted; 202 once the
-// event is queued.
+// running or the delivery store or outbox fails (nothing remembered, so
+// GitHub's redelivery works); 200 for a delivery already accepted; 202
+// once the event is queued (and, with an Outbox, saved).
 func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.received.Add(1)
 	if r.Method != http.MethodPost {
@@ -534,7 +712,7 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ev, err = parseEvent(eventType, payload)
 		if err == nil {
 			ev.DeliveryID = deliveryID
-			h.accept(w, r.Context(), log, ev)
+			h.accept(w, r.Context(), log, ev, payload)
 			return
 		}
 	}
@@ -544,9 +722,10 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // accept reserves a place in the queue before the delivery is marked as
-// seen, so a delivery is remembered only once it is sure to be handled: a
-// full queue or a failing store answers 503 and remembers nothing.
-func (h *WebhookHandler) accept(w http.ResponseWriter, ctx context.Context, log *slog.Logger, ev Event) {
+// seen (or saved in the outbox, leased to this receiver), so a delivery is
+// remembered only once it is sure to be handled: a full queue or a failing
+// store answers 503 and remembers nothing.
+func (h *WebhookHandler) accept(w http.ResponseWriter, ctx context.Context, log *slog.Logger, ev Event, payload []byte) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if !h.accepting {
@@ -562,7 +741,19 @@ func (h *WebhookHandler) accept(w http.ResponseWriter, ctx context.Context, log 
 		http.Error(w, "queue full; redeliver later", http.StatusServiceUnavailable)
 		return
 	}
-	first, err := h.deliveries.FirstDelivery(ctx, ev.DeliveryID, h.now())
+	var (
+		first bool
+		err   error
+	)
+	if h.outbox != nil {
+		now := h.now()
+		first, err = h.outbox.SaveEvent(ctx, forge.WebhookEvent{
+			DeliveryID: ev.DeliveryID, Type: ev.Type, Payload: payload, ReceivedAt: now,
+			ClaimedBy: h.owner, ClaimedUntil: now.Add(h.lease),
+		})
+	} else {
+		first, err = h.deliveries.FirstDelivery(ctx, ev.DeliveryID, h.now())
+	}
 	if err != nil || !first {
 		<-h.slots
 		if err != nil {
@@ -576,7 +767,7 @@ func (h *WebhookHandler) accept(w http.ResponseWriter, ctx context.Context, log 
 		return
 	}
 	// Never blocks: this request holds one of the queue's slots.
-	h.queue <- webhookJob{ev: ev}
+	h.queue <- webhookJob{ev: ev, saved: h.outbox != nil}
 	h.enqueued.Add(1)
 	webhookReply(w, http.StatusAccepted, "accepted")
 }
