@@ -155,6 +155,9 @@ func (a *App) Start(ctx context.Context) error {
 		return errors.Join(fmt.Errorf("start otlp receiver: %w", err), a.Shutdown(ctx))
 	}
 	if a.github != nil {
+		if err := a.github.startRetention(); err != nil {
+			return errors.Join(err, a.Shutdown(ctx))
+		}
 		if err := a.github.webhook.Start(ctx); err != nil {
 			return errors.Join(fmt.Errorf("start github webhooks: %w", err), a.Shutdown(ctx))
 		}
@@ -188,7 +191,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 			errs = append(errs, a.httpSrv.Shutdown(ctx))
 		}
 		if a.github != nil {
-			errs = append(errs, a.github.webhook.Shutdown(ctx), a.github.close())
+			errs = append(errs, a.github.webhook.Shutdown(ctx), a.github.stopRetention(ctx), a.github.close())
 		}
 		if a.engine != nil {
 			errs = append(errs, a.engine.Shutdown(ctx))

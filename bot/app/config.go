@@ -80,6 +80,9 @@ func (c Config) Validate() error {
 	if err := c.Detect.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("detect: %w", err))
 	}
+	if err := c.Store.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := c.GitHub.Validate(); err != nil {
 		errs = append(errs, err)
 	}

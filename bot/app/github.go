@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"time"
+
+	"github.com/robfig/cron/v3"
 
 	"github.com/medic-bot/medic/bot/forge"
 	ghforge "github.com/medic-bot/medic/bot/forge/github"
@@ -18,6 +22,18 @@ type StoreConfig struct {
 	// accepted webhook events in memory only: fine for a trial, lost on
 	// restart.
 	DSN string `yaml:"dsn"`
+	// Retention is how long handled webhook events and delivery ids are
+	// kept (a redelivery older than this is handled again); default 7
+	// days. Forgetting runs at start and hourly.
+	Retention time.Duration `yaml:"retention"`
+}
+
+// Validate reports a retention too short to catch GitHub's redeliveries.
+func (c StoreConfig) Validate() error {
+	if c.Retention != 0 && c.Retention < time.Hour {
+		return fmt.Errorf("store.retention %s: keep deliveries at least an hour", c.Retention)
+	}
+	return nil
 }
 
 // githubStage is the GitHub App: the forge, its webhook receiver and the
@@ -27,6 +43,10 @@ type githubStage struct {
 	forge   *ghforge.Forge
 	webhook *ghforge.WebhookHandler
 	store   store.Store
+	cron    *cron.Cron
+	now     func() time.Time
+	keep    time.Duration
+	logger  *slog.Logger
 }
 
 // newGitHub builds the GitHub stage when an App is configured; nil when
@@ -44,7 +64,15 @@ func (a *App) newGitHub(ctx context.Context, opt Options) (*githubStage, error) 
 	if err != nil {
 		return nil, err
 	}
-	st := &githubStage{app: ghApp}
+	keep := a.cfg.Store.Retention
+	if keep == 0 {
+		keep = 7 * 24 * time.Hour
+	}
+	now := opt.Now
+	if now == nil {
+		now = time.Now
+	}
+	st := &githubStage{app: ghApp, now: now, keep: keep, logger: a.logger.With("component", "store")}
 	var (
 		records    forge.Records
 		deliveries ghforge.Deliveries
@@ -82,6 +110,47 @@ func (s *githubStage) close() error {
 		return s.store.Close()
 	}
 	return nil
+}
+
+// startRetention forgets old delivery ids and handled events now and then
+// hourly (robfig/cron); stopRetention waits for a running pass.
+func (s *githubStage) startRetention() error {
+	if s.store == nil {
+		return nil
+	}
+	s.forget(context.Background())
+	s.cron = cron.New()
+	if _, err := s.cron.AddFunc("@hourly", func() { s.forget(context.Background()) }); err != nil {
+		return fmt.Errorf("schedule store retention: %w", err)
+	}
+	s.cron.Start()
+	return nil
+}
+
+func (s *githubStage) stopRetention(ctx context.Context) error {
+	if s.cron == nil {
+		return nil
+	}
+	select {
+	case <-s.cron.Stop().Done():
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stop store retention: %w", ctx.Err())
+	}
+}
+
+// forget deletes what is older than the retention.
+func (s *githubStage) forget(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	before := s.now().Add(-s.keep)
+	d, err1 := s.store.ForgetDeliveries(ctx, before)
+	e, err2 := s.store.ForgetEvents(ctx, before)
+	if err := errors.Join(err1, err2); err != nil {
+		s.logger.Warn("store retention failed", "error", err)
+		return
+	}
+	s.logger.Debug("store retention", "deliveries", d, "events", e, "before", before)
 }
 
 func (a *App) registerGitHubMetrics(st *githubStage) {
