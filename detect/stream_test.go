@@ -2,6 +2,7 @@ package detect
 
 import (
 	"math"
+	"slices"
 	"testing"
 	"time"
 )
@@ -87,21 +88,9 @@ func TestStreamCausal(t *testing.T) {
 			w.Push(streamT(i), v[i])
 		}
 	}
-	if got := streamRun(t, base, 450); !equalFloats(got, want) {
+	if got := streamRun(t, base, 450); !slices.Equal(got, want) {
 		t.Fatal("two runs of the same series differ")
 	}
-}
-
-func equalFloats(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestStreamFreshPerSeries(t *testing.T) {
@@ -116,7 +105,7 @@ func TestStreamFreshPerSeries(t *testing.T) {
 		s.Push(streamT(i), v)
 	}
 	got := streamRun(t, b, 300)
-	if !equalFloats(got, want) {
+	if !slices.Equal(got, want) {
 		t.Fatal("a fresh stream scored differently after another stream ran")
 	}
 }

@@ -132,18 +132,6 @@ func lines(b []byte) []string {
 	return out
 }
 
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func write(out *bytes.Buffer, ls []string) {
 	for _, l := range ls {
 		out.WriteString(l)

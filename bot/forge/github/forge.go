@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -389,7 +390,7 @@ func (f *Forge) checkRun(ctx context.Context, c *gh.Client, r forge.Request, hea
 	if r.Decision.Automerge {
 		conclusion, title = "success", "Policy: medic may merge this change on its own"
 	}
-	if hasLabel(r.Decision.Labels, policy.LabelPolicyError) {
+	if slices.Contains(r.Decision.Labels, policy.LabelPolicyError) {
 		conclusion, title = "failure", "Policy: could not be evaluated (failed closed)"
 	}
 	var sb strings.Builder
@@ -425,15 +426,6 @@ func checkActions(automerge bool) []*gh.CheckRunAction {
 		acts = append(acts, &gh.CheckRunAction{Label: "Retry merge", Description: "Try the merge again", Identifier: VerbRetry})
 	}
 	return acts
-}
-
-func hasLabel(labels []string, l string) bool {
-	for _, x := range labels {
-		if x == l {
-			return true
-		}
-	}
-	return false
 }
 
 // remember stores pr in Records when the forge has them.

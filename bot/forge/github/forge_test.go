@@ -3,6 +3,7 @@ package github
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -132,11 +133,11 @@ func TestProposeLabelsReviewersAndCheckRun(t *testing.T) {
 		t.Fatal("the double has no pull request")
 	}
 	for _, l := range []string{"medic", "healing", "medic/automerge"} {
-		if !contains(got.Labels, l) {
+		if !slices.Contains(got.Labels, l) {
 			t.Errorf("labels %v lack %q", got.Labels, l)
 		}
 	}
-	if !contains(got.RequestedReviewers, "sre-oncall") {
+	if !slices.Contains(got.RequestedReviewers, "sre-oncall") {
 		t.Errorf("reviewers %v lack sre-oncall", got.RequestedReviewers)
 	}
 	if !strings.Contains(got.Body, "<!-- medic:incident=inc-7") || !strings.Contains(got.Body, "xychart-beta") {
@@ -154,15 +155,6 @@ func TestProposeLabelsReviewersAndCheckRun(t *testing.T) {
 	if errs := h.api.Errors(); len(errs) > 0 {
 		t.Errorf("the double found invalid traffic: %v", errs)
 	}
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func TestInvalidRepoConfigRefusesAndIsReported(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -109,7 +110,7 @@ func (s revertSetup) checkRevertPR(t *testing.T, rev forge.PullRequest) {
 	if !ok || got.State != "open" || got.Merged {
 		t.Fatalf("the double's revert pull request: %+v", got)
 	}
-	if !contains(got.Labels, LabelRevert) {
+	if !slices.Contains(got.Labels, LabelRevert) {
 		t.Errorf("labels %v lack %s", got.Labels, LabelRevert)
 	}
 	for _, want := range []string{"revert #" + strconv.Itoa(s.merged.Number), "/medic revert"} {

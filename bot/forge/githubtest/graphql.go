@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -539,7 +540,7 @@ func (v *gqlValidator) value(val *ast.Value, typ, where string) {
 		ok = val.Kind == ast.BooleanValue
 	default:
 		if enum, isEnum := enumValues[named]; isEnum {
-			ok = val.Kind == ast.EnumValue && contains(enum, val.Raw)
+			ok = val.Kind == ast.EnumValue && slices.Contains(enum, val.Raw)
 		}
 	}
 	if val.Kind == ast.NullValue {
@@ -548,15 +549,6 @@ func (v *gqlValidator) value(val *ast.Value, typ, where string) {
 	if !ok {
 		v.fail(val.Position, "Argument '%s' has an invalid value (%s). Expected type '%s'.", where, val.String(), typ)
 	}
-}
-
-func contains(l []string, s string) bool {
-	for _, e := range l {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
 
 // checkVariable checks a declared variable's JSON value against its
@@ -631,7 +623,7 @@ func checkJSON(val any, typ string) string {
 		}
 	default:
 		if enum, ok := enumValues[named]; ok {
-			if s, ok := val.(string); ok && contains(enum, s) {
+			if s, ok := val.(string); ok && slices.Contains(enum, s) {
 				return ""
 			}
 			return fmt.Sprintf("Expected %q to be one of: %s", fmt.Sprint(val), strings.Join(enum, ", "))
