@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/medic-bot/medic/patchers/render"
 )
 
 // valuesFile is a values file parsed to yaml.v3 nodes. Edits are made in
@@ -44,19 +46,6 @@ func parseValuesFile(name string, src []byte) (*valuesFile, error) {
 	return vf, nil
 }
 
-// mapGet returns the value node of key in mapping m.
-func mapGet(m *yaml.Node, key string) (k, v *yaml.Node) {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil, nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i], m.Content[i+1]
-		}
-	}
-	return nil, nil
-}
-
 // selector parses a path segment "[name=X]": the item of a list of
 // mappings whose name is X.
 func selector(k string) (string, bool) {
@@ -70,13 +59,13 @@ func selector(k string) (string, bool) {
 func child(n *yaml.Node, k string) (kn, v *yaml.Node) {
 	name, ok := selector(k)
 	if !ok {
-		return mapGet(n, k)
+		return render.MapEntry(n, k)
 	}
 	if n == nil || n.Kind != yaml.SequenceNode {
 		return nil, nil
 	}
 	for _, item := range n.Content {
-		if _, nv := mapGet(item, "name"); nv != nil && nv.Kind == yaml.ScalarNode && nv.Value == name {
+		if _, nv := render.MapEntry(item, "name"); nv != nil && nv.Kind == yaml.ScalarNode && nv.Value == name {
 			return nil, item
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/medic-bot/medic/patchers/render"
 )
 
 // chunk is one document of a file as text: the separator line before it
@@ -300,19 +302,6 @@ func (e *editor) insertAfterLine(starts []int, l int, text string) {
 	e.splice(at, at, text)
 }
 
-// lookup returns the key and value nodes of key in mapping m.
-func lookup(m *yaml.Node, key string) (k, v *yaml.Node) {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil, nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i], m.Content[i+1]
-		}
-	}
-	return nil, nil
-}
-
 // step is the document's indentation step: how much deeper a nested
 // mapping's keys sit than their parent key. 2 when nothing tells.
 func step(root *yaml.Node) int {
@@ -388,7 +377,7 @@ func reindent(s string, n int) string {
 func (e *editor) setPath(root, m *yaml.Node, path []string, value string, eq func(cur *yaml.Node) bool) (bool, error) {
 	st := step(root)
 	inFlow := m.Style&yaml.FlowStyle != 0
-	k, v := lookup(m, path[0])
+	k, v := render.MapEntry(m, path[0])
 	starts := e.lineStarts()
 	if k == nil {
 		switch {
@@ -458,7 +447,7 @@ func (e *editor) setPath(root, m *yaml.Node, path []string, value string, eq fun
 // when missing. seqOff is how far the dashes sit right of their key when
 // the sequence is new.
 func (e *editor) appendItem(root, m *yaml.Node, key string, item []string, seqOff int) error {
-	k, v := lookup(m, key)
+	k, v := render.MapEntry(m, key)
 	starts := e.lineStarts()
 	render := func(dash int) string {
 		var b strings.Builder
@@ -543,7 +532,7 @@ func stringText(s string) string {
 		!strings.ContainsAny(s, "\n\r\t\\\"") {
 		var n yaml.Node
 		if err := yaml.Unmarshal([]byte("v: "+s), &n); err == nil && len(n.Content) == 1 {
-			if _, v := lookup(n.Content[0], "v"); v != nil && v.Kind == yaml.ScalarNode && v.Tag == "!!str" && v.Value == s && v.Style == 0 {
+			if _, v := render.MapEntry(n.Content[0], "v"); v != nil && v.Kind == yaml.ScalarNode && v.Tag == "!!str" && v.Value == s && v.Style == 0 {
 				return s
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/medic-bot/medic/patchers"
+	"github.com/medic-bot/medic/patchers/render"
 )
 
 // ErrNotSupported is wrapped for intents that need the repository's git
@@ -147,7 +148,7 @@ func defaultNamespace(p string) string {
 
 func scalar(n *yaml.Node, keys ...string) string {
 	for _, k := range keys {
-		_, n = lookup(n, k)
+		_, n = render.MapEntry(n, k)
 		if n == nil {
 			return ""
 		}
@@ -339,9 +340,9 @@ var podSpec = []string{"spec", "template", "spec"}
 func container(root *yaml.Node, name string) (*yaml.Node, int, error) {
 	n := root
 	for _, k := range podSpec {
-		_, n = lookup(n, k)
+		_, n = render.MapEntry(n, k)
 	}
-	ck, cs := lookup(n, "containers")
+	ck, cs := render.MapEntry(n, "containers")
 	if cs == nil || cs.Kind != yaml.SequenceNode || len(cs.Content) == 0 {
 		return nil, 0, fmt.Errorf("%w: no spec.template.spec.containers", patchers.ErrNotFound)
 	}
@@ -473,7 +474,7 @@ func buildPlan(in patchers.Intent, target *doc, docs []*doc) (*plan, error) {
 		r := *p.Replicas
 		v := strconv.Itoa(int(r))
 		pl.edits = append(pl.edits, edit{field: "replicas", value: v, apply: func(e *editor, root *yaml.Node) (bool, error) {
-			_, spec := lookup(root, "spec")
+			_, spec := render.MapEntry(root, "spec")
 			if spec == nil {
 				return false, errors.New("no spec")
 			}
@@ -497,13 +498,13 @@ func buildPlan(in patchers.Intent, target *doc, docs []*doc) (*plan, error) {
 			if err != nil {
 				return false, err
 			}
-			_, env := lookup(c, "env")
+			_, env := render.MapEntry(c, "env")
 			if env != nil && env.Kind == yaml.SequenceNode {
 				for _, item := range env.Content {
 					if scalar(item, "name") != p.Name {
 						continue
 					}
-					if _, vf := lookup(item, "valueFrom"); vf != nil {
+					if _, vf := render.MapEntry(item, "valueFrom"); vf != nil {
 						return false, fmt.Errorf("line %d: env %s is set with valueFrom; refusing to replace it", item.Line, p.Name)
 					}
 					return e.setPath(root, item, []string{"value"}, stringText(val), stringEq(val))
@@ -550,7 +551,7 @@ func buildPlan(in patchers.Intent, target *doc, docs []*doc) (*plan, error) {
 			name, want := f.name, *f.v
 			v := strconv.Itoa(int(want))
 			pl.hedits = append(pl.hedits, edit{field: name, value: v, apply: func(e *editor, root *yaml.Node) (bool, error) {
-				_, spec := lookup(root, "spec")
+				_, spec := render.MapEntry(root, "spec")
 				if spec == nil {
 					return false, errors.New("no spec")
 				}
@@ -574,18 +575,18 @@ func buildPlan(in patchers.Intent, target *doc, docs []*doc) (*plan, error) {
 // autoscaling/v1, the Resource cpu metric of autoscaling/v2.
 func setCPUTarget(e *editor, root *yaml.Node, want int32) (bool, error) {
 	v := strconv.Itoa(int(want))
-	_, spec := lookup(root, "spec")
+	_, spec := render.MapEntry(root, "spec")
 	if spec == nil {
 		return false, errors.New("no spec")
 	}
 	if scalar(root, "apiVersion") == "autoscaling/v1" {
 		return e.setPath(root, spec, []string{"targetCPUUtilizationPercentage"}, v, intEq(want))
 	}
-	mk, metrics := lookup(spec, "metrics")
+	mk, metrics := render.MapEntry(spec, "metrics")
 	if metrics != nil && metrics.Kind == yaml.SequenceNode {
 		for _, m := range metrics.Content {
 			if scalar(m, "type") == "Resource" && scalar(m, "resource", "name") == "cpu" {
-				_, res := lookup(m, "resource")
+				_, res := render.MapEntry(m, "resource")
 				return e.setPath(root, res, []string{"target", "averageUtilization"}, v, intEq(want))
 			}
 		}

@@ -309,17 +309,24 @@ func encodeNode(node *yaml.Node) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// child returns the value of key in mapping m, or nil.
-func child(m *yaml.Node, key string) *yaml.Node {
+// MapEntry returns the key and value nodes of key in mapping m; both nil
+// when m is not a mapping or has no such key.
+func MapEntry(m *yaml.Node, key string) (k, v *yaml.Node) {
 	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
+		return nil, nil
 	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if m.Content[i].Value == key {
-			return m.Content[i+1]
+			return m.Content[i], m.Content[i+1]
 		}
 	}
-	return nil
+	return nil, nil
+}
+
+// child returns the value of key in mapping m, or nil.
+func child(m *yaml.Node, key string) *yaml.Node {
+	_, v := MapEntry(m, key)
+	return v
 }
 
 // scalar returns the scalar value of key in mapping m, or "".
