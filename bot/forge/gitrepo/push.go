@@ -12,7 +12,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
 	"github.com/go-git/go-git/v5/plumbing/revlist"
 	"github.com/go-git/go-git/v5/plumbing/transport"
-	"github.com/go-git/go-git/v5/plumbing/transport/client"
 
 	"github.com/medic-bot/medic/bot/forge"
 )
@@ -167,24 +166,7 @@ func (r *Repo) DeleteBranch(ctx context.Context, auth Auth, branch string) error
 
 // receivePack opens a receive-pack session and reads the server's refs.
 func (r *Repo) receivePack(ctx context.Context, auth Auth) (transport.ReceivePackSession, *packp.AdvRefs, error) {
-	ep, err := transport.NewEndpoint(r.url)
-	if err != nil {
-		return nil, nil, err
-	}
-	cl, err := client.NewClient(ep)
-	if err != nil {
-		return nil, nil, err
-	}
-	sess, err := cl.NewReceivePackSession(ep, auth.method())
-	if err != nil {
-		return nil, nil, err
-	}
-	ar, err := sess.AdvertisedReferencesContext(ctx)
-	if err != nil {
-		sess.Close()
-		return nil, nil, err
-	}
-	return sess, ar, nil
+	return openSession(ctx, r.url, auth, transport.Transport.NewReceivePackSession)
 }
 
 // advertised is name's value in the server's advertisement, or the zero

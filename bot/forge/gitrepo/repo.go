@@ -133,27 +133,41 @@ func (r *Repo) FetchCommit(ctx context.Context, auth Auth, sha string) error {
 	return nil
 }
 
-// uploadPack opens an upload-pack (fetch) session and reads the server's
-// refs.
-func (r *Repo) uploadPack(ctx context.Context, auth Auth) (transport.UploadPackSession, *packp.AdvRefs, error) {
-	ep, err := transport.NewEndpoint(r.url)
+// session is what upload-pack and receive-pack sessions share.
+type session interface {
+	AdvertisedReferencesContext(context.Context) (*packp.AdvRefs, error)
+	Close() error
+}
+
+// openSession opens a session of the kind open makes with the remote's
+// transport client and reads the server's refs.
+func openSession[S session](ctx context.Context, url string, auth Auth,
+	open func(transport.Transport, *transport.Endpoint, transport.AuthMethod) (S, error)) (S, *packp.AdvRefs, error) {
+	var zero S
+	ep, err := transport.NewEndpoint(url)
 	if err != nil {
-		return nil, nil, err
+		return zero, nil, err
 	}
 	cl, err := client.NewClient(ep)
 	if err != nil {
-		return nil, nil, err
+		return zero, nil, err
 	}
-	sess, err := cl.NewUploadPackSession(ep, auth.method())
+	sess, err := open(cl, ep, auth.method())
 	if err != nil {
-		return nil, nil, err
+		return zero, nil, err
 	}
 	ar, err := sess.AdvertisedReferencesContext(ctx)
 	if err != nil {
 		sess.Close()
-		return nil, nil, err
+		return zero, nil, err
 	}
 	return sess, ar, nil
+}
+
+// uploadPack opens an upload-pack (fetch) session and reads the server's
+// refs.
+func (r *Repo) uploadPack(ctx context.Context, auth Auth) (transport.UploadPackSession, *packp.AdvRefs, error) {
+	return openSession(ctx, r.url, auth, transport.Transport.NewUploadPackSession)
 }
 
 // fetchShallow fetches commit want with depth 1 unless the clone has it.
