@@ -45,9 +45,9 @@ import (
 //     has ever shown, by more than 1% of the span between them, is at
 //     least as unlikely as a record of a stream of its age (one in n/2
 //     points for n points so far), half a decade more for every tenth of
-//     the span and 1.5 decades for every σ it breaks the record by. The calibrated tail
-//     learns how often surprises of a size come; it cannot tell that one
-//     of them went where the stream has never been.
+//     the span and 1.5 decades for every σ it breaks the record by. The
+//     calibrated tail learns how often surprises of a size come; it cannot
+//     tell that one of them went where the stream has never been.
 //  5. Week-long memory. Once a stream has been seen for a full week, its
 //     week-long level (an EW level with a one-week half-life, plus the
 //     mean offset of its first week) and the mean absolute deviation of
@@ -208,6 +208,10 @@ const (
 	recordMin   = 0.01
 	recordSpan  = 5.0
 	recordSigma = 1.5
+	// floorCap bounds a range floor (Stream's, from the series' min and
+	// max) to this many long-run σ: one wild outlier elsewhere in a file
+	// must not set the scale for every other point of it.
+	floorCap = 10.0
 )
 
 // scoreParams is ScoreConfig turned into per-point constants.
@@ -388,7 +392,11 @@ func (p *scoreParams) update(st *scoreState, t int64, v float64) scoreStep {
 	// The fast scale forgets within a few dozen points; a series that
 	// moves only now and then (an error ratio of sampled spans) would
 	// have none left when it moves. The long scale remembers.
-	sigF := math.Max(scoreScale(math.Max(float64(st.fastDev), longFloor*float64(st.longDev)), base), p.floor)
+	floor := p.floor
+	if floor > 0 && st.longDev > 0 {
+		floor = min(floor, floorCap*madToSigma*float64(st.longDev))
+	}
+	sigF := math.Max(scoreScale(math.Max(float64(st.fastDev), longFloor*float64(st.longDev)), base), floor)
 	r := v - base
 	zf := r / sigF
 	hub, clip := math.Inf(1), math.Inf(1)
@@ -438,7 +446,7 @@ func (p *scoreParams) update(st *scoreState, t int64, v float64) scoreStep {
 	// explains is no news, where that profile fits the stream at least
 	// about as well as the fast level does.
 	if seasW > 0 && st.seas.dev > 0 && !step.drift && step.spread == 0 && float64(st.seas.dev) < seasFit*float64(st.fastDev) {
-		zs := (v - st.seas.level - seasV) / math.Max(seasSigma*madToSigma*float64(st.seas.dev), p.floor)
+		zs := (v - st.seas.level - seasV) / math.Max(seasSigma*madToSigma*float64(st.seas.dev), floor)
 		if math.Abs(zs) < math.Abs(step.z) {
 			step.z += seasW * (math.Copysign(math.Abs(zs), step.z) - step.z)
 		}
@@ -592,7 +600,7 @@ func (s *Scorer) Reset() { s.st = scoreState{} }
 // ScoreDetector raises KindScore anomalies when a signal's streaming anomaly
 // score reaches the threshold: once per excursion, re-armed after the score
 // has stayed below half the warn level for ClearPoints points. Its state is
-// one fixed-size record (440 bytes) per signal ID.
+// one fixed-size record (112 bytes) per signal ID.
 type ScoreDetector struct {
 	p       scoreParams
 	include []string

@@ -355,7 +355,7 @@ func TestScoreScorerIsTheDetectorModel(t *testing.T) {
 	v[2500] += 30
 	got, _, _ := scoreRun(t, spikeConfig(), v)
 	if len(got) != 1 {
-		t.Fatalf("got %d anomalies", len(got))
+		t.Fatalf("got %d anomalies: %+v", len(got), got)
 	}
 	s := NewScorer(DefaultScoreConfig())
 	for i, x := range v {

@@ -23,6 +23,10 @@ import (
 //   - Inside an excursion a row scores 0 unless its score beats the
 //     excursion's highest so far by half: one excursion is reported
 //     once, on its first row, and again only as it grows clearly worse.
+//   - With the series' range known, σ is at least streamFloor of it, but
+//     never more than 10 long-run σ of the series: a series that sits on
+//     a few values has no usable σ of its own, yet one wild outlier
+//     elsewhere in the file must not mute the rest of it.
 //
 // So any threshold flags an excursion on the first row that reaches it and
 // stays quiet for the rest of it, as the detector raises once per

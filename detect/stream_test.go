@@ -243,7 +243,7 @@ func TestStreamWeeklyPatternLearned(t *testing.T) {
 	}
 	odd := 4*week + start + 700
 	for i := odd; i < odd+6; i++ {
-		v[i] += 60
+		v[i] += 100
 	}
 	// No range known: the jump would otherwise widen the floor under σ.
 	st := NewStream(DefaultScoreConfig(), 750, math.NaN(), math.NaN())
@@ -289,5 +289,29 @@ func TestStreamSeasonalWaitsAWeek(t *testing.T) {
 		if sb := b.Push(streamT(i), x); sa != sb {
 			t.Fatalf("row %d: %v with a profile, %v without, in the first week", i, sb, sa)
 		}
+	}
+}
+
+// One wild outlier widens the series' range (NAB hands a detector the
+// file's min and max, outliers to come included), and so the range floor
+// under σ; the floor is capped at 10 long-run σ so that the rest of the
+// series is still read at its own scale: a burst of 100σ before the outlier
+// (the second of its size, so not a record) is flagged as it is in the same
+// series without the outlier.
+func TestStreamRangeFloorCappedByOutlier(t *testing.T) {
+	v := noise(31, 4000, 100, 1)
+	for _, at := range []int{300, 3000} { // the first while it learns: the second is no record
+		for i := at; i < at+5; i++ {
+			v[i] += 100
+		}
+	}
+	clean := streamFlagged(streamRun(t, v, 750), streamThreshold)
+	v[3500] += 5000 // the range is now 50 times the burst, 0.07 of it 3.5 times
+	got := streamFlagged(streamRun(t, v, 750), streamThreshold)
+	if !slices.Contains(clean, 3000) {
+		t.Fatalf("rows at warn %v without the outlier, want the burst's first row 3000", clean)
+	}
+	if !slices.Contains(got, 3000) {
+		t.Errorf("rows at warn %v with an outlier at row 3500, want the burst's first row 3000 still flagged", got)
 	}
 }
