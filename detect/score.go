@@ -24,7 +24,11 @@ import (
 //     The log of the fast scale over the long one, in units of its own EW
 //     mean absolute value (at least 0.1), is a third z: a series whose
 //     noise grew or died away (a disk that stopped writing, traffic gone
-//     erratic) changed even where its level did not.
+//     erratic) changed even where its level did not. The long scale it
+//     compares with takes in a residual only up to 30 of its σ once
+//     settled: a glitch of hundreds of σ must not make the ordinary noise
+//     after it look as if it had died away for as long as the long
+//     memory lasts (holding the excursion open, and the signal muted).
 //  2. Surprise. The larger |z| of the two is turned into S = -log10 of its
 //     two-sided Gaussian tail probability (a point with S = 6 would happen
 //     once in a million points if the residuals were Gaussian), growing
@@ -211,7 +215,8 @@ const (
 	// stream's extremes is as unlikely as a record of the stream's age
 	// (one in n points), and recordSpan decades more per span and
 	// recordSigma decades per σ that it breaks the record by.
-	spreadMin   = 0.1 // the least scale of the log spread ratio
+	spreadMin   = 0.1  // the least scale of the log spread ratio
+	spreadClip  = 30.0 // once settled, the spread's long scale takes in a residual up to this many of its σ
 	recordMin   = 0.01
 	recordSpan  = 5.0
 	recordSigma = 1.5
@@ -283,13 +288,15 @@ type scoreState struct {
 	tailM1   float32 // mean excess of S over surpriseS0 at those starts
 	tailM2   float32 // mean squared excess
 	hi, lo   float32 // the highest and lowest values seen: the stream's records
-	spread   float32 // EW mean absolute log of fastDev/longDev
+	spread   float32 // EW mean absolute log of fastDev/spreadDev
 
 	n     uint16 // points seen, saturating
 	runs  uint16 // runs of exceedances learned from, saturating
 	flags uint8  // scoreAlerting, scoreExceeding
 	below uint8  // alerting: consecutive points below warn/2; otherwise: points of the excursion so far
 	peak  uint8  // the highest score of the excursion so far, in 255ths (fits the padding)
+
+	spreadDev float32 // longDev taking in residuals up to spreadClip σ: what the spread compares with (fits the padding)
 
 	seas seasonal // the hour-of-week memory
 }
@@ -418,10 +425,23 @@ func (p *scoreParams) update(st *scoreState, t int64, v float64) scoreStep {
 	// while the model warmed up) must be able to learn the first moves,
 	// and its long memory bounds what one excursion can teach it.
 	st.longDev += float32(scoreGap(scoreWarm(p.aDriftDev, n), p.lDriftDev, k) * (math.Abs(r) - float64(st.longDev)))
+	sr := math.Abs(r)
+	if settled && st.spreadDev > 0 {
+		sr = min(sr, spreadClip*madToSigma*float64(st.spreadDev))
+	}
+	st.spreadDev += float32(scoreGap(scoreWarm(p.aDriftDev, n), p.lDriftDev, k) * (sr - float64(st.spreadDev)))
 
-	// Slow horizon, kept as its distance from the fast level.
+	// Slow horizon, kept as its distance from the fast level. Once
+	// settled it follows the fast level, not the points: the fast level
+	// takes a glitch in only up to 3σ (Huber), while the points would
+	// pull the slow level by the glitch's full size and leave a drift
+	// that lasts as long as its memory.
 	slow := base - float64(st.drift)
-	slow += scoreGap(scoreWarm(p.aSlow, n), p.lSlow, k) * (v - slow)
+	if settled {
+		slow += scoreGap(scoreWarm(p.aSlow, n), p.lSlow, k) * (st.fast - slow)
+	} else {
+		slow += scoreGap(scoreWarm(p.aSlow, n), p.lSlow, k) * (v - slow)
+	}
 	d := st.fast - slow
 	sigD := math.Max(madToSigma*float64(st.driftDev), 0.1*sigF)
 	zd := d / sigD
@@ -436,8 +456,8 @@ func (p *scoreParams) update(st *scoreState, t int64, v float64) scoreStep {
 		step.baseline, step.sigma, step.z, step.drift = slow, sigD, zd, true
 	}
 	// Spread: the fast scale against the long one.
-	if st.fastDev > 0 && st.longDev > 0 {
-		ratio := float64(st.fastDev) / float64(st.longDev)
+	if st.fastDev > 0 && st.spreadDev > 0 {
+		ratio := float64(st.fastDev) / float64(st.spreadDev)
 		lr := math.Log(ratio)
 		sv := math.Max(madToSigma*float64(st.spread), spreadMin)
 		zs := lr / sv

@@ -462,3 +462,29 @@ func TestScoreSpreadCollapseRaised(t *testing.T) {
 	}
 	t.Logf("%s", a.Summary)
 }
+
+// A glitch of hundreds of σ (a counter reset read as a rate, a scrape gone
+// wrong) is raised, and must not leave the signal muted: the long scale it
+// inflates would make the ordinary noise after it look as if it had died
+// away, and the slow level it pulled would leave a drift, each holding the
+// excursion open for thousands of points. (The long scale does remember the
+// glitch as a size this series can move by: the burst after it must be
+// large against that too.)
+func TestScoreGlitchDoesNotMuteTheSignal(t *testing.T) {
+	for _, glitch := range []float64{500, 5000} {
+		v := noise(41, 6000, 100, 1)
+		for i := 2000; i < 2003; i++ {
+			v[i] += glitch
+		}
+		for i := 3500; i < 3503; i++ {
+			v[i] += 100 // a real burst, 1500 points (6 hours) later
+		}
+		got, d, sig := scoreRun(t, DefaultScoreConfig(), v)
+		if len(got) != 2 || got[0].Observed < 500 || got[1].Observed < 190 || got[1].Observed > 210 {
+			t.Errorf("glitch of %vσ: raised %d anomalies, want the glitch and the burst after it: %+v", glitch, len(got), got)
+		}
+		if st := d.states[sig.ID]; st.flags&scoreAlerting != 0 {
+			t.Errorf("glitch of %vσ: still alerting 2500 points after the burst", glitch)
+		}
+	}
+}
