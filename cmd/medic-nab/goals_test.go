@@ -8,8 +8,9 @@ import (
 )
 
 // The shipped score must keep what the README claims for it: NAB's goals
-// (Standard >= 75, Reward-Low-FP >= 67) and, at production's raise level,
-// the infra suite's recall without noise on its quiet series. The margins
+// (Standard >= 75, Reward-Low-FP >= 67) for the per-row score, and for the
+// production detector on the infra suite 12 of 13 windows raised and no
+// raise outside them. The margins
 // are small (NAB moves by about a point under small changes of the
 // constants): a change that loses them must say so in the README, not
 // slip in.
@@ -38,19 +39,19 @@ func TestMedicMeetsItsGoals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	is, err := nab.Run(ic, medicDetector, 2)
+	is, err := nab.Run(ic, medicRaises, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := infra.Evaluate(ic, is, 0.6)
+	rep, err := infra.Evaluate(ic, is, 0.5)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("infra at 0.6: recall %d/%d, precision %.2f, %d false episodes on quiet series", rep.Detected, rep.Windows, rep.Precision(), rep.QuietFalse)
-	if rep.Detected < 9 {
-		t.Errorf("infra suite at 0.6: %d of %d windows detected, want at least 9", rep.Detected, rep.Windows)
+	t.Logf("infra suite as production raises: recall %d/%d, %d of %d raises in a window, %d on quiet series", rep.Detected, rep.Windows, rep.True, rep.Episodes, rep.QuietFalse)
+	if rep.Detected < 12 {
+		t.Errorf("infra suite: production raised on %d of %d windows, want at least 12", rep.Detected, rep.Windows)
 	}
-	if rep.QuietFalse > 1 {
-		t.Errorf("infra suite at 0.6: %d false episodes on the quiet series, want at most 1", rep.QuietFalse)
+	if rep.False > 0 {
+		t.Errorf("infra suite: production raised %d times outside the windows (%d on the quiet series), want none", rep.False, rep.QuietFalse)
 	}
 }

@@ -15,7 +15,11 @@
 //
 // The infra suite flags rows at one fixed threshold: by default the
 // threshold NAB's standard profile chose for the same detector on the NAB
-// corpus (fitted on NAB, never on the suite), or -infra-threshold.
+// corpus (fitted on NAB, never on the suite), or -infra-threshold. For the
+// medic detector a second table follows: the suite as medic raises
+// anomalies in production (detect.ScoreDetector with the default config:
+// a score of 0.6 held for 3 points, once per excursion), each raise an
+// episode.
 //
 // -scores DIR reads DIR/<category>/<name>.csv (or NAB's own
 // DIR/<category>/<detector>_<name>.csv) with the columns timestamp, value
@@ -167,8 +171,8 @@ func run(o options, w io.Writer) error {
 		return usageError{err}
 	}
 	var (
-		rep *infra.Report
-		how string
+		rep, raises *infra.Report
+		how         string
 	)
 	if d != nil && o.infra {
 		var theta float64
@@ -189,9 +193,20 @@ func run(o options, w io.Writer) error {
 			return err
 		}
 		rep = &r
+		if o.detector == "medic" {
+			rs, err := nab.Run(ic, medicRaises, o.workers)
+			if err != nil {
+				return err
+			}
+			r, err := infra.Evaluate(ic, rs, 0.5)
+			if err != nil {
+				return err
+			}
+			raises = &r
+		}
 	}
 	if o.asJSON {
-		return printJSON(w, label, took, results, rep, o.files)
+		return printJSON(w, label, took, results, rep, raises, o.files)
 	}
 	fmt.Fprintf(w, "NAB v1.1: %d files, %d rows, %d windows. Detector: %s", len(c.Files), c.Rows(), c.Windows(), label)
 	if d != nil {
@@ -206,7 +221,11 @@ func run(o options, w io.Writer) error {
 	}
 	if rep != nil {
 		fmt.Fprintln(w)
-		printInfra(w, *rep, how)
+		printInfra(w, *rep, fmt.Sprintf("flagged at score >= %s (%s)", fmtTheta(rep.Threshold), how))
+		if raises != nil {
+			fmt.Fprintln(w)
+			printInfra(w, *raises, "as medic raises anomalies in production (detect.ScoreDetector, default config), each raise an episode")
+		}
 	}
 	return nil
 }
@@ -254,7 +273,7 @@ func printFiles(w io.Writer, r nab.Result) {
 }
 
 func printInfra(w io.Writer, r infra.Report, how string) {
-	fmt.Fprintf(w, "Infra suite (fixtures/nab/infra): %d series, flagged at score >= %s (%s).\n", len(r.Series), fmtTheta(r.Threshold), how)
+	fmt.Fprintf(w, "Infra suite (fixtures/nab/infra): %d series, %s.\n", len(r.Series), how)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "series\tstep\twindows detected\tepisodes\tfalse\tdelay\t")
 	for _, s := range r.Series {
@@ -311,7 +330,7 @@ func toJSON(ts []nab.Tally) []jsonTally {
 
 // printJSON prints the whole run as one JSON object, for scripts that tune
 // or track a detector.
-func printJSON(w io.Writer, label string, took time.Duration, rs []nab.Result, rep *infra.Report, files bool) error {
+func printJSON(w io.Writer, label string, took time.Duration, rs []nab.Result, rep, raises *infra.Report, files bool) error {
 	type profile struct {
 		Profile    string      `json:"profile"`
 		Score      float64     `json:"score"`
@@ -346,10 +365,11 @@ func printJSON(w io.Writer, label string, took time.Duration, rs []nab.Result, r
 		Series     []series `json:"series"`
 	}
 	out := struct {
-		Detector string    `json:"detector"`
-		Seconds  float64   `json:"seconds,omitempty"`
-		NAB      []profile `json:"nab"`
-		Infra    *infraOut `json:"infra,omitempty"`
+		Detector    string    `json:"detector"`
+		Seconds     float64   `json:"seconds,omitempty"`
+		NAB         []profile `json:"nab"`
+		Infra       *infraOut `json:"infra,omitempty"`
+		InfraRaises *infraOut `json:"infra_raises,omitempty"`
 	}{Detector: label, Seconds: took.Seconds()}
 	for _, r := range rs {
 		p := profile{r.Profile.Name, r.Score, r.Raw, r.Threshold, r.Windows, r.Detected, r.FP, r.TP, toJSON(r.Categories()), nil}
@@ -358,12 +378,15 @@ func printJSON(w io.Writer, label string, took time.Duration, rs []nab.Result, r
 		}
 		out.NAB = append(out.NAB, p)
 	}
-	if rep != nil {
-		num := func(x float64) *float64 {
-			if math.IsNaN(x) {
-				return nil
-			}
-			return &x
+	num := func(x float64) *float64 {
+		if math.IsNaN(x) {
+			return nil
+		}
+		return &x
+	}
+	toInfra := func(rep *infra.Report) *infraOut {
+		if rep == nil {
+			return nil
 		}
 		inf := &infraOut{Threshold: rep.Threshold, Precision: num(rep.Precision()), Recall: num(rep.Recall()),
 			Episodes: rep.Episodes, True: rep.True, Windows: rep.Windows, Detected: rep.Detected, QuietFalse: rep.QuietFalse}
@@ -377,8 +400,9 @@ func printJSON(w io.Writer, label string, took time.Duration, rs []nab.Result, r
 			}
 			inf.Series = append(inf.Series, series{s.Name, s.Interval.Seconds(), s.Windows, s.Detected, s.Episodes, s.False, s.DelayRows, sec})
 		}
-		out.Infra = inf
+		return inf
 	}
+	out.Infra, out.InfraRaises = toInfra(rep), toInfra(raises)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)

@@ -129,4 +129,29 @@ func TestJSON(t *testing.T) {
 	if v.Infra == nil || v.Infra.Precision != nil || v.Infra.Recall == nil || *v.Infra.Recall != 0 || len(v.Infra.Series) != 18 {
 		t.Errorf("infra: %+v", v.Infra)
 	}
+	if strings.Contains(out, "infra_raises") {
+		t.Errorf("the null detector has no production raises to report:\n%s", out)
+	}
+}
+
+// medic's JSON carries the infra suite twice: flagged by the per-row score,
+// and as the production detector raises.
+func TestJSONMedicRaises(t *testing.T) {
+	code, out, errOut := runMain(t, "-json", "-infra-threshold", "0.6")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var v struct {
+		InfraRaises *struct {
+			Episodes int
+			Detected int
+			Series   []struct{ Name string }
+		} `json:"infra_raises"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	if v.InfraRaises == nil || len(v.InfraRaises.Series) != 18 || v.InfraRaises.Episodes == 0 || v.InfraRaises.Detected == 0 {
+		t.Errorf("infra_raises: %+v", v.InfraRaises)
+	}
 }

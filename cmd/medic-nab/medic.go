@@ -21,6 +21,20 @@ func medicDetector(rows []nab.Row, probation int, lo, hi float64) ([]float64, er
 	return out, nil
 }
 
+// medicRaises runs medic's production detector (detect.ScoreDetector with
+// the default config, fresh per file) over a series and scores 1 the rows
+// where it raised an anomaly, 0 the others. It takes nothing from the
+// file: no probation length, no range.
+func medicRaises(rows []nab.Row, _ int, _, _ float64) ([]float64, error) {
+	d := detect.NewScoreDetector(detect.DefaultScoreConfig())
+	sig := &detect.Signal{Name: "series"}
+	out := make([]float64, len(rows))
+	for i, r := range rows {
+		d.Observe(sig, detect.Point{T: r.T.UnixNano(), V: r.V}, func(*detect.Signal, detect.Anomaly) { out[i] = 1 })
+	}
+	return out, nil
+}
+
 func clamp01(x float64) float64 {
 	if math.IsNaN(x) {
 		return 0
