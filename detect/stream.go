@@ -100,6 +100,9 @@ func (s *Stream) push(t int64, v float64) float64 {
 	sc := s.p.update(&s.st, t, v).score
 	e := &s.ex
 	e.smooth += streamKeep * (float32(sc) - e.smooth)
+	if e.smooth < 1e-6 {
+		e.smooth = 0 // not a trail of 1e-45s in the output once a score has died away
+	}
 	sc = max(float64(e.smooth), streamLone*sc)
 	if !e.in {
 		if sc >= streamOnset*s.p.warn {

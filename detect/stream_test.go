@@ -315,3 +315,15 @@ func TestStreamRangeFloorCappedByOutlier(t *testing.T) {
 		t.Errorf("rows at warn %v with an outlier at row 3500, want the burst's first row 3000 still flagged", got)
 	}
 }
+
+// A score that has died away is 0, not a trail of float32 remnants (1e-45)
+// that make a CSV of scores unreadable.
+func TestStreamScoresDieToZero(t *testing.T) {
+	v := noise(33, 3000, 100, 1)
+	v[2000] += 50
+	for i, s := range streamRun(t, v, 750) {
+		if s > 0 && s < 1e-6 {
+			t.Fatalf("row %d scored %g", i, s)
+		}
+	}
+}

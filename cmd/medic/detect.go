@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -14,13 +15,15 @@ import (
 	"github.com/medic-bot/medic/detect"
 )
 
-// newDetect is `medic detect --csv FILE [--probation N]`: the anomaly score
-// medic runs on every signal, on one exported series, row by row.
+// newDetect is `medic detect --csv FILE [--probation N] [--raises]`: the
+// anomaly score medic runs on every signal, on one exported series, row by
+// row, and with --raises where medic would have raised an anomaly.
 func newDetect() *cobra.Command {
 	var file string
 	var probation int
+	var raises bool
 	cmd := &cobra.Command{
-		Use:   "detect --csv FILE [--probation N]",
+		Use:   "detect --csv FILE [--probation N] [--raises]",
 		Short: "Score a timestamp,value CSV series with medic's anomaly score (backtesting)",
 		Long: `detect reads a timestamp,value CSV (a header, then rows in time order) as
 a stream and writes timestamp,value,anomaly_score: one row per input row,
@@ -30,7 +33,15 @@ before it only. It is the score medic runs on every signal in production
 metrics. The first --probation rows (default: min(15% of the rows, 750),
 as the Numenta Anomaly Benchmark uses) only teach the model and score 0.
 The file's minimum and maximum are read first: they set a floor under the
-noise scale (a move of a hundredth of the range is not news).`,
+noise scale (a move of a hundredth of the range is not news).
+
+The per-row score reports an excursion on its first row and again only as
+it grows; a threshold on it is a backtesting choice. --raises adds the
+columns raised,anomaly: 1 and the anomaly's summary on the rows where
+medic's production detector (the same model, ScoreConfig defaults: a score
+of 0.6 held for 3 points, once per excursion, its own probation of 120
+points, nothing taken from the file) would have raised, 0 and empty
+elsewhere.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if file == "" {
@@ -58,13 +69,31 @@ noise scale (a move of a hundredth of the range is not news).`,
 				lo, hi = min(lo, r.V), max(hi, r.V)
 			}
 			s := detect.NewStream(detect.DefaultScoreConfig(), probation, lo, hi)
+			header := []string{"timestamp", "value", "anomaly_score"}
+			var (
+				prod   detect.Detector
+				sig    = &detect.Signal{Name: filepath.Base(file)}
+				raised *detect.Anomaly
+			)
+			if raises {
+				header = append(header, "raised", "anomaly")
+				prod = detect.NewScoreDetector(detect.DefaultScoreConfig())
+			}
 			bw := bufio.NewWriter(cmd.OutOrStdout())
 			w := csv.NewWriter(bw)
-			w.Write([]string{"timestamp", "value", "anomaly_score"})
-			rec := make([]string, 3)
+			w.Write(header)
+			rec := make([]string, len(header))
 			for _, r := range rows {
 				rec[0], rec[1] = r.RawTime, r.RawValue
 				rec[2] = strconv.FormatFloat(s.Push(r.T, r.V), 'f', -1, 64)
+				if prod != nil {
+					raised = nil
+					prod.Observe(sig, detect.Point{T: r.T.UnixNano(), V: r.V}, func(_ *detect.Signal, a detect.Anomaly) { raised = &a })
+					rec[3], rec[4] = "0", ""
+					if raised != nil {
+						rec[3], rec[4] = "1", raised.Summary
+					}
+				}
 				w.Write(rec)
 			}
 			w.Flush()
@@ -76,5 +105,6 @@ noise scale (a move of a hundredth of the range is not news).`,
 	}
 	cmd.Flags().StringVar(&file, "csv", "", "a timestamp,value CSV file")
 	cmd.Flags().IntVar(&probation, "probation", 0, "rows that only teach the model (default min(15% of rows, 750))")
+	cmd.Flags().BoolVar(&raises, "raises", false, "add raised,anomaly: where medic's production detector would have raised, and what it would have said")
 	return cmd
 }

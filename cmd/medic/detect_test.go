@@ -103,3 +103,43 @@ func TestDetectCSVErrors(t *testing.T) {
 		t.Error("--probation past the rows: want a usage error")
 	}
 }
+
+// --raises: where production would have raised, once for a level shift,
+// with its summary, and nowhere in the noise before it.
+func TestDetectCSVRaises(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const n, shift = 2000, 1500
+	p := writeSeries(t, n, func(i int) float64 {
+		v := 50 + rng.NormFloat64()
+		if i >= shift {
+			v += 25
+		}
+		return v
+	})
+	code, out, stderr := runCLI(t, "detect", "--csv", p, "--raises")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != n+1 || strings.Join(recs[0], ",") != "timestamp,value,anomaly_score,raised,anomaly" {
+		t.Fatalf("%d records, header %v", len(recs), recs[0])
+	}
+	var at []int
+	for i, r := range recs[1:] {
+		switch {
+		case r[3] == "1":
+			at = append(at, i)
+			if !strings.Contains(r[4], "series.csv") || !strings.Contains(r[4], "above its expected") {
+				t.Errorf("row %d: anomaly %q, want the summary of a rise", i, r[4])
+			}
+		case r[3] != "0" || r[4] != "":
+			t.Errorf("row %d: raised %q anomaly %q, want 0 and empty", i, r[3], r[4])
+		}
+	}
+	if len(at) != 1 || at[0] < shift || at[0] > shift+5 {
+		t.Errorf("raised at rows %v, want once within 5 rows of the shift at %d", at, shift)
+	}
+}
