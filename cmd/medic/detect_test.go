@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/medic-bot/medic/detect"
+	"github.com/medic-bot/medic/fixtures/nab"
 )
 
 func writeSeries(t *testing.T, n int, f func(i int) float64) string {
@@ -141,5 +144,44 @@ func TestDetectCSVRaises(t *testing.T) {
 	}
 	if len(at) != 1 || at[0] < shift || at[0] > shift+5 {
 		t.Errorf("raised at rows %v, want once within 5 rows of the shift at %d", at, shift)
+	}
+}
+
+// `medic detect --csv` run on each NAB file gives, row for row, the scores
+// `make nab` computes in process (the README says scoring the CLI's outputs
+// gives the same NAB numbers): the same CSV reading, probation and range.
+func TestDetectCSVMatchesNAB(t *testing.T) {
+	c, err := nab.LoadCorpus()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, f := range c.Files {
+		var b strings.Builder
+		b.WriteString("timestamp,value\n")
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, r := range f.Rows {
+			fmt.Fprintf(&b, "%s,%s\n", r.T.Format("2006-01-02 15:04:05"), strconv.FormatFloat(r.V, 'g', -1, 64))
+			lo, hi = min(lo, r.V), max(hi, r.V)
+		}
+		p := filepath.Join(dir, strings.ReplaceAll(f.Name, "/", "_"))
+		if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, out, stderr := runCLI(t, "detect", "--csv", p)
+		if code != exitOK {
+			t.Fatalf("%s: exit %d: %s", f.Name, code, stderr)
+		}
+		recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+		if err != nil || len(recs) != len(f.Rows)+1 {
+			t.Fatalf("%s: %d records, %v", f.Name, len(recs), err)
+		}
+		s := detect.NewStream(detect.DefaultScoreConfig(), nab.Probation(len(f.Rows)), lo, hi)
+		for i, r := range f.Rows {
+			want := s.Push(r.T, r.V)
+			if got, err := strconv.ParseFloat(recs[i+1][2], 64); err != nil || got != want {
+				t.Fatalf("%s row %d: CLI scored %q, in process %v", f.Name, i, recs[i+1][2], want)
+			}
+		}
 	}
 }
