@@ -31,27 +31,40 @@ func writeSeries(t *testing.T, n int, f func(i int) float64) string {
 	return p
 }
 
-// TestDetectCSV: one output row per input row, scores in [0,1],
-// probationary rows 0, a level shift flagged on its first rows and a noisy
-// flat stretch quiet.
-func TestDetectCSV(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	const n, shift = 2000, 1500
-	p := writeSeries(t, n, func(i int) float64 {
+// shiftSeries writes n rows of noise around 50 that step up by 25 at row
+// shift, drawn from seed.
+func shiftSeries(t *testing.T, seed uint64, n, shift int) string {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	return writeSeries(t, n, func(i int) float64 {
 		v := 50 + rng.NormFloat64()
 		if i >= shift {
 			v += 25
 		}
 		return v
 	})
-	code, out, stderr := runCLI(t, "detect", "--csv", p)
+}
+
+// detectCSV runs medic detect with args and returns its CSV records.
+func detectCSV(t *testing.T, args ...string) [][]string {
+	t.Helper()
+	code, out, stderr := runCLI(t, append([]string{"detect"}, args...)...)
 	if code != exitOK {
-		t.Fatalf("exit %d: %s", code, stderr)
+		t.Fatalf("detect %v: exit %d: %s", args, code, stderr)
 	}
 	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return recs
+}
+
+// TestDetectCSV: one output row per input row, scores in [0,1],
+// probationary rows 0, a level shift flagged on its first rows and a noisy
+// flat stretch quiet.
+func TestDetectCSV(t *testing.T) {
+	const n, shift = 2000, 1500
+	recs := detectCSV(t, "--csv", shiftSeries(t, 1, n, shift))
 	if len(recs) != n+1 || strings.Join(recs[0], ",") != "timestamp,value,anomaly_score" {
 		t.Fatalf("%d records, header %v", len(recs), recs[0])
 	}
@@ -110,23 +123,8 @@ func TestDetectCSVErrors(t *testing.T) {
 // --raises: where production would have raised, once for a level shift,
 // with its summary, and nowhere in the noise before it.
 func TestDetectCSVRaises(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
 	const n, shift = 2000, 1500
-	p := writeSeries(t, n, func(i int) float64 {
-		v := 50 + rng.NormFloat64()
-		if i >= shift {
-			v += 25
-		}
-		return v
-	})
-	code, out, stderr := runCLI(t, "detect", "--csv", p, "--raises")
-	if code != exitOK {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	recs := detectCSV(t, "--csv", shiftSeries(t, 3, n, shift), "--raises")
 	if len(recs) != n+1 || strings.Join(recs[0], ",") != "timestamp,value,anomaly_score,raised,anomaly" {
 		t.Fatalf("%d records, header %v", len(recs), recs[0])
 	}
@@ -168,13 +166,9 @@ func TestDetectCSVMatchesNAB(t *testing.T) {
 		if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		code, out, stderr := runCLI(t, "detect", "--csv", p)
-		if code != exitOK {
-			t.Fatalf("%s: exit %d: %s", f.Name, code, stderr)
-		}
-		recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
-		if err != nil || len(recs) != len(f.Rows)+1 {
-			t.Fatalf("%s: %d records, %v", f.Name, len(recs), err)
+		recs := detectCSV(t, "--csv", p)
+		if len(recs) != len(f.Rows)+1 {
+			t.Fatalf("%s: %d records", f.Name, len(recs))
 		}
 		s := detect.NewStream(detect.DefaultScoreConfig(), nab.Probation(len(f.Rows)), lo, hi)
 		for i, r := range f.Rows {
