@@ -71,9 +71,11 @@ elsewhere.`,
 			s := detect.NewStream(detect.DefaultScoreConfig(), probation, lo, hi)
 			header := []string{"timestamp", "value", "anomaly_score"}
 			var (
-				prod   detect.Detector
-				sig    = &detect.Signal{Name: filepath.Base(file)}
-				raised *detect.Anomaly
+				prod    detect.Detector
+				sig     = &detect.Signal{Name: filepath.Base(file)}
+				raised  bool
+				summary string
+				emit    = func(_ *detect.Signal, a detect.Anomaly) { raised, summary = true, a.Summary }
 			)
 			if raises {
 				header = append(header, "raised", "anomaly")
@@ -87,11 +89,11 @@ elsewhere.`,
 				rec[0], rec[1] = r.RawTime, r.RawValue
 				rec[2] = strconv.FormatFloat(s.Push(r.T, r.V), 'f', -1, 64)
 				if prod != nil {
-					raised = nil
-					prod.Observe(sig, detect.Point{T: r.T.UnixNano(), V: r.V}, func(_ *detect.Signal, a detect.Anomaly) { raised = &a })
+					raised = false
+					prod.Observe(sig, detect.Point{T: r.T.UnixNano(), V: r.V}, emit)
 					rec[3], rec[4] = "0", ""
-					if raised != nil {
-						rec[3], rec[4] = "1", raised.Summary
+					if raised {
+						rec[3], rec[4] = "1", summary
 					}
 				}
 				w.Write(rec)
