@@ -421,15 +421,17 @@ func (p *scoreParams) update(st *scoreState, t int64, v float64) scoreStep {
 	// drag the level, or every ordinary point after it looks wrong.
 	st.fast += scoreGap(p.aFast, p.lFast, k) * max(-hub, min(r, hub))
 	st.fastDev += float32(scoreGap(scoreWarm(p.aFastDev, n), p.lFastDev, k) * (min(math.Abs(r), clip) - float64(st.fastDev)))
+	// The long scales (and the drift's and spread's) share one factor.
+	aLong := scoreGap(scoreWarm(p.aDriftDev, n), p.lDriftDev, k)
 	// Unclipped: a scale that starts degenerate (a series that sat still
 	// while the model warmed up) must be able to learn the first moves,
 	// and its long memory bounds what one excursion can teach it.
-	st.longDev += float32(scoreGap(scoreWarm(p.aDriftDev, n), p.lDriftDev, k) * (math.Abs(r) - float64(st.longDev)))
+	st.longDev += float32(aLong * (math.Abs(r) - float64(st.longDev)))
 	sr := math.Abs(r)
 	if settled && st.spreadDev > 0 {
 		sr = min(sr, spreadClip*madToSigma*float64(st.spreadDev))
 	}
-	st.spreadDev += float32(scoreGap(scoreWarm(p.aDriftDev, n), p.lDriftDev, k) * (sr - float64(st.spreadDev)))
+	st.spreadDev += float32(aLong * (sr - float64(st.spreadDev)))
 
 	// Slow horizon, kept as its distance from the fast level. Once
 	// settled it follows the fast level, not the points: the fast level
@@ -449,7 +451,7 @@ func (p *scoreParams) update(st *scoreState, t int64, v float64) scoreStep {
 	if settled {
 		clip = driftClip * sigD
 	}
-	st.driftDev += float32(scoreGap(scoreWarm(p.aDriftDev, n), p.lDriftDev, k) * (min(math.Abs(d), clip) - float64(st.driftDev)))
+	st.driftDev += float32(aLong * (min(math.Abs(d), clip) - float64(st.driftDev)))
 
 	step := scoreStep{baseline: base, sigma: sigF, level: st.fast, z: zf}
 	if n >= p.driftReady && math.Abs(zd) > math.Abs(zf) {
@@ -464,7 +466,7 @@ func (p *scoreParams) update(st *scoreState, t int64, v float64) scoreStep {
 		if settled {
 			lr = max(-driftClip*sv, min(lr, driftClip*sv))
 		}
-		st.spread += float32(scoreGap(scoreWarm(p.aDriftDev, n), p.lDriftDev, k) * (math.Abs(lr) - float64(st.spread)))
+		st.spread += float32(aLong * (math.Abs(lr) - float64(st.spread)))
 		if n >= p.driftReady && math.Abs(zs) > math.Abs(step.z) {
 			step.z, step.drift, step.spread = zs, false, ratio
 		}
