@@ -193,8 +193,8 @@ func run(o options, w io.Writer) error {
 			return err
 		}
 		rep = &r
-		if o.detector == "medic" {
-			rs, err := nab.Run(ic, medicRaises, o.workers)
+		if dr := detectors[o.detector].raises; dr != nil {
+			rs, err := nab.Run(ic, dr, o.workers)
 			if err != nil {
 				return err
 			}
