@@ -10,10 +10,9 @@ import (
 // The shipped score must keep what the README claims for it: NAB's goals
 // (Standard >= 75, Reward-Low-FP >= 67) for the per-row score, and for the
 // production detector on the infra suite 12 of 13 windows raised and no
-// raise outside them. The margins
-// are small (NAB moves by about a point under small changes of the
-// constants): a change that loses them must say so in the README, not
-// slip in.
+// raise outside them. The margins are small (NAB moves by about a point
+// under small changes of the constants): a change that loses them must
+// say so in the README, not slip in.
 func TestMedicMeetsItsGoals(t *testing.T) {
 	c, err := nab.LoadCorpus()
 	if err != nil {
