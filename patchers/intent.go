@@ -40,7 +40,7 @@ func (t Target) String() string {
 }
 
 // Intent is a typed remediation request, the crew's output and the
-// patchers' input. Its JSON form is DESIGN.md's:
+// patchers' input. Its JSON form is ARCHITECTURE.md's:
 //
 //	{"kind": "set_resources", "target": {...}, "params": {"limits": {"memory": "768Mi"}}}
 type Intent struct {
