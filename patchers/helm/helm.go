@@ -218,6 +218,9 @@ func open(ctx context.Context, repo fs.FS, e environment, t patchers.Target) (*s
 		s.orig = b
 	}
 	if b, err := fs.ReadFile(repo, path.Join(e.ChartDir, "values.yaml")); err == nil {
+		if err := render.CheckYAML(path.Join(e.ChartDir, "values.yaml"), b); err != nil {
+			return nil, rendered{}, err
+		}
 		if err := yaml.Unmarshal(b, &s.defaults); err != nil {
 			return nil, rendered{}, fmt.Errorf("values file %s is not valid YAML: %w", path.Join(e.ChartDir, "values.yaml"), err)
 		}

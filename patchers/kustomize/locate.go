@@ -62,6 +62,9 @@ func roots(repo fs.FS) ([]string, map[string][]string, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("read %s: %w", file, err)
 		}
+		if err := render.CheckYAML(file, data); err != nil {
+			return nil, nil, err
+		}
 		k, err := yaml.Parse(string(data))
 		if err != nil {
 			return nil, nil, fmt.Errorf("parse %s: %w", file, err)
@@ -267,6 +270,9 @@ func sourceName(k *yaml.RNode, rendered string) string {
 
 // parseDocs reads a YAML stream keeping comments and sequence indentation.
 func parseDocs(file string, data []byte) ([]*yaml.RNode, error) {
+	if err := render.CheckYAML(file, data); err != nil {
+		return nil, err
+	}
 	nodes, err := readNodes(data)
 	if err != nil {
 		return nil, fmt.Errorf("parse %s: %w", file, err)

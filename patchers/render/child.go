@@ -34,6 +34,10 @@ func childMain() int {
 
 	dec := gob.NewDecoder(os.Stdin)
 	enc := gob.NewEncoder(out)
+	// Say it is ready, so that a render's timeout leaves out start-up.
+	if err := enc.Encode(&response{}); err != nil {
+		return 1
+	}
 	for {
 		var req request
 		if err := dec.Decode(&req); err != nil {

@@ -91,6 +91,10 @@ func kustomizeFiles(req request) ([]byte, error) {
 	opts.PluginConfig = types.DisabledPluginConfig()
 	m, err := krusty.MakeKustomizer(opts).Run(fsys, root)
 	if err != nil {
+		if fsys.refused != nil {
+			// krusty flattens errors to text; report the check's own.
+			return nil, fsys.refused
+		}
 		return nil, err
 	}
 	out, err := m.AsYaml()
@@ -104,9 +108,10 @@ func kustomizeFiles(req request) ([]byte, error) {
 // before kyaml can expand its aliases, and all reads together are bounded.
 type checkedFS struct {
 	filesys.FileSystem
-	limits Limits
-	mu     sync.Mutex
-	budget int64
+	limits  Limits
+	mu      sync.Mutex
+	budget  int64
+	refused error // the first file refused
 }
 
 func (c *checkedFS) ReadFile(name string) ([]byte, error) {
@@ -115,13 +120,17 @@ func (c *checkedFS) ReadFile(name string) ([]byte, error) {
 		return nil, err
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.budget -= int64(len(data))
-	over := c.budget < 0
-	c.mu.Unlock()
-	if over {
-		return nil, limitError("read "+strings.TrimPrefix(name, "/"), "4 x max_input_bytes", 4*c.limits.MaxInputBytes)
+	if c.budget < 0 {
+		err = limitError("read "+strings.TrimPrefix(name, "/"), "4 x max_input_bytes", 4*c.limits.MaxInputBytes)
+	} else {
+		err = c.limits.CheckYAML(strings.TrimPrefix(name, "/"), data)
 	}
-	if err := c.limits.CheckYAML(strings.TrimPrefix(name, "/"), data); err != nil {
+	if err != nil {
+		if c.refused == nil {
+			c.refused = err
+		}
 		return nil, err
 	}
 	return data, nil

@@ -19,8 +19,9 @@ import (
 // path inside the repository. krusty's loader fetches a URL given to any
 // of them over HTTP, and clones (running git) any reference that parses as
 // a git repository, so a field left out of this walk is a hole; it follows
-// kustomize's own Kustomization type, after FixKustomization has moved
-// deprecated fields. helmCharts, helmGlobals and
+// kustomize's own Kustomization type, its
+// deprecated fields included (bases, patchesJson6902, patchesStrategicMerge are
+// checked as written, so the error names the field the file uses). helmCharts, helmGlobals and
 // helmChartInflationGenerator are refused (they run the helm binary and
 // fetch charts). transformers, generators and validators entries are
 // plugin configurations, inline or in files or kustomization folders:
@@ -62,7 +63,6 @@ func (w *refWalk) kustomization(dir string, plugins bool) error {
 	if err := k.Unmarshal(data); err != nil {
 		return fmt.Errorf("parse %s: %w", file, err)
 	}
-	k.FixKustomization()
 	var errs []error
 	bad := func(field string, err error) {
 		var n nested

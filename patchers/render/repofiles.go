@@ -92,6 +92,11 @@ func (c *collector) add(real, as string, size int64) error {
 
 var errOutside = errors.New("points outside the repository")
 
+// ResolveLink follows the symlink at p in repo and returns the path, free
+// of links, it resolves to inside the repository and that file's info. A
+// link that leaves the repository, dangles or loops is an error naming p.
+func ResolveLink(repo fs.FS, p string) (string, fs.FileInfo, error) { return resolve(repo, p) }
+
 // resolve follows the symlink at p and returns the path it resolves to
 // inside repo, without links, and that file's info. When repo can read
 // links (fs.ReadLinkFS) every link on the way is resolved here and must

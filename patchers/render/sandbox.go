@@ -44,6 +44,8 @@ const (
 	// limit.
 	exitMemory = 3
 	childIdle  = 30 * time.Second
+	// childStart bounds a child's start-up, before its first render.
+	childStart = 2 * time.Minute
 	// childNowhere is TMPDIR and HOME in the child: a path that does not
 	// exist, so nothing can create files in the host's temp dir.
 	childNowhere = "/nonexistent/medic-render"
@@ -231,9 +233,24 @@ func startWorker(memory int64) (*worker, error) {
 		_ = cmd.Wait()
 		close(w.done)
 	}()
-	w.out = &capReader{r: stdout}
+	w.out = &capReader{r: stdout, n: 1 << 10}
 	w.enc = gob.NewEncoder(w.stdin)
 	w.dec = gob.NewDecoder(w.out)
+	ready := make(chan error, 1)
+	go func() {
+		var hello response
+		ready <- w.dec.Decode(&hello)
+	}()
+	select {
+	case err = <-ready:
+	case <-time.After(childStart):
+		err = errors.New("no answer")
+	}
+	if err != nil {
+		w.kill()
+		<-ready
+		return nil, fmt.Errorf("render process did not start: %w: %s", err, strings.TrimSpace(w.stderr.String()))
+	}
 	return w, nil
 }
 
