@@ -214,6 +214,8 @@ func startWorker(memory int64) (*worker, error) {
 		"PATH=",
 		"TMPDIR=" + childNowhere,
 		"HOME=" + childNowhere,
+		// A fatal error (out of memory) prints its reason, not every goroutine.
+		"GOTRACEBACK=none",
 	}
 	cmd.Dir = "/"
 	setChildAttrs(cmd)
@@ -320,19 +322,25 @@ func (c *capReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// tail keeps the last max bytes written to it.
+// tail keeps the first and the last max/2 bytes written to it (a fatal
+// error's reason comes first, the stack last).
 type tail struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
+	mu   sync.Mutex
+	max  int
+	head []byte
+	buf  []byte
 }
 
 func (t *tail) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if n := min(t.max/2-len(t.head), len(p)); n > 0 {
+		t.head = append(t.head, p[:n]...)
+		p = p[n:]
+	}
 	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = bytes.Clone(t.buf[len(t.buf)-t.max:])
+	if len(t.buf) > t.max/2 {
+		t.buf = bytes.Clone(t.buf[len(t.buf)-t.max/2:])
 	}
 	return len(p), nil
 }
@@ -340,5 +348,8 @@ func (t *tail) Write(p []byte) (int, error) {
 func (t *tail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return string(t.buf)
+	if len(t.buf) == 0 {
+		return string(t.head)
+	}
+	return string(t.head) + " … " + string(t.buf)
 }
