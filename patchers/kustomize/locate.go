@@ -143,7 +143,7 @@ func (l *located) reaches(root string, files []string) bool {
 // locate builds every root kustomization and finds the one rendering the
 // target. Any root that does not build is an error: it might define the
 // target too.
-func locate(ctx context.Context, repo fs.FS, t patchers.Target) (*located, error) {
+func locate(ctx context.Context, limits render.Limits, repo fs.FS, t patchers.Target) (*located, error) {
 	dirs, graph, err := roots(repo)
 	if err != nil {
 		return nil, err
@@ -157,7 +157,7 @@ func locate(ctx context.Context, repo fs.FS, t patchers.Target) (*located, error
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		out, err := render.Kustomize(repo, dir)
+		out, err := limits.Kustomize(ctx, repo, dir)
 		if err != nil {
 			return nil, err
 		}
