@@ -55,6 +55,10 @@ func FuzzSet(f *testing.F) {
 	f.Add([]byte("0: 0\n 0"), "1", "0", "0", false) // a plain scalar over two lines
 	f.Add([]byte("a:\n  - name: b\n    value: x\n"), "a", "b", "y", true)
 	f.Add([]byte("a:\n- name: c\n  value: x\n"), "a", "b", "y", true)
+	// Aliases: a small use is edited, a billion laughs is refused.
+	f.Add([]byte("d: &d {b: 1}\na: *d\n"), "a", "b", "2", false)
+	f.Add([]byte("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"+
+		"d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"), "a", "b", "v", false)
 	f.Fuzz(func(t *testing.T, src []byte, k1, k2, v string, list bool) {
 		if k1 == "" || k2 == "" || !utf8.ValidString(k1+k2+v) {
 			return // keys and values come from validated intents

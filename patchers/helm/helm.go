@@ -30,10 +30,16 @@ var ErrNoValuesKey = errors.New("no values key controls the field")
 // maxProbes bounds the renders spent looking for one field's key.
 const maxProbes = 400
 
-type patcher struct{}
+type patcher struct {
+	limits render.Limits
+}
 
-// New returns the Helm patcher.
-func New() patchers.Patcher { return patcher{} }
+// New returns the Helm patcher, rendering with render.DefaultLimits.
+func New() patchers.Patcher { return patcher{limits: render.DefaultLimits()} }
+
+// NewWithLimits returns the Helm patcher, every helm template bounded by
+// limits.
+func NewWithLimits(limits render.Limits) patchers.Patcher { return patcher{limits: limits} }
 
 // Name is "helm".
 func (patcher) Name() string { return "helm" }
@@ -53,6 +59,7 @@ type rendered struct {
 // session plans one intent against one chart environment.
 type session struct {
 	ctx       context.Context
+	limits    render.Limits
 	repo      fs.FS
 	env       environment
 	target    patchers.Target
@@ -70,7 +77,7 @@ func (s *session) render(content []byte) (rendered, error) {
 	if s.file != path.Join(s.env.ChartDir, "values.yaml") {
 		files = []string{s.file}
 	}
-	out, err := render.Helm(r, s.env.ChartDir, files, s.env.Release, s.env.Namespace)
+	out, err := s.limits.Helm(s.ctx, r, s.env.ChartDir, files, s.env.Release, s.env.Namespace)
 	if err != nil {
 		return rendered{}, err
 	}
@@ -117,7 +124,7 @@ type want struct {
 
 // Plan returns the edit to the environment's values file that makes the
 // rendered target carry the intent's values.
-func (patcher) Plan(ctx context.Context, repo fs.FS, in patchers.Intent) (patchers.Change, error) {
+func (p patcher) Plan(ctx context.Context, repo fs.FS, in patchers.Intent) (patchers.Change, error) {
 	if err := in.Validate(); err != nil {
 		return patchers.Change{}, err
 	}
@@ -134,7 +141,7 @@ func (patcher) Plan(ctx context.Context, repo fs.FS, in patchers.Intent) (patche
 			return patchers.Change{}, fmt.Errorf("helm: rollback_image with previous: true is %w yet; give the image", ErrNotSupported)
 		}
 	}
-	s, base, err := findEnv(ctx, repo, in.Target)
+	s, base, err := findEnv(ctx, p.limits, repo, in.Target)
 	if err != nil {
 		return patchers.Change{}, err
 	}
@@ -148,11 +155,11 @@ func (patcher) Plan(ctx context.Context, repo fs.FS, in patchers.Intent) (patche
 // ErrNotFound when none renders t, ErrAmbiguous when several do. When the
 // chart leaves the target's namespace to the release, the target's
 // document is given it, so the render names the object as t does.
-func (patcher) RenderTarget(ctx context.Context, repo fs.FS, t patchers.Target) (string, []byte, error) {
+func (p patcher) RenderTarget(ctx context.Context, repo fs.FS, t patchers.Target) (string, []byte, error) {
 	if err := ctx.Err(); err != nil {
 		return "", nil, err
 	}
-	s, base, err := findEnv(ctx, repo, t)
+	s, base, err := findEnv(ctx, p.limits, repo, t)
 	if err != nil {
 		return "", nil, err
 	}
@@ -164,7 +171,7 @@ func (patcher) RenderTarget(ctx context.Context, repo fs.FS, t patchers.Target) 
 }
 
 // findEnv opens the one environment that renders t, with its render.
-func findEnv(ctx context.Context, repo fs.FS, t patchers.Target) (*session, rendered, error) {
+func findEnv(ctx context.Context, limits render.Limits, repo fs.FS, t patchers.Target) (*session, rendered, error) {
 	envs, err := candidates(repo, t.Namespace)
 	if err != nil {
 		return nil, rendered{}, fmt.Errorf("helm: %w", err)
@@ -175,7 +182,7 @@ func findEnv(ctx context.Context, repo fs.FS, t patchers.Target) (*session, rend
 		errs []error
 	)
 	for _, e := range envs {
-		c, r, err := open(ctx, repo, e, t)
+		c, r, err := open(ctx, limits, repo, e, t)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -203,8 +210,8 @@ func findEnv(ctx context.Context, repo fs.FS, t patchers.Target) (*session, rend
 
 // open reads an environment and renders it; a nil session means the
 // environment does not render the target.
-func open(ctx context.Context, repo fs.FS, e environment, t patchers.Target) (*session, rendered, error) {
-	s := &session{ctx: ctx, repo: repo, env: e, target: t, file: e.ValuesFile}
+func open(ctx context.Context, limits render.Limits, repo fs.FS, e environment, t patchers.Target) (*session, rendered, error) {
+	s := &session{ctx: ctx, limits: limits, repo: repo, env: e, target: t, file: e.ValuesFile}
 	if s.file == "" {
 		s.file = path.Join(e.ChartDir, "values.yaml")
 	} else {
@@ -218,6 +225,9 @@ func open(ctx context.Context, repo fs.FS, e environment, t patchers.Target) (*s
 		s.orig = b
 	}
 	if b, err := fs.ReadFile(repo, path.Join(e.ChartDir, "values.yaml")); err == nil {
+		if err := render.CheckYAML(path.Join(e.ChartDir, "values.yaml"), b); err != nil {
+			return nil, rendered{}, err
+		}
 		if err := yaml.Unmarshal(b, &s.defaults); err != nil {
 			return nil, rendered{}, fmt.Errorf("values file %s is not valid YAML: %w", path.Join(e.ChartDir, "values.yaml"), err)
 		}
@@ -532,7 +542,7 @@ func (s *session) othersUnchanged(content []byte) error {
 				continue
 			}
 			e.Namespace = namespacesFor(e.Release, e.Name)[0]
-			o := &session{ctx: s.ctx, repo: s.repo, env: e, file: s.file}
+			o := &session{ctx: s.ctx, limits: s.limits, repo: s.repo, env: e, file: s.file}
 			before, err1 := o.render(s.orig)
 			after, err2 := o.render(content)
 			if err1 != nil {

@@ -22,6 +22,9 @@ type valuesFile struct {
 }
 
 func parseValuesFile(name string, src []byte) (*valuesFile, error) {
+	if err := render.CheckYAML(name, src); err != nil {
+		return nil, err
+	}
 	var d yaml.Node
 	if err := yaml.Unmarshal(src, &d); err != nil {
 		return nil, fmt.Errorf("values file %s is not valid YAML: %w", name, err)

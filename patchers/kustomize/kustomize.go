@@ -27,11 +27,26 @@ var ErrNotSupported = patchers.ErrNotSupported
 var _ patchers.TargetRenderer = Patcher{}
 
 // Patcher plans changes in kustomize repositories. It is stateless and
-// safe for concurrent use.
-type Patcher struct{}
+// safe for concurrent use. The zero Patcher renders with
+// render.DefaultLimits.
+type Patcher struct {
+	limits render.Limits
+}
 
-// New returns the kustomize patcher.
+// New returns the kustomize patcher, rendering with render.DefaultLimits.
 func New() patchers.Patcher { return Patcher{} }
+
+// NewWithLimits returns the kustomize patcher, every kustomize build
+// bounded by limits.
+func NewWithLimits(limits render.Limits) patchers.Patcher { return Patcher{limits: limits} }
+
+// renderLimits are p's limits, the defaults when unset.
+func (p Patcher) renderLimits() render.Limits {
+	if p.limits == (render.Limits{}) {
+		return render.DefaultLimits()
+	}
+	return p.limits
+}
 
 // Name is "kustomize".
 func (Patcher) Name() string { return "kustomize" }
@@ -46,8 +61,8 @@ func (Patcher) Detect(repo fs.FS) bool {
 // that renders t (found as Plan finds it: ErrNotFound when no root
 // kustomization renders it, ErrAmbiguous when several do) and that
 // overlay's kustomize build output.
-func (Patcher) RenderTarget(ctx context.Context, repo fs.FS, t patchers.Target) (string, []byte, error) {
-	l, err := locate(ctx, repo, t)
+func (p Patcher) RenderTarget(ctx context.Context, repo fs.FS, t patchers.Target) (string, []byte, error) {
+	l, err := locate(ctx, p.renderLimits(), repo, t)
 	if err != nil {
 		return "", nil, err
 	}
@@ -86,7 +101,7 @@ func (p Patcher) Plan(ctx context.Context, repo fs.FS, in patchers.Intent) (patc
 			return patchers.Change{}, fmt.Errorf("rollback_image with previous: %w yet: it needs the repository's git history", ErrNotSupported)
 		}
 	}
-	l, err := locate(ctx, repo, in.Target)
+	l, err := locate(ctx, p.renderLimits(), repo, in.Target)
 	if err != nil {
 		return patchers.Change{}, err
 	}
@@ -117,7 +132,7 @@ func (p Patcher) Plan(ctx context.Context, repo fs.FS, in patchers.Intent) (patc
 	if err := ctx.Err(); err != nil {
 		return patchers.Change{}, err
 	}
-	after, err := render.Kustomize(render.Overlay(repo, e.files), l.dir)
+	after, err := p.renderLimits().Kustomize(ctx, render.Overlay(repo, e.files), l.dir)
 	if err != nil {
 		return patchers.Change{}, fmt.Errorf("the edited overlay does not build: %w", err)
 	}
@@ -136,7 +151,7 @@ func (p Patcher) Plan(ctx context.Context, repo fs.FS, in patchers.Intent) (patc
 		if err := ctx.Err(); err != nil {
 			return patchers.Change{}, err
 		}
-		other, err := render.Kustomize(render.Overlay(repo, e.files), dir)
+		other, err := p.renderLimits().Kustomize(ctx, render.Overlay(repo, e.files), dir)
 		if err != nil {
 			return patchers.Change{}, fmt.Errorf("%w: refuse the change to %s: it breaks %s: %w", patchers.ErrRefused, l.dir, dir, err)
 		}

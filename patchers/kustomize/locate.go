@@ -62,6 +62,9 @@ func roots(repo fs.FS) ([]string, map[string][]string, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("read %s: %w", file, err)
 		}
+		if err := render.CheckYAML(file, data); err != nil {
+			return nil, nil, err
+		}
 		k, err := yaml.Parse(string(data))
 		if err != nil {
 			return nil, nil, fmt.Errorf("parse %s: %w", file, err)
@@ -140,7 +143,7 @@ func (l *located) reaches(root string, files []string) bool {
 // locate builds every root kustomization and finds the one rendering the
 // target. Any root that does not build is an error: it might define the
 // target too.
-func locate(ctx context.Context, repo fs.FS, t patchers.Target) (*located, error) {
+func locate(ctx context.Context, limits render.Limits, repo fs.FS, t patchers.Target) (*located, error) {
 	dirs, graph, err := roots(repo)
 	if err != nil {
 		return nil, err
@@ -154,7 +157,7 @@ func locate(ctx context.Context, repo fs.FS, t patchers.Target) (*located, error
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		out, err := render.Kustomize(repo, dir)
+		out, err := limits.Kustomize(ctx, repo, dir)
 		if err != nil {
 			return nil, err
 		}
@@ -267,6 +270,9 @@ func sourceName(k *yaml.RNode, rendered string) string {
 
 // parseDocs reads a YAML stream keeping comments and sequence indentation.
 func parseDocs(file string, data []byte) ([]*yaml.RNode, error) {
+	if err := render.CheckYAML(file, data); err != nil {
+		return nil, err
+	}
 	nodes, err := readNodes(data)
 	if err != nil {
 		return nil, fmt.Errorf("parse %s: %w", file, err)

@@ -99,15 +99,31 @@ func load(ctx context.Context, repo fs.FS) ([]*doc, map[string]*file, error) {
 			}
 			return nil
 		}
-		if !isYAML(p) || !d.Type().IsRegular() {
+		if !isYAML(p) {
+			return nil
+		}
+		real := p
+		if d.Type()&fs.ModeSymlink != 0 {
+			r, fi, err := render.ResolveLink(repo, p)
+			if err != nil {
+				return err
+			}
+			if !fi.Mode().IsRegular() {
+				return nil // a linked folder is not walked, as no folder link is
+			}
+			real = r
+		} else if !d.Type().IsRegular() {
 			return nil
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		b, err := fs.ReadFile(repo, p)
+		b, err := fs.ReadFile(repo, real)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", p, err)
+		}
+		if err := render.CheckYAML(p, b); err != nil {
+			return err
 		}
 		f := &file{path: p, orig: b, chunks: splitDocs(b)}
 		files[p] = f

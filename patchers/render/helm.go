@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io/fs"
 	"path"
@@ -15,6 +16,11 @@ import (
 	"helm.sh/helm/v3/pkg/ignore"
 )
 
+// Helm renders the chart with DefaultLimits; see Limits.Helm.
+func Helm(repo fs.FS, chartDir string, valuesFiles []string, release, namespace string) ([]byte, error) {
+	return DefaultLimits().Helm(context.Background(), repo, chartDir, valuesFiles, release, namespace)
+}
+
 // Helm renders the chart in chartDir like `helm template`: the chart's
 // values.yaml, then each of valuesFiles in order (paths relative to the
 // repository root, later files win, maps merge key by key), the release
@@ -24,7 +30,73 @@ import (
 // comment as helm template prints it; NOTES.txt, partials (_*.tpl) and
 // empty documents are dropped. Subcharts under charts/ must be vendored
 // (directories or .tgz); nothing is fetched. .helmignore is honoured.
-func Helm(repo fs.FS, chartDir string, valuesFiles []string, release, namespace string) ([]byte, error) {
+//
+// The chart's files and the values files are copied (symlinks resolved
+// inside the repository; one that leaves it is an error) to a child
+// process bounded by l, where each passes CheckYAML before Helm parses it,
+// and so does the rendered stream before it is returned.
+func (l Limits) Helm(ctx context.Context, repo fs.FS, chartDir string, valuesFiles []string, release, namespace string) ([]byte, error) {
+	chartDir = cleanDir(chartDir)
+	what := "render chart " + chartDir
+	if err := l.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: limits: %w", what, err)
+	}
+	if _, err := fs.Stat(repo, path.Join(chartDir, "Chart.yaml")); err != nil {
+		return nil, fmt.Errorf("%s: not a chart: %w", what, err)
+	}
+	files, err := l.collect(repo, chartDir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	for _, vf := range valuesFiles {
+		vf = path.Clean(strings.TrimPrefix(vf, "/"))
+		fi, err := fs.Lstat(repo, vf)
+		if err != nil {
+			return nil, fmt.Errorf("%s: values file: %w", what, err)
+		}
+		if fi.IsDir() {
+			return nil, fmt.Errorf("%s: values file %s is a folder", what, vf)
+		}
+		more, err := l.collect(repo, vf)
+		if err != nil {
+			return nil, fmt.Errorf("%s: values file: %w", what, err)
+		}
+		files = append(files, more...)
+	}
+	return l.run(ctx, what, request{Op: opHelm, Dir: chartDir, ValuesFiles: valuesFiles, Release: release, Namespace: namespace, Files: files})
+}
+
+// helmFiles renders req's chart from its files, in the render child.
+func helmFiles(req request) ([]byte, error) {
+	m := make(map[string][]byte, len(req.Files))
+	for _, f := range req.Files {
+		if err := req.Limits.CheckYAML(f.Name, f.Data); err != nil {
+			return nil, err
+		}
+		m[f.Name] = f.Data
+	}
+	out, err := helmTemplate(Overlay(emptyFS{}, m), req.Dir, req.ValuesFiles, req.Release, req.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(out)) > req.Limits.MaxOutputBytes {
+		return nil, limitError("rendered output", "max_output_bytes", req.Limits.MaxOutputBytes)
+	}
+	if err := req.Limits.CheckYAML("rendered chart "+req.Dir, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// emptyFS holds nothing.
+type emptyFS struct{}
+
+func (emptyFS) Open(name string) (fs.File, error) {
+	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+}
+
+// helmTemplate is helm template on repo, which holds the chart's files.
+func helmTemplate(repo fs.FS, chartDir string, valuesFiles []string, release, namespace string) ([]byte, error) {
 	chartDir = cleanDir(chartDir)
 	files, err := chartFiles(repo, chartDir)
 	if err != nil {
@@ -143,7 +215,11 @@ func chartFiles(repo fs.FS, chartDir string) ([]*loader.BufferedFile, error) {
 			}
 			return nil
 		}
-		if !d.Type().IsRegular() || rules.Ignore(rel, fi) {
+		if !d.Type().IsRegular() {
+			// collect resolved links to copies; nothing else is content.
+			return fmt.Errorf("%s: not a regular file", p)
+		}
+		if rules.Ignore(rel, fi) {
 			return nil
 		}
 		data, err := fs.ReadFile(repo, p)

@@ -1,14 +1,15 @@
 package render
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"io/fs"
 	"path"
 	"strings"
+	"sync"
 
-	"gopkg.in/yaml.v3"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
@@ -40,36 +41,104 @@ func KustomizationFile(repo fs.FS, dir string) (file string, ok bool) {
 	return "", false
 }
 
-// Kustomize runs `kustomize build` on dir inside repo (krusty with default
-// options: no plugins, load restrictions root-only, objects in the order the
-// kustomization gives them unless its sortOptions say otherwise, where the
-// kustomize CLI would sort them "legacy" style) and returns the YAML stream. The repository is copied into an in-memory
-// filesystem first; nothing touches disk or network. A remote base (a URL
-// or git reference in resources, bases or components) is an error naming
-// the kustomization file, as is helmCharts, which would need the helm binary.
+// Kustomize renders dir with DefaultLimits; see Limits.Kustomize.
 func Kustomize(repo fs.FS, dir string) ([]byte, error) {
+	return DefaultLimits().Kustomize(context.Background(), repo, dir)
+}
+
+// Kustomize runs `kustomize build` on dir inside repo (krusty with load
+// restrictions root-only and plugins off, objects in the order the
+// kustomization gives them unless its sortOptions say otherwise, where the
+// kustomize CLI would sort them "legacy" style) and returns the YAML
+// stream. It never reaches the network and never runs a program: every
+// kustomization reachable from dir is checked first (checkLocal), and a
+// reference to a URL, a git repository, a file outside the repository, a
+// Helm chart or a KRM function is an error naming the file and field. The
+// repository (minus .git) is copied, symlinks resolved inside it, into an
+// in-memory filesystem in a child process bounded by l (see sandbox.go);
+// every file krusty reads there passes CheckYAML first.
+func (l Limits) Kustomize(ctx context.Context, repo fs.FS, dir string) ([]byte, error) {
 	dir = cleanDir(dir)
-	if err := checkLocal(repo, dir, map[string]bool{}); err != nil {
-		return nil, fmt.Errorf("render kustomization %s: %w", dir, err)
+	what := "render kustomization " + dir
+	if err := l.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: limits: %w", what, err)
 	}
-	mem, err := memFS(repo)
+	if err := l.checkLocal(repo, dir); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	files, err := l.collect(repo, ".")
 	if err != nil {
-		return nil, fmt.Errorf("render kustomization %s: %w", dir, err)
+		return nil, fmt.Errorf("%s: copy repository: %w", what, err)
 	}
-	root := "/" + dir
-	if dir == "." {
+	return l.run(ctx, what, request{Op: opKustomize, Dir: dir, Files: files})
+}
+
+// kustomizeFiles runs krusty on req's files, in the render child.
+func kustomizeFiles(req request) ([]byte, error) {
+	mem := filesys.MakeFsInMemory()
+	for _, f := range req.Files {
+		if err := mem.WriteFile("/"+f.Name, f.Data); err != nil {
+			return nil, err
+		}
+	}
+	root := "/" + req.Dir
+	if req.Dir == "." {
 		root = "/"
 	}
-	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	m, err := k.Run(mem, root)
+	fsys := &checkedFS{FileSystem: mem, limits: req.Limits, budget: 4 * req.Limits.MaxInputBytes}
+	opts := krusty.MakeDefaultOptions()
+	opts.LoadRestrictions = types.LoadRestrictionsRootOnly
+	opts.PluginConfig = types.DisabledPluginConfig()
+	m, err := krusty.MakeKustomizer(opts).Run(fsys, root)
 	if err != nil {
-		return nil, fmt.Errorf("render kustomization %s: %w", dir, err)
+		if fsys.refused != nil {
+			// krusty flattens errors to text; report the check's own.
+			return nil, fsys.refused
+		}
+		return nil, err
 	}
 	out, err := m.AsYaml()
 	if err != nil {
-		return nil, fmt.Errorf("render kustomization %s: encode: %w", dir, err)
+		return nil, fmt.Errorf("encode: %w", err)
 	}
 	return out, nil
+}
+
+// checkedFS is the filesystem krusty reads: every file passes CheckYAML
+// before kyaml can expand its aliases, and all reads together are bounded.
+type checkedFS struct {
+	filesys.FileSystem
+	limits  Limits
+	mu      sync.Mutex
+	budget  int64
+	refused error // the first file refused
+}
+
+func (c *checkedFS) ReadFile(name string) ([]byte, error) {
+	data, err := c.FileSystem.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.budget -= int64(len(data))
+	if c.budget < 0 {
+		err = limitError("read "+strings.TrimPrefix(name, "/"), "4 x max_input_bytes", 4*c.limits.MaxInputBytes)
+	} else {
+		err = c.limits.CheckYAML(strings.TrimPrefix(name, "/"), data)
+	}
+	if err != nil {
+		if c.refused == nil {
+			c.refused = err
+		}
+		return nil, err
+	}
+	return data, nil
+}
+
+// Open is refused: krusty reads files whole, through ReadFile.
+func (c *checkedFS) Open(name string) (filesys.File, error) {
+	return nil, fmt.Errorf("open %s: not supported in the render sandbox", name)
 }
 
 func cleanDir(dir string) string {
@@ -78,106 +147,4 @@ func cleanDir(dir string) string {
 		return "."
 	}
 	return dir
-}
-
-// kustomizationRefs is the part of a kustomization that names other
-// kustomizations or files to load.
-type kustomizationRefs struct {
-	Resources  []string `yaml:"resources"`
-	Bases      []string `yaml:"bases"`
-	Components []string `yaml:"components"`
-	HelmCharts []any    `yaml:"helmCharts"`
-}
-
-// checkLocal walks the kustomizations reachable from dir and refuses remote
-// references before krusty would try to fetch them.
-func checkLocal(repo fs.FS, dir string, seen map[string]bool) error {
-	if seen[dir] {
-		return nil
-	}
-	seen[dir] = true
-	file, ok := KustomizationFile(repo, dir)
-	if !ok {
-		return fmt.Errorf("no kustomization.yaml in %s", dir)
-	}
-	data, err := fs.ReadFile(repo, file)
-	if err != nil {
-		return err
-	}
-	var refs kustomizationRefs
-	if err := yaml.Unmarshal(data, &refs); err != nil {
-		return fmt.Errorf("parse %s: %w", file, err)
-	}
-	if len(refs.HelmCharts) > 0 {
-		return fmt.Errorf("%s: helmCharts is not supported (it runs the helm binary); render the chart with the helm patcher", file)
-	}
-	var errs []error
-	for _, list := range [][]string{refs.Resources, refs.Bases, refs.Components} {
-		for _, ref := range list {
-			if isRemote(ref) {
-				errs = append(errs, fmt.Errorf("%s: remote resource %q is not supported (no network): vendor it into the repository", file, ref))
-				continue
-			}
-			target := path.Join(dir, ref)
-			if target == ".." || strings.HasPrefix(target, "../") {
-				errs = append(errs, fmt.Errorf("%s: resource %q is outside the repository", file, ref))
-				continue
-			}
-			fi, err := fs.Stat(repo, target)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: resource %q: %w", file, ref, err))
-				continue
-			}
-			if fi.IsDir() {
-				if err := checkLocal(repo, target, seen); err != nil {
-					errs = append(errs, err)
-				}
-			}
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// isRemote reports whether a kustomization reference is a URL or a git
-// reference rather than a path.
-func isRemote(ref string) bool {
-	return strings.Contains(ref, "://") || strings.HasPrefix(ref, "git@") ||
-		strings.Contains(ref, "?ref=") || strings.Contains(ref, "?version=") ||
-		strings.HasPrefix(ref, "github.com/") || strings.HasPrefix(ref, "gitlab.com/") ||
-		strings.HasPrefix(ref, "bitbucket.org/")
-}
-
-// memFS copies repo (minus .git) into an in-memory kustomize filesystem
-// rooted at "/".
-func memFS(repo fs.FS) (filesys.FileSystem, error) {
-	mem := filesys.MakeFsInMemory()
-	err := fs.WalkDir(repo, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if d.Name() == ".git" {
-				return fs.SkipDir
-			}
-			return mem.MkdirAll("/" + p)
-		}
-		if d.Type()&fs.ModeSymlink != 0 {
-			// A link to a file is read through; a link to a folder is
-			// not followed (it could loop).
-			if fi, err := fs.Stat(repo, p); err != nil || !fi.Mode().IsRegular() {
-				return nil
-			}
-		} else if !d.Type().IsRegular() {
-			return nil
-		}
-		data, err := fs.ReadFile(repo, p)
-		if err != nil {
-			return err
-		}
-		return mem.WriteFile("/"+p, data)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("copy repository: %w", err)
-	}
-	return mem, nil
 }

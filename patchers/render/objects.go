@@ -53,8 +53,22 @@ func Manifests(repo fs.FS, dir string) ([]byte, error) {
 		if (ext != ".yaml" && ext != ".yml") || IsKustomization(p) {
 			return nil
 		}
-		data, err := fs.ReadFile(repo, p)
+		real := p
+		if d.Type()&fs.ModeSymlink != 0 {
+			r, fi, err := resolve(repo, p)
+			if err != nil {
+				return err
+			}
+			if fi.IsDir() {
+				return nil // a linked folder is not walked, as no folder link is
+			}
+			real = r
+		}
+		data, err := fs.ReadFile(repo, real)
 		if err != nil {
+			return err
+		}
+		if err := CheckYAML(p, data); err != nil {
 			return err
 		}
 		for _, doc := range splitDocs(data) {
@@ -180,6 +194,9 @@ type parsed struct {
 
 // parseStream splits and parses a stream, the documents in parallel.
 func parseStream(manifests []byte) ([]parsed, error) {
+	if err := CheckYAML("rendered manifests", manifests); err != nil {
+		return nil, err
+	}
 	var raws [][]byte
 	for _, raw := range splitDocs(manifests) {
 		if !isEmptyDoc(raw) {
