@@ -19,6 +19,7 @@ import (
 	"github.com/medic-bot/medic/patchers"
 	"github.com/medic-bot/medic/patchers/history"
 	"github.com/medic-bot/medic/patchers/registry"
+	"github.com/medic-bot/medic/patchers/repofs"
 )
 
 // pickPatcher picks the patcher for a repository; tests replace it.
@@ -61,7 +62,12 @@ func newPatch() *cobra.Command {
 			if pr {
 				return proposeLocal(cmd, repoDir, in, pro)
 			}
-			repo := os.DirFS(repoDir)
+			dir, err := repofs.OpenDir(repoDir)
+			if err != nil {
+				return usageError{err}
+			}
+			defer dir.Close()
+			repo := dir.FS()
 			p, err := pickPatcher(repo, ".")
 			if err != nil {
 				return usageError{err}
