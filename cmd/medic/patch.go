@@ -77,6 +77,9 @@ func newPatch() *cobra.Command {
 			}
 			ch, err := p.Plan(cmd.Context(), repo, in)
 			if err != nil {
+				if errors.Is(err, history.ErrNoPrevious) {
+					return noError{err.Error()}
+				}
 				if errors.Is(err, patchers.ErrRefused) {
 					return noError{fmt.Sprintf("%s patcher refused the plan: %v", p.Name(), err)}
 				}

@@ -424,3 +424,28 @@ func TestPatchPrevious(t *testing.T) {
 		}
 	}
 }
+
+// TestPatchPreviousBeforeFolder: --repo is a folder added to the git
+// repository after its first commit, and the image never changed since:
+// the answer is "no previous image" (exit 1), not a read error.
+func TestPatchPreviousBeforeFolder(t *testing.T) {
+	top := t.TempDir()
+	r, err := git.PlainInit(top, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(top, "NOTES.md"), []byte("notes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gitCommit(t, r, "start")
+	repo := filepath.Join(top, "infra")
+	if err := os.CopyFS(repo, os.DirFS("../../fixtures/repos/manifests")); err != nil {
+		t.Fatal(err)
+	}
+	gitCommit(t, r, "import infra")
+	in := intentFile(t, `{"kind":"rollback_image","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"previous":true}}`)
+	code, out, stderr := runCLI(t, "patch", "--repo", repo, "--intent", in)
+	if code != exitNo || !strings.Contains(stderr, "no previous image") || strings.Contains(stderr, "refused") || strings.Contains(stderr, "open .") {
+		t.Fatalf("exit %d, want 1 with no previous image:\n%s\n%s", code, stderr, out)
+	}
+}
