@@ -53,9 +53,9 @@ func isFile(m filemode.FileMode) bool {
 }
 
 // lookup finds name: a folder's tree, or a file's content (a link's
-// target, for a link). It follows no link: repofs.Confine resolves them
-// before asking.
-func (t *treeFS) lookup(op, name string) (dir *object.Tree, data []byte, info treeInfo, err error) {
+// target, for a link); with content false a file's content is not read.
+// It follows no link: repofs.Confine resolves them before asking.
+func (t *treeFS) lookup(op, name string, content bool) (dir *object.Tree, data []byte, info treeInfo, err error) {
 	if !fs.ValidPath(name) {
 		return nil, nil, treeInfo{}, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
 	}
@@ -79,12 +79,16 @@ func (t *treeFS) lookup(op, name string) (dir *object.Tree, data []byte, info tr
 		if err != nil {
 			return nil, nil, treeInfo{}, &fs.PathError{Op: op, Path: name, Err: err}
 		}
+		link := e.Mode == filemode.Symlink
+		info := treeInfo{name: path.Base(name), size: f.Size, exec: e.Mode == filemode.Executable, link: link}
+		if !content {
+			return nil, nil, info, nil
+		}
 		r, err := f.Reader()
 		if err != nil {
 			return nil, nil, treeInfo{}, &fs.PathError{Op: op, Path: name, Err: err}
 		}
 		defer r.Close()
-		link := e.Mode == filemode.Symlink
 		if link && f.Size > maxLinkTarget {
 			return nil, nil, treeInfo{}, &fs.PathError{Op: op, Path: name, Err: fmt.Errorf("symbolic link target of %d bytes, above %d", f.Size, maxLinkTarget)}
 		}
@@ -92,7 +96,8 @@ func (t *treeFS) lookup(op, name string) (dir *object.Tree, data []byte, info tr
 		if err != nil {
 			return nil, nil, treeInfo{}, &fs.PathError{Op: op, Path: name, Err: err}
 		}
-		return nil, b, treeInfo{name: path.Base(name), size: int64(len(b)), exec: e.Mode == filemode.Executable, link: link}, nil
+		info.size = int64(len(b))
+		return nil, b, info, nil
 	}
 	return nil, nil, treeInfo{}, notExist
 }
@@ -100,7 +105,7 @@ func (t *treeFS) lookup(op, name string) (dir *object.Tree, data []byte, info tr
 func (t *treeFS) Open(name string) (fs.File, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	dir, data, info, err := t.lookup("open", name)
+	dir, data, info, err := t.lookup("open", name, true)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +125,7 @@ func (t *treeFS) Open(name string) (fs.File, error) {
 func (t *treeFS) ReadFile(name string) ([]byte, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	dir, data, info, err := t.lookup("read", name)
+	dir, data, info, err := t.lookup("read", name, true)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +144,7 @@ func (t *treeFS) Stat(name string) (fs.FileInfo, error) { return t.Lstat(name) }
 func (t *treeFS) Lstat(name string) (fs.FileInfo, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	_, _, info, err := t.lookup("lstat", name)
+	_, _, info, err := t.lookup("lstat", name, false)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +154,7 @@ func (t *treeFS) Lstat(name string) (fs.FileInfo, error) {
 func (t *treeFS) ReadLink(name string) (string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	_, data, info, err := t.lookup("readlink", name)
+	_, data, info, err := t.lookup("readlink", name, true)
 	if err != nil {
 		return "", err
 	}
@@ -166,7 +171,7 @@ var errLink = errors.New("is a symbolic link")
 func (t *treeFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	dir, _, _, err := t.lookup("readdir", name)
+	dir, _, _, err := t.lookup("readdir", name, false)
 	if err != nil {
 		return nil, err
 	}
