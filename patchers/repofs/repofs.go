@@ -137,38 +137,45 @@ func rename(err error, op, name string) error {
 	return &fs.PathError{Op: op, Path: name, Err: err}
 }
 
+// at resolves name (the last link too when follow) and runs f on the
+// link-free path, naming name in f's error.
+func at[T any](c confined, op, name string, follow bool, f func(string) (T, error)) (T, error) {
+	var zero T
+	p, err := c.resolve(op, name, follow)
+	if err != nil {
+		return zero, err
+	}
+	v, err := f(p)
+	if err != nil {
+		return zero, rename(err, op, name)
+	}
+	return v, nil
+}
+
 func (c confined) Open(name string) (fs.File, error) {
-	p, err := c.resolve("open", name, true)
-	if err != nil {
-		return nil, err
-	}
-	f, err := c.fsys.Open(p)
-	if err != nil {
-		return nil, rename(err, "open", name)
-	}
-	return f, nil
+	return at(c, "open", name, true, c.fsys.Open)
 }
 
 func (c confined) ReadFile(name string) ([]byte, error) {
-	p, err := c.resolve("read", name, true)
-	if err != nil {
-		return nil, err
-	}
-	b, err := fs.ReadFile(c.fsys, p)
-	if err != nil {
-		return nil, rename(err, "read", name)
-	}
-	return b, nil
+	return at(c, "read", name, true, func(p string) ([]byte, error) { return fs.ReadFile(c.fsys, p) })
+}
+
+func (c confined) Stat(name string) (fs.FileInfo, error) {
+	return at(c, "stat", name, true, c.fsys.Lstat)
+}
+
+func (c confined) Lstat(name string) (fs.FileInfo, error) {
+	return at(c, "lstat", name, false, c.fsys.Lstat)
+}
+
+func (c confined) ReadLink(name string) (string, error) {
+	return at(c, "readlink", name, false, c.fsys.ReadLink)
 }
 
 func (c confined) ReadDir(name string) ([]fs.DirEntry, error) {
-	p, err := c.resolve("readdir", name, true)
+	es, err := at(c, "readdir", name, true, func(p string) ([]fs.DirEntry, error) { return fs.ReadDir(c.fsys, p) })
 	if err != nil {
 		return nil, err
-	}
-	es, err := fs.ReadDir(c.fsys, p)
-	if err != nil {
-		return nil, rename(err, "readdir", name)
 	}
 	for i, e := range es {
 		if e.Type()&fs.ModeSymlink == 0 {
@@ -215,42 +222,6 @@ func (e linkEntry) Info() (fs.FileInfo, error) {
 		return nil, e.err
 	}
 	return e.info, nil
-}
-
-func (c confined) Stat(name string) (fs.FileInfo, error) {
-	p, err := c.resolve("stat", name, true)
-	if err != nil {
-		return nil, err
-	}
-	info, err := c.fsys.Lstat(p)
-	if err != nil {
-		return nil, rename(err, "stat", name)
-	}
-	return info, nil
-}
-
-func (c confined) Lstat(name string) (fs.FileInfo, error) {
-	p, err := c.resolve("lstat", name, false)
-	if err != nil {
-		return nil, err
-	}
-	info, err := c.fsys.Lstat(p)
-	if err != nil {
-		return nil, rename(err, "lstat", name)
-	}
-	return info, nil
-}
-
-func (c confined) ReadLink(name string) (string, error) {
-	p, err := c.resolve("readlink", name, false)
-	if err != nil {
-		return "", err
-	}
-	t, err := c.fsys.ReadLink(p)
-	if err != nil {
-		return "", rename(err, "readlink", name)
-	}
-	return t, nil
 }
 
 // Dir is a repository folder on disk, opened with os.OpenRoot: besides
