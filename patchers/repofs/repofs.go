@@ -99,6 +99,11 @@ func (c confined) resolve(op, name string, follow bool) (string, error) {
 			return "", &fs.PathError{Op: op, Path: name, Err: fmt.Errorf("symbolic link %s %w", next, ErrEscape)}
 		}
 		rest := strings.Split(target, "/")
+		for _, e := range rest {
+			if e != "" && e != "." && e != ".." && !fs.ValidPath(e) {
+				return "", &fs.PathError{Op: op, Path: name, Err: fmt.Errorf("symbolic link %s: target is not a valid path: %w", next, fs.ErrInvalid)}
+			}
+		}
 		if escapes(cur, rest) {
 			return "", &fs.PathError{Op: op, Path: name, Err: fmt.Errorf("symbolic link %s %w", next, ErrEscape)}
 		}
