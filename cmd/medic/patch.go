@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -11,14 +12,17 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/spf13/cobra"
 
+	"github.com/medic-bot/medic/bot/forge/github"
 	"github.com/medic-bot/medic/patchers"
 	"github.com/medic-bot/medic/patchers/history"
 	"github.com/medic-bot/medic/patchers/registry"
+	"github.com/medic-bot/medic/patchers/repofs"
 )
 
 // pickPatcher picks the patcher for a repository; tests replace it.
@@ -59,9 +63,20 @@ func newPatch() *cobra.Command {
 				return usageError{errors.New("patch: --dry-run goes with --pr (without --pr nothing is written anyway)")}
 			}
 			if pr {
+				env, how, err := prEnvironment(cmd.Context(), repoDir, in, pro.environment)
+				if err != nil {
+					return usageError{err}
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "environment: %s\n", how)
+				pro.environment = env
 				return proposeLocal(cmd, repoDir, in, pro)
 			}
-			repo := os.DirFS(repoDir)
+			dir, err := repofs.OpenDir(repoDir)
+			if err != nil {
+				return usageError{err}
+			}
+			defer dir.Close()
+			repo := dir.FS()
 			p, err := pickPatcher(repo, ".")
 			if err != nil {
 				return usageError{err}
@@ -71,6 +86,9 @@ func newPatch() *cobra.Command {
 			}
 			ch, err := p.Plan(cmd.Context(), repo, in)
 			if err != nil {
+				if errors.Is(err, history.ErrNoPrevious) {
+					return noError{err.Error()}
+				}
 				if errors.Is(err, patchers.ErrRefused) {
 					return noError{fmt.Sprintf("%s patcher refused the plan: %v", p.Name(), err)}
 				}
@@ -128,6 +146,96 @@ func newPatch() *cobra.Command {
 	cmd.Flags().BoolVar(&pr, "pr", false, "open the change as a pull request on the local git forge (a branch in --repo), merging it when the policy allows")
 	pro.flags(cmd)
 	return cmd
+}
+
+// prEnvironment is the environment the policy decides --pr for, and a
+// sentence saying where it came from: --environment when given; else the
+// .medic.yaml environment (at the committed HEAD, which the pull request
+// is planned on) whose globs match the folder the target renders from
+// (the overlay, the Helm values environment, the manifests' folder) or a
+// file directly in it. Without a config, environments or a single match
+// it is "", which the policy counts as production. An unreadable or
+// invalid .medic.yaml is an error: the repository's own word on its
+// environments cannot be guessed.
+func prEnvironment(ctx context.Context, repoDir string, in patchers.Intent, flag string) (env, how string, err error) {
+	if flag != "" {
+		return flag, flag + " (--environment)", nil
+	}
+	const dflt = `none, which the policy counts as production`
+	gr, err := git.PlainOpen(repoDir)
+	if err != nil {
+		return "", dflt + " (--environment not given)", nil // proposeLocal says what is wrong
+	}
+	head, err := gr.Head()
+	if err != nil {
+		return "", dflt + " (--environment not given)", nil
+	}
+	c, err := gr.CommitObject(head.Hash())
+	if err != nil {
+		return "", "", fmt.Errorf("read HEAD: %w", err)
+	}
+	tree, err := c.Tree()
+	if err != nil {
+		return "", "", fmt.Errorf("read HEAD: %w", err)
+	}
+	view := history.TreeFS(tree)
+	data, err := fs.ReadFile(view, github.ConfigFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", dflt + " (--environment not given and HEAD has no " + github.ConfigFile + ")", nil
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("read %s: %w", github.ConfigFile, err)
+	}
+	cfg, err := github.ParseRepoConfig(data)
+	if err != nil {
+		return "", "", fmt.Errorf("%s: %w", github.ConfigFile, err)
+	}
+	if len(cfg.Environments) == 0 {
+		return "", dflt + " (--environment not given and " + github.ConfigFile + " lists no environments)", nil
+	}
+	p, err := pickPatcher(view, ".")
+	if err != nil {
+		return "", "", err
+	}
+	tr, ok := p.(patchers.TargetRenderer)
+	if !ok {
+		return "", dflt + " (--environment not given and the " + p.Name() + " patcher cannot tell the target's folder)", nil
+	}
+	dir, _, err := tr.RenderTarget(ctx, view, in.Target)
+	if err != nil {
+		return "", dflt + " (--environment not given and the target's folder was not found)", nil
+	}
+	names := envsOf(cfg, view, dir)
+	switch len(names) {
+	case 0:
+		return "", fmt.Sprintf("%s (--environment not given and no %s environment matches %s)", dflt, github.ConfigFile, dir), nil
+	case 1:
+		return names[0], fmt.Sprintf("%s (%s: the target renders from %s)", names[0], github.ConfigFile, dir), nil
+	}
+	return "", fmt.Sprintf("%s (--environment not given and %s matches several %s environments: %s)", dflt, dir, github.ConfigFile, strings.Join(names, ", ")), nil
+}
+
+// envsOf lists, sorted, the environments of cfg matching the folder dir
+// or a file directly in it.
+func envsOf(cfg github.RepoConfig, repo fs.FS, dir string) []string {
+	seen := map[string]bool{}
+	paths := []string{dir}
+	if ents, err := fs.ReadDir(repo, dir); err == nil {
+		for _, e := range ents {
+			if !e.IsDir() {
+				paths = append(paths, path.Join(dir, e.Name()))
+			}
+		}
+	}
+	var out []string
+	for _, p := range paths {
+		if name, ok := cfg.EnvironmentFor(p); ok && !seen[name] {
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // withHistory wraps p with the git-history intents when repoDir is inside

@@ -424,3 +424,81 @@ func TestPatchPrevious(t *testing.T) {
 		}
 	}
 }
+
+// TestPatchPreviousBeforeFolder: --repo is a folder added to the git
+// repository after its first commit, and the image never changed since:
+// the answer is "no previous image" (exit 1), not a read error.
+func TestPatchPreviousBeforeFolder(t *testing.T) {
+	top := t.TempDir()
+	r, err := git.PlainInit(top, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(top, "NOTES.md"), []byte("notes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	gitCommit(t, r, "start")
+	repo := filepath.Join(top, "infra")
+	if err := os.CopyFS(repo, os.DirFS("../../fixtures/repos/manifests")); err != nil {
+		t.Fatal(err)
+	}
+	gitCommit(t, r, "import infra")
+	in := intentFile(t, `{"kind":"rollback_image","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"previous":true}}`)
+	code, out, stderr := runCLI(t, "patch", "--repo", repo, "--intent", in)
+	if code != exitNo || !strings.Contains(stderr, "no previous image") || strings.Contains(stderr, "refused") || strings.Contains(stderr, "open .") {
+		t.Fatalf("exit %d, want 1 with no previous image:\n%s\n%s", code, stderr, out)
+	}
+}
+
+// TestPatchPREnvironment: without --environment, --pr takes the
+// environment from .medic.yaml's globs for the folder the target renders
+// from, says which on stderr, and the policy decides for it; without a
+// match the default (production to the policy) is kept and said.
+func TestPatchPREnvironment(t *testing.T) {
+	const cfg = "version: 1\nenvironments:\n  - name: production\n    paths: ['overlays/prod/**']\n  - name: staging\n    paths: ['overlays/staging/**']\n"
+	for _, tc := range []struct {
+		name, config, args string
+		env                string
+		production         bool // the policy decided for production
+	}{
+		{"from .medic.yaml", cfg, "", "environment: staging (.medic.yaml: the target renders from overlays/staging)", false},
+		{"flag wins", cfg, "production", "environment: production (--environment)", true},
+		{"no .medic.yaml", "", "", "environment: none, which the policy counts as production (--environment not given and HEAD has no .medic.yaml)", true},
+		{"no match", "version: 1\nenvironments:\n  - name: dev\n    paths: ['clusters/dev/**']\n", "", "no .medic.yaml environment matches overlays/staging", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, r := kustomizeRepo(t)
+			if tc.config != "" {
+				if err := os.WriteFile(filepath.Join(dir, ".medic.yaml"), []byte(tc.config), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				gitCommit(t, r, "medic config")
+			}
+			args := []string{"patch", "--repo", dir, "--intent", intentFile(t, stagingMemory), "--pr", "--dry-run"}
+			if tc.args != "" {
+				args = append(args, "--environment", tc.args)
+			}
+			code, out, stderr := runCLI(t, args...)
+			if code != exitOK && code != exitNo {
+				t.Fatalf("exit %d: %s\n%s", code, stderr, out)
+			}
+			if !strings.Contains(stderr, tc.env) {
+				t.Errorf("stderr lacks %q:\n%s", tc.env, stderr)
+			}
+			if got := strings.Contains(out, "`medic/production`"); got != tc.production {
+				t.Errorf("the policy decided for production: %v, want %v:\n%s", got, tc.production, out)
+			}
+		})
+	}
+	t.Run("invalid .medic.yaml", func(t *testing.T) {
+		dir, r := kustomizeRepo(t)
+		if err := os.WriteFile(filepath.Join(dir, ".medic.yaml"), []byte("version: 1\nenvironments: [{name: staging}]\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		gitCommit(t, r, "broken config")
+		code, out, stderr := runCLI(t, "patch", "--repo", dir, "--intent", intentFile(t, stagingMemory), "--pr", "--dry-run")
+		if code != exitUsage || !strings.Contains(stderr, "environments[0].paths") {
+			t.Fatalf("exit %d, want 2 naming the field: %s\n%s", code, stderr, out)
+		}
+	})
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/medic-bot/medic/patchers/repofs"
 	"github.com/medic-bot/medic/policy"
 )
 
@@ -33,7 +34,12 @@ func loadPolicy(dir string) (policy.Bundle, error) {
 	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
 		return policy.Bundle{}, fmt.Errorf("policy folder %s is not a folder", dir)
 	}
-	b, err := policy.LoadDir(os.DirFS(dir), ".")
+	d, err := repofs.OpenDir(dir)
+	if err != nil {
+		return policy.Bundle{}, fmt.Errorf("policy folder %s: %w", dir, err)
+	}
+	defer d.Close()
+	b, err := policy.LoadDir(d.FS(), ".")
 	if err != nil {
 		return policy.Bundle{}, fmt.Errorf("policy folder %s: %w", dir, err)
 	}

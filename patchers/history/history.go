@@ -19,6 +19,21 @@ import (
 	"github.com/medic-bot/medic/patchers/render"
 )
 
+// ErrNoPrevious is wrapped when rollback_image with previous: true finds
+// no earlier image: the image never changed within reach, or the commits
+// before the target's files (or the repo folder) existed were reached.
+// It is also patchers.ErrRefused (the answer is "no", not a bad input),
+// but its text says "no previous image", not a failed verification.
+var ErrNoPrevious error = noPrevious{}
+
+type noPrevious struct{}
+
+func (noPrevious) Error() string        { return "no previous image" }
+func (noPrevious) Is(target error) bool { return target == patchers.ErrRefused }
+
+// errAbsent marks a commit whose tree lacks the Plan repo's folder.
+var errAbsent = errors.New("absent")
+
 // MaxCommits is how many first-parent commits rollback_image with
 // previous: true looks back before it gives up.
 const MaxCommits = 500
@@ -188,18 +203,23 @@ func (w *wrapped) previous(ctx context.Context, tr patchers.TargetRenderer, repo
 			return patchers.Change{}, err
 		}
 		if c.NumParents() == 0 {
-			return patchers.Change{}, fmt.Errorf("rollback_image previous: %w: the image of %s is %s in every commit back to the first, %s (%d commits): no previous image", patchers.ErrRefused, t, val, short(c.Hash), n)
+			return patchers.Change{}, fmt.Errorf("rollback_image previous: %w: the image of %s is %s in every commit back to the first, %s (%d commits)", ErrNoPrevious, t, val, short(c.Hash), n)
 		}
 		if n >= w.max {
-			return patchers.Change{}, fmt.Errorf("rollback_image previous: %w: the image of %s is %s in the last %d commits of first-parent history (back to %s): no previous image within reach", patchers.ErrRefused, t, val, n, short(c.Hash))
+			return patchers.Change{}, fmt.Errorf("rollback_image previous: %w within reach: the image of %s is %s in the last %d commits of first-parent history (back to %s)", ErrNoPrevious, t, val, n, short(c.Hash))
 		}
 		parent, err := c.Parent(0)
 		if err != nil {
 			return patchers.Change{}, fmt.Errorf("rollback_image previous: read parent of %s: %w", short(c.Hash), err)
 		}
 		pv, err := w.imageAt(ctx, tr, parent, t)
-		if errors.Is(err, patchers.ErrNotFound) {
-			return patchers.Change{}, fmt.Errorf("rollback_image previous: %w: %s is absent at %s, before %s %q added it with %s: no previous image", patchers.ErrRefused, t, short(parent.Hash), short(c.Hash), subject(c), val)
+		switch {
+		case errors.Is(err, errAbsent):
+			return patchers.Change{}, fmt.Errorf("rollback_image previous: %w: %s does not exist at %s, before %s %q added it with %s in %s", ErrNoPrevious, w.dir, short(parent.Hash), short(c.Hash), subject(c), val, t)
+		case errors.Is(err, patchers.ErrNotFound), errors.Is(err, fs.ErrNotExist):
+			// A commit from before the target's files: there is no
+			// earlier image to go back to.
+			return patchers.Change{}, fmt.Errorf("rollback_image previous: %w: %s is absent at %s, before %s %q added it with %s", ErrNoPrevious, t, short(parent.Hash), short(c.Hash), subject(c), val)
 		}
 		if err != nil {
 			return patchers.Change{}, fmt.Errorf("rollback_image previous: at %s: %w", short(parent.Hash), err)
@@ -239,10 +259,29 @@ func (w *wrapped) imageAt(ctx context.Context, tr patchers.TargetRenderer, c *ob
 	return image(ctx, tr, fsys, t)
 }
 
-// treeFS is tree's fs.FS at the Plan repo's folder.
+// treeFS is tree's fs.FS at the Plan repo's folder, rooted there: its
+// links may not leave the folder, as on disk. A tree without the folder
+// (a commit from before it was added) is an error wrapping errAbsent.
 func (w *wrapped) treeFS(tree *object.Tree) (fs.FS, error) {
 	if w.dir == "." {
 		return TreeFS(tree), nil
 	}
-	return fs.Sub(TreeFS(tree), w.dir)
+	sub, err := tree.Tree(w.dir)
+	if errors.Is(err, object.ErrDirectoryNotFound) || errors.Is(err, plumbing.ErrObjectNotFound) {
+		return nil, fmt.Errorf("folder %s: %w", w.dir, errAbsent)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("folder %s: %w", w.dir, err)
+	}
+	return TreeFS(sub), nil
+}
+
+// treeFSOrEmpty is treeFS, with an empty tree for a commit without the
+// folder (revert_commit: everything under it was added since).
+func (w *wrapped) treeFSOrEmpty(tree *object.Tree) (fs.FS, error) {
+	fsys, err := w.treeFS(tree)
+	if errors.Is(err, errAbsent) {
+		return TreeFS(&object.Tree{}), nil
+	}
+	return fsys, err
 }

@@ -91,8 +91,8 @@ func (w *wrapped) revert(ctx context.Context, tr patchers.TargetRenderer, repo f
 	if err != nil {
 		return patchers.Change{}, fmt.Errorf("revert_commit: diff %s: %w", name, err)
 	}
-	oldFS, oerr := w.treeFS(from)
-	newFS, nerr := w.treeFS(to)
+	oldFS, oerr := w.treeFSOrEmpty(from)
+	newFS, nerr := w.treeFSOrEmpty(to)
 	if err := errors.Join(oerr, nerr); err != nil {
 		return patchers.Change{}, fmt.Errorf("revert_commit: %w", err)
 	}

@@ -110,6 +110,11 @@ const (
 
 	DefaultRepoPolicyPath = ".medic/policy"
 
+	// MaxRepoConfigSize is the largest .medic.yaml read, in bytes: room
+	// for every environment and glob the limits allow, and a bound on
+	// the YAML tree parsed before any check runs.
+	MaxRepoConfigSize = 256 << 10
+
 	// MaxOpenPRsLimit and PRsPerHourLimit are the largest limits accepted.
 	MaxOpenPRsLimit = 50
 	PRsPerHourLimit = 60
@@ -160,13 +165,19 @@ func (e *RepoConfigError) Error() string {
 }
 
 // ParseRepoConfig reads a .medic.yaml strictly: unknown or repeated keys,
-// values of the wrong type, anchors and aliases, several documents and
-// every invalid value are errors. It reports every problem at once
+// values of the wrong type, anchors and aliases, several documents, a file
+// over MaxRepoConfigSize and every invalid value are errors. The YAML is
+// parsed into nodes, which keep an alias as a reference to its anchor, and
+// an alias is refused where it is met: nothing is expanded, so memory
+// stays proportional to the file's size. It reports every problem at once
 // (errors.Join of *RepoConfigError, in line order), each naming the key
 // path and line. Keys left out take their DefaultRepoConfig values;
 // version is required. An empty file is an error: a missing file means
 // defaults, and the caller decides that.
 func ParseRepoConfig(data []byte) (RepoConfig, error) {
+	if len(data) > MaxRepoConfigSize {
+		return RepoConfig{}, fmt.Errorf(".medic.yaml is %d bytes, above the limit of %d (MaxRepoConfigSize)", len(data), MaxRepoConfigSize)
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {

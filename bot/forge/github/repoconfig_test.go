@@ -300,6 +300,8 @@ func FuzzParseRepoConfig(f *testing.F) {
 	f.Add([]byte("version: 1\nlabels: &a [x]\nreviewers: {users: *a}\n"))
 	f.Add([]byte("version: 1\nlimits: {max_open_prs: 0x10}\nmerge: {automerge: !!bool true}\n"))
 	f.Add([]byte("version: 1\n---\n"))
+	f.Add([]byte(aliasBomb(3, 3)))
+	f.Add([]byte("version: 1\nenvironments:\n  - &e {name: a, paths: [x/**]}\n  - *e\n<<: {paused: true}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := ParseRepoConfig(data)
 		if err != nil {

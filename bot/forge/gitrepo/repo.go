@@ -365,8 +365,9 @@ func (r *Repo) HasCommit(sha string) bool {
 }
 
 // Tree returns the repository's files at the fetched commit sha as a
-// read-only fs.FS, read lazily from the clone (see history.TreeFS). The
-// FS is safe for concurrent use, also with the Repo's other methods.
+// read-only fs.FS, read lazily from the clone (see history.TreeFS: a
+// symbolic link is followed only inside the tree; one that leaves it is an
+// error). The FS is safe for concurrent use, also with the Repo's other methods.
 // A commit not in the clone fails with ErrNotFetched.
 func (r *Repo) Tree(ctx context.Context, sha string) (fs.FS, error) {
 	if err := ctx.Err(); err != nil {
@@ -504,6 +505,7 @@ var (
 	_ fs.ReadFileFS = (*lockedFS)(nil)
 	_ fs.ReadDirFS  = (*lockedFS)(nil)
 	_ fs.StatFS     = (*lockedFS)(nil)
+	_ fs.ReadLinkFS = (*lockedFS)(nil)
 )
 
 func (l *lockedFS) Open(name string) (fs.File, error) {
@@ -530,4 +532,16 @@ func (l *lockedFS) Stat(name string) (fs.FileInfo, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return fs.Stat(l.fsys, name)
+}
+
+func (l *lockedFS) Lstat(name string) (fs.FileInfo, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fs.Lstat(l.fsys, name)
+}
+
+func (l *lockedFS) ReadLink(name string) (string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fs.ReadLink(l.fsys, name)
 }
