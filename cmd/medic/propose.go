@@ -39,7 +39,7 @@ type prOptions struct {
 func (o *prOptions) flags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.BoolVar(&o.dryRun, "dry-run", false, "with --pr: print the pull request medic would open, change nothing")
-	f.StringVar(&o.incidentFile, "incident", "", "with --pr: the incident (JSON) the change answers; default: a manual incident for the target")
+	f.StringVar(&o.incidentFile, "incident", "", "with --pr: the incident (JSON) the change answers; default: a manual incident of its own for the intent")
 	f.StringVar(&o.environment, "environment", "", "with --pr: the environment the policy decides for (empty counts as production)")
 	f.StringVar(&o.storeDSN, "store", "", "with --pr: where the local forge keeps pull requests (default sqlite:<repo>/.git/medic.db)")
 	f.StringVar(&o.rationale, "rationale", "", "with --pr: why this change (goes into the pull request)")
@@ -190,8 +190,7 @@ func repoName(abs string) string {
 }
 
 // loadIncident reads an incident file, or makes a manual incident for the
-// intent's target whose id is stable for the same intent (so running the
-// command again updates the same pull request).
+// intent (see manualIncidentID).
 func loadIncident(file string, in patchers.Intent) (incident.Incident, error) {
 	if file != "" {
 		b, err := os.ReadFile(file)
@@ -209,11 +208,41 @@ func loadIncident(file string, in patchers.Intent) (incident.Incident, error) {
 		}
 		return inc, nil
 	}
+	id, err := manualIncidentID(in)
+	if err != nil {
+		return incident.Incident{}, err
+	}
 	t := in.Target
-	sum := sha256.Sum256([]byte(t.String()))
 	return incident.Incident{
-		ID:       "manual-" + hex.EncodeToString(sum[:5]),
+		ID:       id,
 		Workload: detect.Workload{Namespace: t.Namespace, Kind: t.Kind, Name: t.Name, Container: t.Container},
 		Opened:   time.Now().UTC(),
 	}, nil
+}
+
+// manualIncidentID names the manual incident of an intent given by hand:
+// "manual-" and a hash of the canonical intent (kind, target, and params
+// with keys sorted and spacing dropped). The same intent always gets the
+// same id, so running the command again updates its own pull request;
+// a different intent for the same target gets its own incident, branch
+// and pull request instead of replacing the pending one.
+func manualIncidentID(in patchers.Intent) (string, error) {
+	var params any
+	if len(in.Params) > 0 {
+		dec := json.NewDecoder(strings.NewReader(string(in.Params)))
+		dec.UseNumber()
+		if err := dec.Decode(&params); err != nil {
+			return "", fmt.Errorf("canonical intent: params: %w", err)
+		}
+	}
+	canon, err := json.Marshal(struct {
+		Kind   string          `json:"kind"`
+		Target patchers.Target `json:"target"`
+		Params any             `json:"params"`
+	}{in.Kind, in.Target, params})
+	if err != nil {
+		return "", fmt.Errorf("canonical intent: %w", err)
+	}
+	sum := sha256.Sum256(canon)
+	return "manual-" + hex.EncodeToString(sum[:5]), nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,10 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+
+	"github.com/medic-bot/medic/bot/incident"
+	"github.com/medic-bot/medic/detect"
+	"github.com/medic-bot/medic/patchers"
 )
 
 // kustomizeRepo is fixtures/repos/kustomize committed on main in a fresh
@@ -142,6 +147,116 @@ func TestPatchPRUsage(t *testing.T) {
 	} {
 		if code, _, _ := runCLI(t, args...); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+}
+
+// branchFile is path's content on branch.
+func branchFile(t *testing.T, r *git.Repository, branch, path string) string {
+	t.Helper()
+	ref, err := r.Reference(plumbing.NewBranchReferenceName(branch), true)
+	if err != nil {
+		t.Fatalf("branch %s: %v", branch, err)
+	}
+	c, err := r.CommitObject(ref.Hash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := c.File(path)
+	if err != nil {
+		t.Fatalf("%s on %s: %v", path, branch, err)
+	}
+	s, err := f.Contents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// prLine is the "pull request #N opened|updated: BRANCH -> ..." line's
+// number, verb and branch.
+func prLine(t *testing.T, out string) (num, verb, branch string) {
+	t.Helper()
+	for _, l := range strings.Split(out, "\n") {
+		var n int
+		if _, err := fmt.Sscanf(l, "pull request #%d %s %s", &n, &verb, &branch); err == nil {
+			return fmt.Sprint(n), strings.TrimSuffix(verb, ":"), branch
+		}
+	}
+	t.Fatalf("no pull request line in:\n%s", out)
+	return "", "", ""
+}
+
+// TestPatchPRTwoIntentsOneTarget: two different intents for the same
+// target get two pull requests, each on its own branch holding its own
+// change; the first is not replaced. The same intent again (its JSON
+// spaced and ordered differently) updates its own pull request.
+func TestPatchPRTwoIntentsOneTarget(t *testing.T) {
+	dir, r := kustomizeRepo(t)
+	const prodFile = "overlays/prod/checkout-resources.yaml"
+	first := intentFile(t, `{"kind":"set_resources","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"limits":{"memory":"4Gi"}}}`)
+	second := intentFile(t, `{"kind":"set_resources","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"limits":{"memory":"3Gi"}}}`)
+	again := intentFile(t, `{"params": {"limits": {"memory": "4Gi"}}, "target": {"container": "app", "name": "checkout", "kind": "Deployment", "namespace": "shop"}, "kind": "set_resources"}`)
+	propose := func(in string) (string, string, string) {
+		t.Helper()
+		code, out, stderr := runCLI(t, "patch", "--repo", dir, "--intent", in, "--pr", "--environment", "production")
+		if code != exitOK {
+			t.Fatalf("exit %d: %s\n%s", code, stderr, out)
+		}
+		return prLine(t, out)
+	}
+	n1, v1, b1 := propose(first)
+	n2, v2, b2 := propose(second)
+	if n1 != "1" || v1 != "opened" || n2 != "2" || v2 != "opened" {
+		t.Fatalf("want #1 and #2 opened, got #%s %s, #%s %s", n1, v1, n2, v2)
+	}
+	if b1 == b2 {
+		t.Fatalf("both intents on branch %s", b1)
+	}
+	if got := branchFile(t, r, b1, prodFile); !strings.Contains(got, "memory: 4Gi") {
+		t.Errorf("%s lost the first change:\n%s", b1, got)
+	}
+	if got := branchFile(t, r, b2, prodFile); !strings.Contains(got, "memory: 3Gi") {
+		t.Errorf("%s does not hold the second change:\n%s", b2, got)
+	}
+	n3, v3, b3 := propose(again)
+	if n3 != "1" || v3 != "updated" || b3 != b1 {
+		t.Errorf("the same intent again: #%s %s on %s, want #1 updated on %s", n3, v3, b3, b1)
+	}
+}
+
+func TestManualIncidentID(t *testing.T) {
+	id := func(js string) string {
+		t.Helper()
+		in, err := patchers.ParseIntent([]byte(js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := manualIncidentID(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := (incident.Incident{ID: s, Workload: detect.Workload{Name: "x"}}).Validate(); err != nil {
+			t.Errorf("%s: %v", s, err)
+		}
+		return s
+	}
+	a := id(`{"kind":"set_resources","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"limits":{"memory":"4Gi","cpu":"1"}}}`)
+	for _, same := range []string{
+		`{"kind":"set_resources","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"limits":{"cpu":"1","memory":"4Gi"}}}`,
+		"{\"params\":{ \"limits\" : {\"memory\":\"4Gi\",\n \"cpu\":\"1\"}},\"kind\":\"set_resources\",\"target\":{\"container\":\"app\",\"name\":\"checkout\",\"kind\":\"Deployment\",\"namespace\":\"shop\"}}",
+	} {
+		if b := id(same); b != a {
+			t.Errorf("the same intent got %s and %s", a, b)
+		}
+	}
+	for _, other := range []string{
+		`{"kind":"set_resources","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"limits":{"memory":"3Gi","cpu":"1"}}}`,
+		`{"kind":"set_resources","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"sidecar"},"params":{"limits":{"memory":"4Gi","cpu":"1"}}}`,
+		`{"kind":"scale","target":{"namespace":"shop","kind":"Deployment","name":"checkout"},"params":{"replicas":4}}`,
+	} {
+		if b := id(other); b == a {
+			t.Errorf("a different intent shares id %s: %s", a, other)
 		}
 	}
 }
