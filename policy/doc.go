@@ -41,6 +41,25 @@
 // the repo gets no automerge. Cache keeps one compiled gate per repo and
 // recompiles it only when the folder's policy files change.
 //
+// # What policies may not use
+//
+// A policy is repo content, so untrusted: its decision may depend on the
+// input, its own data and input.now, and on nothing else. Every policy, the
+// default bundle's included, is compiled (for the gate and for RunTests)
+// with Capabilities: this OPA version's builtins without those that reach
+// the network, read the state of medic's host (files, environment, host
+// clock) or act outside the evaluation (RefusedBuiltins lists them and
+// why: http.send, every net.*, opa.runtime, json.match_schema,
+// json.verify_schema, crypto.x509.parse_and_verify_certificates*), and
+// without any builtin OPA marks nondeterministic that is not on an allow
+// list (time.now_ns, which returns input.now; io.jwt.decode_verify and
+// encode_sign*; rand.intn; uuid.rfc4122), so a newer OPA's nondeterministic
+// builtin is refused until reviewed. allow_net is empty. A call to a
+// refused builtin fails to compile with file:line and "NAME is not allowed
+// in medic policies: why"; a METADATA schemas annotation is refused the same
+// way (a schema's $ref would read host files while type checking). print
+// calls are compiled out, so a policy's text never reaches medic's logs.
+//
 // # Tests and tools
 //
 // RunTests runs a bundle's _test.rego files with OPA's tester (what `medic

@@ -12,7 +12,6 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
-	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
 	"github.com/medic-bot/medic/patchers"
@@ -164,21 +163,27 @@ func NewGate(ctx context.Context, b Bundle, opts Options) (*OPAGate, error) {
 	if !hasMedic {
 		return nil, errors.New("compile policy: no module in package medic")
 	}
-	store := storage.Store(inmem.NewFromObject(b.Data))
-	if b.Data == nil {
-		store = inmem.New()
+	store := inmem.New()
+	if b.Data != nil {
+		store = inmem.NewFromObject(b.Data)
 	}
 	q := assembledQuery
 	if g.full {
 		q = decisionQuery
 	}
-	args := []func(*rego.Rego){rego.Query(q), rego.Store(store)}
+	if err := checkModules(b.Modules); err != nil {
+		return nil, fmt.Errorf("compile policy: %w", err)
+	}
+	// print output is dropped (the compiler erases print calls): a policy's
+	// text never reaches medic's logs.
+	args := []func(*rego.Rego){rego.Query(q), rego.Store(store),
+		rego.Capabilities(Capabilities()), rego.EnablePrintStatements(false)}
 	for _, m := range b.Modules {
 		args = append(args, rego.ParsedModule(m))
 	}
 	pq, err := rego.New(args...).PrepareForEval(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("compile policy: %w", err)
+		return nil, fmt.Errorf("compile policy: %w", explainRefused(err))
 	}
 	g.query = pq
 	return g, nil

@@ -32,11 +32,19 @@ func RunTests(ctx context.Context, b Bundle) ([]TestResult, error) {
 	for k, m := range b.Tests {
 		mods[k] = m
 	}
-	store := inmem.NewFromObject(b.Data)
-	r := tester.NewRunner().SetCompiler(ast.NewCompiler()).SetStore(store).SetModules(mods)
+	if err := checkModules(mods); err != nil {
+		return nil, fmt.Errorf("run policy tests: %w", err)
+	}
+	store := inmem.New()
+	if b.Data != nil {
+		store = inmem.NewFromObject(b.Data)
+	}
+	// Tests compile with the gate's capabilities; print output is dropped.
+	c := ast.NewCompiler().WithCapabilities(Capabilities()).WithEnablePrintStatements(false)
+	r := tester.NewRunner().SetCompiler(c).SetStore(store).SetModules(mods)
 	ch, err := r.RunTests(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("run policy tests: %w", err)
+		return nil, fmt.Errorf("run policy tests: %w", explainRefused(err))
 	}
 	var out []TestResult
 	for res := range ch {
