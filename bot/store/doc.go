@@ -6,7 +6,10 @@
 // It is also the webhook receiver's outbox: SaveEvent keeps a delivery
 // before GitHub is answered, ClaimEvents leases pending events to one
 // receiver (UPDATE ... RETURNING over rows picked FOR UPDATE SKIP LOCKED on
-// PostgreSQL; inside the single write transaction on SQLite), FinishEvent
+// PostgreSQL; inside the single write transaction on SQLite), RenewEvents
+// extends the leases a receiver still holds while it has the events queued
+// or in hand (so a short lease, after which a crashed receiver's events are
+// claimed again, survives long handling), FinishEvent
 // marks them done or releases them for another attempt, up to
 // MaxEventAttempts, and ForgetEvents deletes done ones.
 //

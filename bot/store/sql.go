@@ -99,6 +99,8 @@ var queries = map[string]string{
 		claimed_by = '', claimed_until = '',
 		done_at = CASE WHEN attempts + 1 >= ? THEN ? ELSE NULL END
 		WHERE id = ? AND done_at IS NULL`,
+	"renewEvent": `UPDATE webhook_events SET claimed_until = ?
+		WHERE id = ? AND claimed_by = ? AND done_at IS NULL`,
 	"forgetEvents": `DELETE FROM webhook_events WHERE done_at IS NOT NULL AND done_at < ?`,
 	"migrations":   `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`,
 	"migrated":     `INSERT INTO schema_migrations (version, applied) VALUES (?, ?)`,
@@ -455,6 +457,45 @@ func (s *sqlStore) ClaimEvents(ctx context.Context, owner string, now time.Time,
 		return strings.Compare(a.DeliveryID, b.DeliveryID)
 	})
 	return evs, nil
+}
+
+// RenewEvents implements Store, in one write transaction.
+func (s *sqlStore) RenewEvents(ctx context.Context, owner string, ids []string, now time.Time, lease time.Duration) ([]string, error) {
+	if owner == "" {
+		return nil, errors.New("renew webhook events: empty owner")
+	}
+	if lease <= 0 {
+		return nil, fmt.Errorf("renew webhook events: lease %s must be positive", lease)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	until, err := formatTime(now.Add(lease))
+	if err != nil {
+		return nil, fmt.Errorf("renew webhook events: %w", err)
+	}
+	var lost []string
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		lost = nil
+		for _, id := range ids {
+			res, err := tx.ExecContext(ctx, s.q("renewEvent"), until, id, owner)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				lost = append(lost, id)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.errf(err, "renew %d webhook events for %q", len(ids), owner)
+	}
+	return lost, nil
 }
 
 // FinishEvent implements Store.

@@ -41,6 +41,12 @@ type Store interface {
 	// first, and returns them. Concurrent calls, from any Store on the
 	// database, never return the same event until its lease ends.
 	ClaimEvents(ctx context.Context, owner string, now time.Time, lease time.Duration, max int) ([]WebhookEvent, error)
+	// RenewEvents extends to now+lease the lease of each of ids that owner
+	// holds and that is not finished, and returns the ids it did not renew:
+	// finished, released, unknown, or claimed by another owner since their
+	// lease ended. A receiver calls it while it has the events queued or
+	// in hand, so that a short lease survives a long wait or handling.
+	RenewEvents(ctx context.Context, owner string, ids []string, now time.Time, lease time.Duration) (lost []string, err error)
 	// FinishEvent records one attempt at handling event id, ended at now.
 	// A nil handlerErr marks it done. Otherwise the lease is released so
 	// that the event can be claimed again, unless handlerErr is permanent

@@ -13,10 +13,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,12 +42,119 @@ const (
 	DefaultWebhookWorkers        = 4
 	DefaultWebhookHandlerTimeout = 5 * time.Minute
 	// DefaultOutboxLease is how long a receiver holds an outbox event it
-	// saved or claimed before another receiver may claim it.
-	DefaultOutboxLease = 15 * time.Minute
+	// saved or claimed before another receiver may claim it, unless it
+	// renews the lease, as it does every lease/3 while the event waits in
+	// its queue or is handled. So it is about how long the events of a
+	// receiver that crashed wait before another one takes them. One
+	// minute leaves two renewals (20 s apart) that may fail or be late,
+	// to a slow database or a long GC pause, before a live receiver's
+	// event is taken from it, while a crashed receiver's events wait a
+	// minute (plus OutboxPoll), not a quarter of an hour.
+	DefaultOutboxLease = time.Minute
+	// MinOutboxLease is the shortest lease accepted: a renewal (a write
+	// to the store) must fit in a third of it.
+	MinOutboxLease = 3 * time.Second
 	// DefaultOutboxPoll is how often a receiver claims pending outbox
 	// events.
 	DefaultOutboxPoll = 30 * time.Second
+	// DefaultWebhookMaxReaders bounds the deliveries read at once.
+	DefaultWebhookMaxReaders = 64
+	// DefaultWebhookBodyBudget bounds the body bytes they hold beyond
+	// their first WebhookBodyFloor: room for two deliveries of GitHub's
+	// largest size and more.
+	DefaultWebhookBodyBudget int64 = 64 << 20
+	// DefaultWebhookBodyTimeout is how long a body may take to arrive:
+	// GitHub itself gives up on a delivery not answered in 10 seconds.
+	DefaultWebhookBodyTimeout = 10 * time.Second
+	// WebhookBodyFloor is the buffer every reader comes with, outside the
+	// body budget: a delivery no larger than this (most of GitHub's are a
+	// few KiB) is read whenever a reader is free, however much of the
+	// budget a flood of large bodies holds.
+	WebhookBodyFloor = 32 << 10
 )
+
+// WebhookLimits bound what deliveries can make the receiver hold before
+// their signature is checked, that is what anyone who reaches the
+// listener can. Zero fields take their defaults.
+type WebhookLimits struct {
+	// MaxBody is the largest payload accepted, in bytes
+	// (DefaultMaxWebhookBody when 0); a larger one is answered 413.
+	MaxBody int64 `yaml:"max_body"`
+	// MaxReaders bounds the deliveries being read or checked at once
+	// (DefaultWebhookMaxReaders when 0); further ones are answered 503
+	// with Retry-After before their body is read.
+	MaxReaders int `yaml:"max_readers"`
+	// BodyBudget bounds the buffer bytes, beyond each body's first
+	// WebhookBodyFloor, that the deliveries being read hold together
+	// (DefaultWebhookBodyBudget when 0). A body's buffer grows only as
+	// its bytes arrive, at most doubling, and each growth is reserved
+	// from the budget; a body that would overdraw it is cut and answered
+	// 503 with Retry-After. It must be at least MaxBody, so that one
+	// delivery of the largest size fits.
+	BodyBudget int64 `yaml:"body_budget"`
+	// BodyTimeout is how long a body may take to arrive once its headers
+	// were read (DefaultWebhookBodyTimeout when 0); a slower one is cut
+	// and answered 408.
+	BodyTimeout time.Duration `yaml:"body_timeout"`
+}
+
+// DefaultWebhookLimits returns the defaults: 25 MB bodies, 64 readers, a
+// 64 MiB budget and 10 s to send a body.
+func DefaultWebhookLimits() WebhookLimits {
+	return WebhookLimits{
+		MaxBody:     DefaultMaxWebhookBody,
+		MaxReaders:  DefaultWebhookMaxReaders,
+		BodyBudget:  DefaultWebhookBodyBudget,
+		BodyTimeout: DefaultWebhookBodyTimeout,
+	}
+}
+
+// withDefaults fills the zero fields.
+func (l WebhookLimits) withDefaults() WebhookLimits {
+	d := DefaultWebhookLimits()
+	if l.MaxBody == 0 {
+		l.MaxBody = d.MaxBody
+	}
+	if l.MaxReaders == 0 {
+		l.MaxReaders = d.MaxReaders
+	}
+	if l.BodyBudget == 0 {
+		l.BodyBudget = d.BodyBudget
+	}
+	if l.BodyTimeout == 0 {
+		l.BodyTimeout = d.BodyTimeout
+	}
+	return l
+}
+
+// Validate reports every negative limit, and a budget too small for one
+// body of MaxBody.
+func (l WebhookLimits) Validate() error {
+	var errs []error
+	if l.MaxBody < 0 {
+		errs = append(errs, fmt.Errorf("max_body: must not be negative, got %d", l.MaxBody))
+	}
+	if l.MaxReaders < 0 {
+		errs = append(errs, fmt.Errorf("max_readers: must not be negative, got %d", l.MaxReaders))
+	}
+	if l.BodyBudget < 0 {
+		errs = append(errs, fmt.Errorf("body_budget: must not be negative, got %d", l.BodyBudget))
+	}
+	if l.BodyTimeout < 0 {
+		errs = append(errs, fmt.Errorf("body_timeout: must not be negative, got %s", l.BodyTimeout))
+	}
+	if f := l.withDefaults(); errs == nil && f.BodyBudget < f.MaxBody {
+		errs = append(errs, fmt.Errorf("body_budget: %d bytes cannot hold one body of max_body %d bytes", f.BodyBudget, f.MaxBody))
+	}
+	return errors.Join(errs...)
+}
+
+// MemoryBound is the most buffer memory the bodies being read hold at
+// once, in bytes: a WebhookBodyFloor per reader plus the budget.
+func (l WebhookLimits) MemoryBound() int64 {
+	f := l.withDefaults()
+	return int64(f.MaxReaders)*WebhookBodyFloor + f.BodyBudget
+}
 
 // Event types medic handles; every other type is answered 202 and ignored.
 const (
@@ -132,28 +242,6 @@ type Deliveries interface {
 	FirstDelivery(ctx context.Context, id string, at time.Time) (bool, error)
 }
 
-// Outbox keeps webhook deliveries durably from before they are answered
-// until they have been handled, so that a receiver that dies with events
-// in its queue loses none: another receiver (or the same one restarted)
-// claims them once their lease ends. store.Store implements it.
-// Implementations are safe for concurrent use, including by several
-// receivers sharing one database.
-type Outbox interface {
-	// SaveEvent stores ev unless an event with its DeliveryID is stored
-	// already, and reports whether it stored it; of several calls with
-	// one id at most one returns true. ev is saved leased to
-	// ev.ClaimedBy until ev.ClaimedUntil.
-	SaveEvent(ctx context.Context, ev forge.WebhookEvent) (saved bool, err error)
-	// ClaimEvents leases to owner, until now+lease, at most max unfinished
-	// events whose lease has ended, and returns them. Concurrent calls
-	// never return one event until its lease ends.
-	ClaimEvents(ctx context.Context, owner string, now time.Time, lease time.Duration, max int) ([]forge.WebhookEvent, error)
-	// FinishEvent records one handling attempt of event id: done when
-	// handlerErr is nil, released for another attempt otherwise until the
-	// outbox gives the event up.
-	FinishEvent(ctx context.Context, id string, now time.Time, handlerErr error) error
-}
-
 // MemoryDeliveries is a bounded in-memory Deliveries for a single replica:
 // it remembers the most recent max delivery ids and forgets the oldest
 // first. Safe for concurrent use.
@@ -217,9 +305,11 @@ type WebhookConfig struct {
 	// every OutboxPoll. Nil keeps accepted events in memory only.
 	Outbox Outbox
 	// OutboxLease is how long this receiver holds an event it saved or
-	// claimed before another may claim it (DefaultOutboxLease when 0). It
-	// must exceed HandlerTimeout, and should exceed the time an event can
-	// wait in the queue, or another receiver may handle it too.
+	// claimed before another may claim it (DefaultOutboxLease when 0, at
+	// least MinOutboxLease). The receiver renews the leases of the events
+	// it has queued or in hand every OutboxLease/3, so the lease bounds
+	// how long a crashed receiver's events wait, not how long an event
+	// may be handled.
 	OutboxLease time.Duration
 	// OutboxPoll is how often pending events are claimed
 	// (DefaultOutboxPoll when 0).
@@ -237,9 +327,9 @@ type WebhookConfig struct {
 	// Workers is how many events are handled at once
 	// (DefaultWebhookWorkers when 0).
 	Workers int
-	// MaxBody is the largest payload accepted, in bytes
-	// (DefaultMaxWebhookBody when 0).
-	MaxBody int64
+	// WebhookLimits bound the deliveries read before their signature is
+	// checked.
+	WebhookLimits
 	// HandlerTimeout bounds one HandleEvent call
 	// (DefaultWebhookHandlerTimeout when 0).
 	HandlerTimeout time.Duration
@@ -272,8 +362,8 @@ func (c WebhookConfig) Validate() error {
 	if c.Workers < 0 {
 		errs = append(errs, fmt.Errorf("workers: must not be negative, got %d", c.Workers))
 	}
-	if c.MaxBody < 0 {
-		errs = append(errs, fmt.Errorf("max_body: must not be negative, got %d", c.MaxBody))
+	if err := c.WebhookLimits.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.HandlerTimeout < 0 {
 		errs = append(errs, fmt.Errorf("handler_timeout: must not be negative, got %s", c.HandlerTimeout))
@@ -281,34 +371,28 @@ func (c WebhookConfig) Validate() error {
 	if c.OutboxPoll < 0 {
 		errs = append(errs, fmt.Errorf("outbox_poll: must not be negative, got %s", c.OutboxPoll))
 	}
-	if c.OutboxLease < 0 {
-		errs = append(errs, fmt.Errorf("outbox_lease: must not be negative, got %s", c.OutboxLease))
-	} else if c.Outbox != nil {
-		lease, timeout := c.OutboxLease, c.HandlerTimeout
-		if lease == 0 {
-			lease = DefaultOutboxLease
-		}
-		if timeout == 0 {
-			timeout = DefaultWebhookHandlerTimeout
-		}
-		if lease <= timeout {
-			errs = append(errs, fmt.Errorf("outbox_lease: %s must exceed the handler timeout %s", lease, timeout))
-		}
+	if c.OutboxLease != 0 && c.OutboxLease < MinOutboxLease {
+		errs = append(errs, fmt.Errorf("outbox_lease: %s is shorter than the minimum %s", c.OutboxLease, MinOutboxLease))
 	}
 	return errors.Join(errs...)
 }
 
 // WebhookStats counts what the receiver did since it was built. Every
-// request is counted once in Received and at most once in one of
+// request is counted once in Received and at most once in one of Busy,
 // Unauthorized, Invalid, Ignored, Duplicates, Enqueued or Dropped.
 type WebhookStats struct {
 	// Received counts every request.
 	Received uint64
+	// Busy counts deliveries refused with 503 and Retry-After before
+	// their signature could be checked: every reader was busy, or their
+	// body would have overdrawn the body budget.
+	Busy uint64
 	// Unauthorized counts deliveries with a missing, malformed or wrong
 	// signature (401).
 	Unauthorized uint64
 	// Invalid counts requests refused before dispatch for their method,
-	// size, headers or payload (405, 413, 400).
+	// size, headers, payload or a body that missed its deadline (405,
+	// 413, 400, 408).
 	Invalid uint64
 	// Ignored counts pings and events medic does not handle.
 	Ignored uint64
@@ -333,6 +417,10 @@ type WebhookStats struct {
 	Failed uint64
 	// Queued is how many accepted events wait for a worker now.
 	Queued int
+	// Reading is how many deliveries are being read or checked now.
+	Reading int
+	// BodyBytes is how much of the body budget they hold now.
+	BodyBytes int64
 }
 
 // WebhookHandler is the http.Handler for GitHub App webhook deliveries: it
@@ -346,7 +434,7 @@ type WebhookHandler struct {
 	deliveries     Deliveries
 	handler        EventHandler
 	logger         *slog.Logger
-	maxBody        int64
+	limits         WebhookLimits // defaults filled
 	workers        int
 	handlerTimeout time.Duration
 	now            func() time.Time
@@ -355,6 +443,16 @@ type WebhookHandler struct {
 	owner  string
 	lease  time.Duration
 	poll   time.Duration
+	// held are the outbox events this receiver has queued or in hand:
+	// the leases its heartbeat renews.
+	heldMu sync.Mutex
+	held   map[string]struct{}
+	// newTicker makes the claim loop's and the heartbeat's tickers
+	// (tests replace it to tick by hand).
+	newTicker func(d time.Duration) (c <-chan time.Time, stop func())
+
+	readers chan struct{} // one token per delivery being read or checked
+	budget  byteBudget
 
 	queue chan webhookJob
 	slots chan struct{} // one token per accepted event not yet taken by a worker
@@ -370,7 +468,7 @@ type WebhookHandler struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 
-	received, unauthorized, invalid, ignored, duplicates atomic.Uint64
+	received, busy, unauthorized, invalid, ignored, duplicates atomic.Uint64
 	enqueued, dropped, dispatched, failed                atomic.Uint64
 	recovered, outboxErrors                              atomic.Uint64
 }
@@ -391,7 +489,7 @@ func NewWebhookHandler(cfg WebhookConfig) (*WebhookHandler, error) {
 		deliveries:     cfg.Deliveries,
 		handler:        cfg.Handler,
 		logger:         cfg.Logger,
-		maxBody:        cfg.MaxBody,
+		limits:         cfg.WebhookLimits.withDefaults(),
 		workers:        cfg.Workers,
 		handlerTimeout: cfg.HandlerTimeout,
 		now:            cfg.Now,
@@ -399,6 +497,8 @@ func NewWebhookHandler(cfg WebhookConfig) (*WebhookHandler, error) {
 		owner:          cfg.OutboxOwner,
 		lease:          cfg.OutboxLease,
 		poll:           cfg.OutboxPoll,
+		held:           map[string]struct{}{},
+		newTicker:      realTicker,
 		stopping:       make(chan struct{}),
 		done:           make(chan struct{}),
 	}
@@ -411,9 +511,8 @@ func NewWebhookHandler(cfg WebhookConfig) (*WebhookHandler, error) {
 		h.logger = slog.Default()
 	}
 	h.logger = h.logger.With("component", "github-webhook")
-	if h.maxBody == 0 {
-		h.maxBody = DefaultMaxWebhookBody
-	}
+	h.readers = make(chan struct{}, h.limits.MaxReaders)
+	h.budget.limit = h.limits.BodyBudget
 	if h.workers == 0 {
 		h.workers = DefaultWebhookWorkers
 	}
@@ -456,87 +555,24 @@ func (h *WebhookHandler) Start(_ context.Context) error {
 	}
 	h.started = true
 	h.accepting = true
-	var wg sync.WaitGroup
+	var workers, all sync.WaitGroup
 	for range h.workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h.work()
-		}()
+		workers.Go(h.work)
 	}
+	workersDone := make(chan struct{})
+	all.Go(func() {
+		workers.Wait()
+		close(workersDone)
+	})
 	if h.outbox != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h.claimLoop()
-		}()
+		all.Go(h.claimLoop)
+		all.Go(func() { h.heartbeat(workersDone) })
 	}
 	go func() {
-		wg.Wait()
+		all.Wait()
 		close(h.done)
 	}()
 	return nil
-}
-
-// claimLoop claims pending outbox events until Shutdown.
-func (h *WebhookHandler) claimLoop() {
-	t := time.NewTicker(h.poll)
-	defer t.Stop()
-	for {
-		h.claim()
-		select {
-		case <-t.C:
-		case <-h.stopping:
-			return
-		}
-	}
-}
-
-// claim claims as many pending outbox events as the queue has room for
-// and queues them. Events it cannot queue stay claimed until their lease
-// ends; events whose payload no longer parses are given up.
-func (h *WebhookHandler) claim() {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	room := cap(h.slots) - len(h.slots)
-	if !h.accepting || room == 0 {
-		return
-	}
-	evs, err := h.outbox.ClaimEvents(h.ctx, h.owner, h.now(), h.lease, room)
-	if err != nil {
-		h.outboxErrors.Add(1)
-		h.logger.Error("claim github webhook events", "error", err)
-		return
-	}
-	for _, saved := range evs {
-		log := h.logger.With(logKeyDelivery, saved.DeliveryID, logKeyEvent, saved.Type)
-		ev, err := parseEvent(saved.Type, saved.Payload)
-		if err != nil {
-			h.finish(log, saved.DeliveryID, forge.Permanent(fmt.Errorf("parse saved %s payload: %w", saved.Type, err)))
-			continue
-		}
-		ev.DeliveryID = saved.DeliveryID
-		select {
-		case h.slots <- struct{}{}:
-		default:
-			// Another request took the room meanwhile.
-			log.Warn("github webhook queue full: claimed event left for its lease to end")
-			continue
-		}
-		h.queue <- webhookJob{ev: ev, saved: true}
-		h.recovered.Add(1)
-	}
-}
-
-// finish records in the outbox that an attempt at event id ended with
-// err.
-func (h *WebhookHandler) finish(log *slog.Logger, id string, err error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(h.ctx), 30*time.Second)
-	defer cancel()
-	if ferr := h.outbox.FinishEvent(ctx, id, h.now(), err); ferr != nil {
-		h.outboxErrors.Add(1)
-		log.Error("finish github webhook event: it will be handled again once its lease ends", "error", ferr)
-	}
 }
 
 // Shutdown stops accepting deliveries (they are answered 503, and GitHub
@@ -613,6 +649,9 @@ func (h *WebhookHandler) dispatch(j webhookJob) {
 	ev := j.ev
 	log := h.logger.With(logKeyDelivery, ev.DeliveryID, logKeyEvent, ev.Type, logKeyAction, ev.Action)
 	if h.ctx.Err() != nil {
+		if j.saved {
+			h.unhold(ev.DeliveryID)
+		}
 		h.dropped.Add(1)
 		log.Warn("github webhook event dropped: shutdown ran out of time")
 		return
@@ -629,10 +668,12 @@ func (h *WebhookHandler) dispatch(j webhookJob) {
 		return h.handler.HandleEvent(ctx, ev)
 	}()
 	if err != nil {
+		err = handlerError(err)
 		h.failed.Add(1)
 		log.Error("handle github webhook event", logKeyRepo, ev.Repo.String(), "error", err)
 	}
 	if j.saved {
+		h.unhold(ev.DeliveryID) // the lease ends with the attempt
 		if h.ctx.Err() != nil {
 			// Shutdown ran out of time and cancelled the handler: not an
 			// attempt. The event stays leased, to be claimed again.
@@ -642,10 +683,19 @@ func (h *WebhookHandler) dispatch(j webhookJob) {
 	}
 }
 
+// handlerError is where an error from handling an event is made fit to
+// log and to store: every such error passes through it once, before the
+// log line and the outbox record (FinishEvent keeps its text as the
+// event's last error). The secret scrubber belongs here; what it returns
+// must still answer errors.Is and errors.As as err does (forge.IsPermanent
+// decides whether the event is retried).
+func handlerError(err error) error { return err }
+
 // Stats returns the receiver's counters.
 func (h *WebhookHandler) Stats() WebhookStats {
 	return WebhookStats{
 		Received:     h.received.Load(),
+		Busy:         h.busy.Load(),
 		Unauthorized: h.unauthorized.Load(),
 		Invalid:      h.invalid.Load(),
 		Ignored:      h.ignored.Load(),
@@ -657,11 +707,16 @@ func (h *WebhookHandler) Stats() WebhookStats {
 		Recovered:    h.recovered.Load(),
 		OutboxErrors: h.outboxErrors.Load(),
 		Queued:       len(h.queue),
+		Reading:      len(h.readers),
+		BodyBytes:    h.budget.inUse(),
 	}
 }
 
 // ServeHTTP answers one delivery. In order: 405 unless POST; 413 for a
-// body over the limit; 401 for a missing, malformed or wrong signature
+// declared length over MaxBody; 503 with Retry-After when MaxReaders
+// deliveries are being read; 413 for a body over MaxBody, 408 for one not
+// received within BodyTimeout, 503 with Retry-After for one that would
+// overdraw the BodyBudget (each cut where it is); 401 for a missing, malformed or wrong signature
 // (nothing else is looked at); 400 without the event or delivery header;
 // 200 for ping; 202 for an event medic does not handle; 400 for a payload
 // go-github cannot parse; 503 when the queue is full, the receiver is not
@@ -676,8 +731,26 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed: deliveries are POSTed", http.StatusMethodNotAllowed)
 		return
 	}
-	body, status, err := h.readBody(w, r)
+	if r.ContentLength > h.limits.MaxBody {
+		h.invalid.Add(1)
+		http.Error(w, h.tooLarge().Error(), http.StatusRequestEntityTooLarge)
+		return
+	}
+	select {
+	case h.readers <- struct{}{}:
+		defer func() { <-h.readers }()
+	default:
+		h.refuseBusy(w, fmt.Sprintf("%d deliveries are being read (max_readers); redeliver later", h.limits.MaxReaders))
+		return
+	}
+	var held int64 // of the body budget, given back once the buffer is no longer used
+	defer func() { h.budget.give(held) }()
+	body, status, err := h.readBody(w, r, &held)
 	if err != nil {
+		if status == http.StatusServiceUnavailable {
+			h.refuseBusy(w, err.Error())
+			return
+		}
 		h.invalid.Add(1)
 		http.Error(w, err.Error(), status)
 		return
@@ -766,6 +839,9 @@ func (h *WebhookHandler) accept(w http.ResponseWriter, ctx context.Context, log 
 		webhookReply(w, http.StatusOK, "duplicate delivery "+ev.DeliveryID+": already accepted")
 		return
 	}
+	if h.outbox != nil {
+		h.hold(ev.DeliveryID)
+	}
 	// Never blocks: this request holds one of the queue's slots.
 	h.queue <- webhookJob{ev: ev, saved: h.outbox != nil}
 	h.enqueued.Add(1)
@@ -779,22 +855,127 @@ func webhookReply(w http.ResponseWriter, status int, msg string) {
 	_, _ = io.WriteString(w, msg+"\n")
 }
 
-// readBody reads at most maxBody bytes; a longer body is refused without
-// reading the rest.
-func (h *WebhookHandler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
-	tooLarge := fmt.Errorf("payload larger than %d bytes", h.maxBody)
-	if r.ContentLength > h.maxBody {
-		return nil, http.StatusRequestEntityTooLarge, tooLarge
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, http.StatusRequestEntityTooLarge, tooLarge
-		}
-		return nil, http.StatusBadRequest, fmt.Errorf("read payload: %w", err)
-	}
-	return body, 0, nil
+// refuseBusy answers 503 with a Retry-After of BodyTimeout, by when every
+// body being read now has arrived or been cut, and closes the connection
+// rather than read the rest of the body.
+func (h *WebhookHandler) refuseBusy(w http.ResponseWriter, msg string) {
+	h.busy.Add(1)
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(h.limits.BodyTimeout.Seconds()))))
+	w.Header().Set("Connection", "close")
+	http.Error(w, msg, http.StatusServiceUnavailable)
 }
+
+func (h *WebhookHandler) tooLarge() error {
+	return fmt.Errorf("payload larger than %d bytes (max_body)", h.limits.MaxBody)
+}
+
+// readBody reads the body into one buffer, the one the signature is
+// checked on, the payload parsed from and saved in the outbox. The buffer
+// starts at the declared length or WebhookBodyFloor, whichever is smaller,
+// and grows only when it is full, by doubling up to the declared length
+// (or MaxBody without one): so it never holds more than twice what has
+// arrived, and its last size is the body's. Each growth beyond the floor
+// is reserved from the body budget, into *held; a growth the budget cannot
+// hold refuses the body with 503. The body must arrive within BodyTimeout
+// (408), and be at most MaxBody (413).
+func (h *WebhookHandler) readBody(w http.ResponseWriter, r *http.Request, held *int64) ([]byte, int, error) {
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(time.Now().Add(h.limits.BodyTimeout)) == nil {
+		// Once the body is in, the handler's own work is not bounded by
+		// the body's deadline (a late background read would cancel the
+		// request's context).
+		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+	}
+	want := r.ContentLength
+	if want < 0 {
+		want = h.limits.MaxBody
+	}
+	src := http.MaxBytesReader(w, r.Body, h.limits.MaxBody)
+	buf := make([]byte, 0, min(want, WebhookBodyFloor))
+	var one [1]byte
+	for {
+		if len(buf) == cap(buf) {
+			if int64(cap(buf)) >= want {
+				// Full at the declared length or the limit: the next
+				// read must end the body.
+				n, err := src.Read(one[:])
+				if n > 0 {
+					return nil, http.StatusRequestEntityTooLarge, h.tooLarge()
+				}
+				if err == nil {
+					continue
+				}
+				if errors.Is(err, io.EOF) {
+					return buf, 0, nil
+				}
+				status, err := h.readError(err)
+				return nil, status, err
+			}
+			grown := min(max(2*int64(cap(buf)), WebhookBodyFloor), want)
+			need := overFloor(grown) - overFloor(int64(cap(buf)))
+			if !h.budget.take(need) {
+				return nil, http.StatusServiceUnavailable, fmt.Errorf("the webhook body budget of %d bytes (body_budget) is in use; redeliver later", h.limits.BodyBudget)
+			}
+			*held += need
+			next := make([]byte, len(buf), grown)
+			copy(next, buf)
+			buf = next
+		}
+		n, err := src.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, io.EOF) {
+			return buf, 0, nil
+		}
+		status, err := h.readError(err)
+		return nil, status, err
+	}
+}
+
+// readError is the answer to a body that failed to arrive.
+func (h *WebhookHandler) readError(err error) (int, error) {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return http.StatusRequestEntityTooLarge, h.tooLarge()
+	}
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return http.StatusRequestTimeout, fmt.Errorf("payload not received within %s (body_timeout)", h.limits.BodyTimeout)
+	}
+	return http.StatusBadRequest, fmt.Errorf("read payload: %w", err)
+}
+
+// overFloor is the part of a buffer of capacity c the body budget holds.
+func overFloor(c int64) int64 { return max(0, c-WebhookBodyFloor) }
+
+// byteBudget is a count of bytes that takes fail rather than overdraw.
+type byteBudget struct {
+	limit int64
+	used  atomic.Int64
+}
+
+func (b *byteBudget) take(n int64) bool {
+	if n <= 0 {
+		return true
+	}
+	for {
+		u := b.used.Load()
+		if u+n > b.limit {
+			return false
+		}
+		if b.used.CompareAndSwap(u, u+n) {
+			return true
+		}
+	}
+}
+
+func (b *byteBudget) give(n int64) {
+	if n > 0 {
+		b.used.Add(-n)
+	}
+}
+
+func (b *byteBudget) inUse() int64 { return b.used.Load() }
 
 // verify checks a "sha256=<hex>" signature of body against every secret,
 // in constant time.

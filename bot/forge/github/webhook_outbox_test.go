@@ -334,9 +334,15 @@ func testTwoReceivers(t *testing.T, open func(t *testing.T) store.Store) {
 
 func TestWebhookOutboxConfig(t *testing.T) {
 	err := WebhookConfig{Secrets: [][]byte{[]byte("s")}, Handler: newEventSink(), Outbox: failingOutbox{},
-		HandlerTimeout: time.Hour, OutboxLease: time.Minute}.Validate()
-	if err == nil || !strings.Contains(err.Error(), "outbox_lease") || strings.Contains(err.Error(), "deliveries") {
-		t.Errorf("Validate() = %v, want only a lease shorter than the handler timeout refused", err)
+		OutboxLease: time.Second}.Validate()
+	if err == nil || !strings.Contains(err.Error(), "outbox_lease: 1s is shorter than the minimum 3s") || strings.Contains(err.Error(), "deliveries") {
+		t.Errorf("Validate() = %v, want only a lease under the minimum refused", err)
+	}
+	// Renewed while handled, a lease may be shorter than the handler's
+	// timeout.
+	if err := (WebhookConfig{Secrets: [][]byte{[]byte("s")}, Handler: newEventSink(), Outbox: failingOutbox{},
+		HandlerTimeout: time.Hour, OutboxLease: time.Minute}).Validate(); err != nil {
+		t.Errorf("Validate() = %v, want a one-minute lease with a one-hour handler timeout accepted", err)
 	}
 	err = WebhookConfig{Secrets: [][]byte{[]byte("s")}, Handler: newEventSink(), OutboxPoll: -1, OutboxLease: -1}.Validate()
 	for _, want := range []string{"deliveries", "outbox_poll", "outbox_lease"} {

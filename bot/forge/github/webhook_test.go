@@ -871,11 +871,21 @@ func TestWebhookShutdownSlowStore(t *testing.T) {
 }
 
 func TestWebhookConfigValidate(t *testing.T) {
-	err := WebhookConfig{Secrets: [][]byte{nil}, QueueSize: -1, Workers: -1, MaxBody: -1, HandlerTimeout: -1}.Validate()
-	for _, want := range []string{"secrets", "deliveries", "handler", "queue_size", "workers", "max_body", "handler_timeout"} {
+	err := WebhookConfig{Secrets: [][]byte{nil}, QueueSize: -1, Workers: -1, HandlerTimeout: -1,
+		WebhookLimits: WebhookLimits{MaxBody: -1, MaxReaders: -1, BodyBudget: -1, BodyTimeout: -1}}.Validate()
+	for _, want := range []string{"secrets", "deliveries", "handler", "queue_size", "workers", "max_body",
+		"max_readers", "body_budget", "body_timeout", "handler_timeout"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want it to name %s", err, want)
 		}
+	}
+	// A budget that cannot hold one largest body, defaults counted.
+	err = WebhookLimits{BodyBudget: DefaultMaxWebhookBody - 1}.Validate()
+	if err == nil || !strings.Contains(err.Error(), "body_budget: 26214399 bytes cannot hold one body of max_body 26214400 bytes") {
+		t.Errorf("Validate() = %v, want a too small body_budget refused", err)
+	}
+	if err := DefaultWebhookLimits().Validate(); err != nil {
+		t.Errorf("defaults: %v", err)
 	}
 	if _, err := NewWebhookHandler(WebhookConfig{}); err == nil {
 		t.Error("NewWebhookHandler accepted an empty config")

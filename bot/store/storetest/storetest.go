@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -43,6 +44,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SaveEvent", testSaveEvent},
 		{"ClaimEvents", testClaimEvents},
 		{"ConcurrentClaimEvents", testConcurrentClaimEvents},
+		{"RenewEvents", testRenewEvents},
+		{"RenewEventsReplicas", testRenewEventsReplicas},
 		{"FinishEvent", testFinishEvent},
 		{"ForgetEvents", testForgetEvents},
 		{"Replicas", testReplicas},
@@ -821,6 +824,106 @@ func testConcurrentClaimEvents(t *testing.T, open func(t *testing.T) store.Store
 	}
 	if len(seen) != events {
 		t.Errorf("%d events claimed, want %d", len(seen), events)
+	}
+}
+
+// testRenewEvents renews the leases an owner holds, and only those: a
+// renewed event stays unclaimable past its first lease; a released,
+// finished, unknown or foreign one is reported lost and left as it is.
+func testRenewEvents(t *testing.T, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := ctxFor(t)
+	for _, id := range []string{"held", "other", "released", "done"} {
+		mustSave(t, s, webhookEvent(id, t0))
+	}
+	if ids := mustClaim(t, s, "r1", t0, time.Minute, 10); len(ids) != 4 {
+		t.Fatalf("claimed %v, want all 4", ids)
+	}
+	if err := s.FinishEvent(ctx, "released", t0, errors.New("boom")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishEvent(ctx, "done", t0, nil); err != nil {
+		t.Fatal(err)
+	}
+	// "other" is taken by r2 once r1's lease has ended.
+	later := t0.Add(time.Minute)
+	lost, err := s.RenewEvents(ctx, "r2", []string{"other"}, later, time.Minute)
+	if err != nil || !reflect.DeepEqual(lost, []string{"other"}) {
+		t.Fatalf("RenewEvents by r2 of r1's event = %v, %v; want [other] lost", lost, err)
+	}
+	if ids := mustClaim(t, s, "r2", later, time.Minute, 10); !reflect.DeepEqual(ids, []string{"held", "other", "released"}) {
+		t.Fatalf("claimed %v after r1's lease, want [held other released]", ids)
+	}
+	// r2 renews at t0+1m30s; r1 no longer holds anything.
+	renewAt := t0.Add(90 * time.Second)
+	lost, err = s.RenewEvents(ctx, "r2", []string{"held", "done", "absent"}, renewAt, time.Minute)
+	if err != nil || !reflect.DeepEqual(lost, []string{"done", "absent"}) {
+		t.Errorf("RenewEvents(r2) = %v, %v; want [done absent] lost", lost, err)
+	}
+	lost, err = s.RenewEvents(ctx, "r1", []string{"held", "other"}, renewAt, time.Minute)
+	if err != nil || !reflect.DeepEqual(lost, []string{"held", "other"}) {
+		t.Errorf("RenewEvents(r1) after r2 claimed = %v, %v; want both lost", lost, err)
+	}
+	// r2's claim ended at t0+2m, but "held" was renewed until t0+2m30s.
+	if ids := mustClaim(t, s, "r3", t0.Add(2*time.Minute), time.Minute, 10); !reflect.DeepEqual(ids, []string{"other", "released"}) {
+		t.Errorf("claimed %v at t0+2m, want [other released]: held was renewed", ids)
+	}
+	if ids := mustClaim(t, s, "r3", renewAt.Add(time.Minute), time.Minute, 10); !reflect.DeepEqual(ids, []string{"held"}) {
+		t.Errorf("claimed %v once the renewed lease ended, want [held]", ids)
+	}
+	if lost, err := s.RenewEvents(ctx, "r3", nil, t0, time.Minute); err != nil || len(lost) != 0 {
+		t.Errorf("RenewEvents with no ids = %v, %v", lost, err)
+	}
+	for _, c := range []struct {
+		owner string
+		lease time.Duration
+	}{{"", time.Minute}, {"r", 0}} {
+		if _, err := s.RenewEvents(ctx, c.owner, []string{"held"}, t0, c.lease); err == nil {
+			t.Errorf("RenewEvents(%q, lease %s) succeeded", c.owner, c.lease)
+		}
+	}
+}
+
+// testRenewEventsReplicas renews from one Store while another claims on
+// the same database: an event is never held by both.
+func testRenewEventsReplicas(t *testing.T, open func(t *testing.T) store.Store) {
+	a, b := open(t), open(t)
+	const events = 20
+	ids := make([]string, events)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("e%02d", i)
+		mustSave(t, a, webhookEvent(ids[i], t0))
+	}
+	mustClaim(t, a, "a", t0, time.Minute, events)
+	// At t0+1m the leases end: a renews while b claims.
+	at := t0.Add(time.Minute)
+	var (
+		lost    []string
+		claimed []string
+		errs    [2]error
+	)
+	concurrently(2, func(i int) {
+		if i == 0 {
+			lost, errs[0] = a.RenewEvents(ctxFor(t), "a", ids, at, time.Minute)
+			return
+		}
+		var evs []store.WebhookEvent
+		evs, errs[1] = b.ClaimEvents(ctxFor(t), "b", at, time.Minute, events)
+		for _, ev := range evs {
+			claimed = append(claimed, ev.DeliveryID)
+		}
+	})
+	if err := errors.Join(errs[:]...); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(lost)
+	slices.Sort(claimed)
+	if !slices.Equal(lost, claimed) {
+		t.Errorf("a lost %v but b claimed %v: want the same events", lost, claimed)
+	}
+	// Whatever a kept is not claimable until its renewed lease ends.
+	if got := mustClaim(t, b, "c", at.Add(time.Minute-time.Millisecond), time.Minute, events); len(got) != 0 {
+		t.Errorf("claimed %v within the leases, want none", got)
 	}
 }
 
