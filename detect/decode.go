@@ -2039,3 +2039,77 @@ func hexID(id *[]byte, size int, what string) error {
 	}
 	return fmt.Errorf("%s is not %d hex digits", what, 2*size)
 }
+
+// Costs of OTLP/JSON conversion, measured on the worst shapes (a request
+// of empty spans, of empty data points, of long strings, of bucket
+// counts): what the conversion allocates for each JSON object (one message
+// struct), for each array element (a slice slot and its growth), and for
+// each byte of the body (strings are copied into the structs and again into
+// the protobuf).
+const (
+	jsonCostPerObject  = 384
+	jsonCostPerElement = 96
+	jsonCostPerByte    = 3
+)
+
+// JSONDecodeCost bounds the bytes that converting the OTLP/JSON body b to
+// protobuf (MetricsJSONToProto and the others) allocates, from a scan that
+// allocates nothing: JSON is small next to the structs it becomes (an empty
+// span, "{},", is 3 bytes of JSON and a few hundred bytes of struct), so a
+// caller budgets by this figure, not by len(b), before converting. The scan
+// does not validate b; for malformed JSON the figure is still an upper bound
+// of what the conversion allocates before it fails.
+func JSONDecodeCost(b []byte) int64 {
+	var objects, elements int64
+	// inArray[d] says whether the container at depth d is an array; past
+	// the bitset every container is taken for an array (its commas then
+	// count as elements: more, never less).
+	var inArray [4]uint64
+	depth := 0
+	isArray := func(d int) bool { return d >= 256 || inArray[d/64]&(1<<(d%64)) != 0 }
+	setArray := func(d int, v bool) {
+		if d >= 256 {
+			return
+		}
+		if v {
+			inArray[d/64] |= 1 << (d % 64)
+		} else {
+			inArray[d/64] &^= 1 << (d % 64)
+		}
+	}
+	// afterOpen: the last token was '[', so the next value is the array's
+	// first element.
+	afterOpen := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			if c == '{' {
+				objects++
+			}
+			depth++
+			setArray(depth, c == '[')
+		case '}', ']':
+			if depth > 0 {
+				depth--
+			}
+		case ',':
+			if isArray(depth) {
+				elements++
+			}
+		}
+		if afterOpen && c != ']' {
+			elements++
+		}
+		afterOpen = c == '['
+	}
+	return objects*jsonCostPerObject + elements*jsonCostPerElement + int64(len(b))*jsonCostPerByte
+}

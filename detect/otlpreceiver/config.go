@@ -6,6 +6,8 @@ import (
 	"net"
 	"runtime"
 	"time"
+
+	"github.com/medic-bot/medic/detect/connlimit"
 )
 
 // Config configures the receiver. The zero value is not valid: start from
@@ -26,6 +28,22 @@ type GRPCConfig struct {
 	// MaxRecvMsgSizeMiB is the largest message accepted, in MiB, after
 	// decompression. Larger messages get ResourceExhausted from grpc-go.
 	MaxRecvMsgSizeMiB int `yaml:"max_recv_msg_size_mib"`
+	// MaxConns caps the open connections; at the cap the longest-idle
+	// one is closed for a new one, or the new one if none is idle.
+	MaxConns int `yaml:"max_conns"`
+	// MaxConcurrentStreams caps the calls one connection may have open.
+	MaxConcurrentStreams uint32 `yaml:"max_concurrent_streams"`
+	// ReadTimeout is how long a call's request message may take to
+	// arrive; a call that has not sent it whole by then is cancelled.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// MaxConnectionIdle closes a connection with no call for this long.
+	MaxConnectionIdle time.Duration `yaml:"max_connection_idle"`
+	// MaxConnectionAge closes a connection this old (after a grace of
+	// ReadTimeout for the calls in flight), so no peer holds one forever.
+	MaxConnectionAge time.Duration `yaml:"max_connection_age"`
+	// KeepaliveMinTime is the shortest interval between client pings the
+	// server tolerates; a client pinging more often is disconnected.
+	KeepaliveMinTime time.Duration `yaml:"keepalive_min_time"`
 }
 
 // HTTPConfig configures OTLP/HTTP.
@@ -36,6 +54,11 @@ type HTTPConfig struct {
 	// MaxRequestBodyBytes limits a request body both as sent and after
 	// decompression; a larger body gets 413.
 	MaxRequestBodyBytes int64 `yaml:"max_request_body_bytes"`
+	// Conns bounds the listener's connections and the server's timeouts
+	// and header size: max_conns, read_header_timeout, read_timeout (a
+	// body must arrive whole within it), write_timeout, idle_timeout,
+	// max_header_bytes.
+	Conns connlimit.Config `yaml:",inline"`
 }
 
 // QueueConfig bounds the work and memory the receiver takes on.
@@ -53,17 +76,29 @@ const mib = 1 << 20
 
 // DefaultConfig returns the defaults: loopback endpoints on the OTLP ports
 // (127.0.0.1:4317 and 127.0.0.1:4318), 16 MiB gRPC messages, 20 MiB HTTP
-// bodies (the OTLP recommendation), 64 admitted requests holding at most
-// 256 MiB, GOMAXPROCS workers and a one-second retry hint.
+// bodies (the OTLP recommendation), 1024 connections per transport, 64
+// admitted requests holding at most 256 MiB, GOMAXPROCS workers and a
+// one-second retry hint. gRPC: 16 streams per connection, 30s for a
+// message to arrive, connections closed after 2m without a call or 30m in
+// all, client pings at most every 10s. HTTP: the [connlimit.DefaultConfig]
+// timeouts (10s headers, 1m request, 1m response, 2m idle) and 64 KiB of
+// headers.
 func DefaultConfig() Config {
 	return Config{
 		GRPC: GRPCConfig{
-			Endpoint:          "127.0.0.1:4317",
-			MaxRecvMsgSizeMiB: 16,
+			Endpoint:             "127.0.0.1:4317",
+			MaxRecvMsgSizeMiB:    16,
+			MaxConns:             1024,
+			MaxConcurrentStreams: 16,
+			ReadTimeout:          30 * time.Second,
+			MaxConnectionIdle:    2 * time.Minute,
+			MaxConnectionAge:     30 * time.Minute,
+			KeepaliveMinTime:     10 * time.Second,
 		},
 		HTTP: HTTPConfig{
 			Endpoint:            "127.0.0.1:4318",
 			MaxRequestBodyBytes: 20 * mib,
+			Conns:               connlimit.DefaultConfig(),
 		},
 		Queue: QueueConfig{
 			Size:     64,
@@ -88,6 +123,28 @@ func (c Config) Validate() error {
 	}
 	if c.GRPC.MaxRecvMsgSizeMiB <= 0 || c.GRPC.MaxRecvMsgSizeMiB > maxGRPCMsgMiB {
 		errs = append(errs, fmt.Errorf("grpc.max_recv_msg_size_mib: must be between 1 and %d, got %d", maxGRPCMsgMiB, c.GRPC.MaxRecvMsgSizeMiB))
+	}
+	if c.GRPC.MaxConns <= 0 {
+		errs = append(errs, fmt.Errorf("grpc.max_conns: must be positive, got %d", c.GRPC.MaxConns))
+	}
+	if c.GRPC.MaxConcurrentStreams == 0 {
+		errs = append(errs, errors.New("grpc.max_concurrent_streams: must be positive, got 0"))
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{
+		{"grpc.read_timeout", c.GRPC.ReadTimeout},
+		{"grpc.max_connection_idle", c.GRPC.MaxConnectionIdle},
+		{"grpc.max_connection_age", c.GRPC.MaxConnectionAge},
+		{"grpc.keepalive_min_time", c.GRPC.KeepaliveMinTime},
+	} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s: must be positive, got %s", d.key, d.v))
+		}
+	}
+	if err := c.HTTP.Conns.Validate(); err != nil {
+		errs = append(errs, prefixed("http.", err))
 	}
 	if c.HTTP.Endpoint != "" {
 		if err := checkEndpoint(c.HTTP.Endpoint); err != nil {
@@ -119,6 +176,19 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("retry_after: must be positive, got %s", c.RetryAfter))
 	}
 	return errors.Join(errs...)
+}
+
+// prefixed puts prefix before each of the joined errors in err, so that
+// they name the full key.
+func prefixed(prefix string, err error) error {
+	var out []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			out = append(out, fmt.Errorf("%s%w", prefix, e))
+		}
+		return errors.Join(out...)
+	}
+	return fmt.Errorf("%s%w", prefix, err)
 }
 
 func checkEndpoint(ep string) error {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medic-bot/medic/detect/connlimit"
 	"gopkg.in/yaml.v3"
 )
 
@@ -15,8 +16,10 @@ func TestDefaultConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		GRPC:       GRPCConfig{Endpoint: "127.0.0.1:4317", MaxRecvMsgSizeMiB: 16},
-		HTTP:       HTTPConfig{Endpoint: "127.0.0.1:4318", MaxRequestBodyBytes: 20 << 20},
+		GRPC: GRPCConfig{Endpoint: "127.0.0.1:4317", MaxRecvMsgSizeMiB: 16, MaxConns: 1024, MaxConcurrentStreams: 16,
+			ReadTimeout: 30 * time.Second, MaxConnectionIdle: 2 * time.Minute, MaxConnectionAge: 30 * time.Minute, KeepaliveMinTime: 10 * time.Second},
+		HTTP: HTTPConfig{Endpoint: "127.0.0.1:4318", MaxRequestBodyBytes: 20 << 20, Conns: connlimit.Config{MaxConns: 1024,
+			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}},
 		Queue:      QueueConfig{Size: 64, Workers: runtime.GOMAXPROCS(0), MaxBytes: 256 << 20},
 		RetryAfter: time.Second,
 	}
@@ -36,7 +39,9 @@ func TestValidateJoinsProblems(t *testing.T) {
 		t.Fatal("no error")
 	}
 	for _, field := range []string{"grpc.endpoint", "grpc.max_recv_msg_size_mib", "http.endpoint", "http.max_request_body_bytes",
-		"queue.size", "queue.workers", "queue.max_bytes", "retry_after"} {
+		"queue.size", "queue.workers", "queue.max_bytes", "retry_after",
+		"grpc.max_conns", "grpc.max_concurrent_streams", "grpc.read_timeout", "grpc.max_connection_idle", "grpc.max_connection_age",
+		"grpc.keepalive_min_time", "http.max_conns", "http.read_timeout", "http.max_header_bytes"} {
 		if !strings.Contains(err.Error(), field) {
 			t.Errorf("error does not mention %s:\n%v", field, err)
 		}
@@ -66,9 +71,21 @@ func TestConfigYAML(t *testing.T) {
 grpc:
   endpoint: 0.0.0.0:4317
   max_recv_msg_size_mib: 32
+  max_conns: 10
+  max_concurrent_streams: 4
+  read_timeout: 5s
+  max_connection_idle: 1m
+  max_connection_age: 10m
+  keepalive_min_time: 20s
 http:
   endpoint: ""
   max_request_body_bytes: 10485760
+  max_conns: 20
+  read_header_timeout: 2s
+  read_timeout: 3s
+  write_timeout: 4s
+  idle_timeout: 5s
+  max_header_bytes: 8192
 queue:
   size: 8
   workers: 2
@@ -82,8 +99,10 @@ retry_after: 5s
 		t.Fatal(err)
 	}
 	want := Config{
-		GRPC:       GRPCConfig{Endpoint: "0.0.0.0:4317", MaxRecvMsgSizeMiB: 32},
-		HTTP:       HTTPConfig{Endpoint: "", MaxRequestBodyBytes: 10 << 20},
+		GRPC: GRPCConfig{Endpoint: "0.0.0.0:4317", MaxRecvMsgSizeMiB: 32, MaxConns: 10, MaxConcurrentStreams: 4,
+			ReadTimeout: 5 * time.Second, MaxConnectionIdle: time.Minute, MaxConnectionAge: 10 * time.Minute, KeepaliveMinTime: 20 * time.Second},
+		HTTP: HTTPConfig{Endpoint: "", MaxRequestBodyBytes: 10 << 20, Conns: connlimit.Config{MaxConns: 20,
+			ReadHeaderTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 4 * time.Second, IdleTimeout: 5 * time.Second, MaxHeaderBytes: 8192}},
 		Queue:      QueueConfig{Size: 8, Workers: 2, MaxBytes: 64 << 20},
 		RetryAfter: 5 * time.Second,
 	}

@@ -3,10 +3,12 @@ package otlpreceiver
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	_ "google.golang.org/grpc/encoding/gzip" // OTLP servers must accept gzip
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -50,9 +52,25 @@ func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 // newGRPCServer registers the three OTLP Export services, described by hand
 // so that the request is never unmarshalled into message structs.
 func (r *Receiver) newGRPCServer() *grpc.Server {
+	c := r.cfg.GRPC
 	srv := grpc.NewServer(
 		grpc.ForceServerCodecV2(rawCodec{}),
-		grpc.MaxRecvMsgSize(r.cfg.GRPC.MaxRecvMsgSizeMiB*mib),
+		grpc.MaxRecvMsgSize(c.MaxRecvMsgSizeMiB*mib),
+		grpc.MaxConcurrentStreams(c.MaxConcurrentStreams),
+		// A peer that has not finished its HTTP/2 handshake in time goes.
+		grpc.ConnectionTimeout(c.ReadTimeout),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             c.KeepaliveMinTime,
+			PermitWithoutStream: true,
+		}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle:     c.MaxConnectionIdle,
+			MaxConnectionAge:      c.MaxConnectionAge,
+			MaxConnectionAgeGrace: c.ReadTimeout,
+			// Ping a quiet connection to find dead peers.
+			Time:    grpcPingAfter,
+			Timeout: grpcPingTimeout,
+		}),
 	)
 	for _, sig := range signals {
 		srv.RegisterService(&grpc.ServiceDesc{
@@ -75,20 +93,19 @@ func (r *Receiver) grpcExport(sig *signal) grpc.MethodHandler {
 	}
 }
 
-// serveGRPC handles one Export call. The message is read (by dec) only
-// after admission, with the largest allowed message size reserved because
-// its real size is not known before; the excess is given back once read.
-func (r *Receiver) serveGRPC(ctx context.Context, sig *signal, dec func(any) error) (proto.Message, outcome, error) {
-	maxMsg := int64(r.cfg.GRPC.MaxRecvMsgSizeMiB) * mib
-	t, err := r.queue.admit(maxMsg)
-	if err != nil {
-		o := r.classify(sig, zeroResult, err)
-		return nil, o, r.grpcError(o)
-	}
-	defer t.release()
+// Server pings on quiet connections.
+const (
+	grpcPingAfter   = time.Minute
+	grpcPingTimeout = 20 * time.Second
+)
 
-	var req rawRequest
-	if err := dec(&req); err != nil {
+// serveGRPC handles one Export call. The message is read (by dec) first,
+// within GRPC.ReadTimeout, and only then admitted with its real size: a
+// call whose message trickles in holds nothing of the shared queue, and is
+// cancelled when its time is up.
+func (r *Receiver) serveGRPC(ctx context.Context, sig *signal, dec func(any) error) (proto.Message, outcome, error) {
+	req, err := r.recvGRPC(dec)
+	if err != nil {
 		// grpc-go's own status: ResourceExhausted over the size limit,
 		// Internal for a bad compressed frame, Canceled, ...
 		reason := reasonMalformed
@@ -100,7 +117,12 @@ func (r *Receiver) serveGRPC(ctx context.Context, sig *signal, dec func(any) err
 		}
 		return nil, outcome{reason: reason, message: err.Error()}, err
 	}
-	t.shrink(maxMsg - int64(cap(req.body)))
+	t, err := r.queue.admit(int64(cap(req.body)))
+	if err != nil {
+		o := r.classify(sig, zeroResult, err)
+		return nil, o, r.grpcError(o)
+	}
+	defer t.release()
 
 	res, err := r.process(ctx, sig, req.body)
 	o := r.classify(sig, res, err)
@@ -108,6 +130,31 @@ func (r *Receiver) serveGRPC(ctx context.Context, sig *signal, dec func(any) err
 		return nil, o, r.grpcError(o)
 	}
 	return sig.response(o.rejected, o.partMsg), o, nil
+}
+
+// recvGRPC reads the call's message within GRPC.ReadTimeout. On timeout
+// the handler returns, which ends the stream and so the read, whose
+// goroutine then exits; its message is dropped. A call the client cancels,
+// or a connection closed by Shutdown, ends the read itself.
+func (r *Receiver) recvGRPC(dec func(any) error) (rawRequest, error) {
+	type result struct {
+		req rawRequest
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		var req rawRequest
+		err := dec(&req)
+		got <- result{req, err}
+	}()
+	timer := time.NewTimer(r.cfg.GRPC.ReadTimeout)
+	defer timer.Stop()
+	select {
+	case res := <-got:
+		return res.req, res.err
+	case <-timer.C:
+		return rawRequest{}, status.Errorf(codes.DeadlineExceeded, "request message not received within grpc.read_timeout (%s)", r.cfg.GRPC.ReadTimeout)
+	}
 }
 
 // grpcError turns a refusal into a status: InvalidArgument (with

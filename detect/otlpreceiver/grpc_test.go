@@ -238,48 +238,39 @@ func TestGRPCQueueFull(t *testing.T) {
 }
 
 func TestGRPCByteReservation(t *testing.T) {
-	// A gRPC message's size is unknown until it is read, so a request
-	// reserves the largest allowed size first and keeps only its real size
-	// once read.
+	// A gRPC request reserves queue bytes only once its message is in, and
+	// then exactly its size: a small message fits in a queue with less
+	// than the largest message size free, a message bigger than what is
+	// free is refused.
 	cfg := grpcOnly()
 	cfg.GRPC.MaxRecvMsgSizeMiB = 1
 	cfg.HTTP.MaxRequestBodyBytes = 1 << 20
 	cfg.Queue.MaxBytes = 3 << 19
-	ing := &recordingIngester{Block: make(chan struct{}), Entered: make(chan struct{}, 4)}
+	ing := &recordingIngester{}
 	r, _ := startTestReceiver(t, cfg, ing)
-	t.Cleanup(ing.release)
 	conn := dialGRPC(t, r.GRPCAddr())
 	client := collogspb.NewLogsServiceClient(conn)
 
-	first := make(chan error, 1)
-	go func() {
-		_, err := client.Export(context.Background(), logsRequest("first"))
-		first <- err
-	}()
-	<-ing.Entered
-	n, b := r.queue.depth()
-	if n != 1 || b <= 0 || b > 1024 {
-		t.Fatalf("queue %d requests, %d bytes: the first request should hold its real size", n, b)
-	}
-	// Leave a little less than 1 MiB free: a small message is refused
-	// because its reservation does not fit.
-	filler, err := r.queue.admit(cfg.Queue.MaxBytes - b - (1 << 20) + 1)
+	// Leave 1 KiB free.
+	filler, err := r.queue.admit(cfg.Queue.MaxBytes - 1024)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = client.Export(t.Context(), logsRequest("second"))
+	if _, err := client.Export(t.Context(), logsRequest("small")); err != nil {
+		t.Errorf("small message with 1 KiB free: %v", err)
+	}
+	_, err = client.Export(t.Context(), logsRequest(strings.Repeat("x", 4096)))
 	if status.Code(err) != codes.Unavailable {
-		t.Errorf("second: %v, want Unavailable", err)
+		t.Errorf("4 KiB message with 1 KiB free: %v, want Unavailable", err)
 	}
 	filler.release()
-	ing.release()
-	if err := <-first; err != nil {
-		t.Fatal(err)
-	}
-	if _, err := client.Export(t.Context(), logsRequest("third")); err != nil {
-		t.Errorf("third: %v", err)
+	if _, err := client.Export(t.Context(), logsRequest(strings.Repeat("y", 4096))); err != nil {
+		t.Errorf("after release: %v", err)
 	}
 	if n, b := r.queue.depth(); n != 0 || b != 0 {
 		t.Errorf("queue %d requests, %d bytes at the end", n, b)
+	}
+	if got := strings.Join(ing.logBodies(), ","); got != "small,"+strings.Repeat("y", 4096) {
+		t.Errorf("logs %.40q", got)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/medic-bot/medic/detect"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
@@ -99,14 +100,11 @@ func (r *Receiver) serveHTTP(sig *signal, w http.ResponseWriter, req *http.Reque
 		return o
 	}
 
-	// Admission comes before the body is read. An uncompressed body of
-	// known length reserves exactly its size; anything else reserves its
-	// buffer as it grows.
-	var reserve int64
-	if !gz && req.ContentLength > 0 {
-		reserve = req.ContentLength
-	}
-	t, err := r.queue.admit(reserve)
+	// The body is read before the request takes a slot, and reserves
+	// queue bytes only as they arrive (its buffer at most doubles ahead of
+	// them): a slow sender holds neither a slot nor bytes it has not sent,
+	// and the server's read_timeout ends it.
+	t, err := r.queue.reserve()
 	if err != nil {
 		o := r.classify(sig, zeroResult, err)
 		r.writeError(w, enc, 0, o)
@@ -114,7 +112,11 @@ func (r *Receiver) serveHTTP(sig *signal, w http.ResponseWriter, req *http.Reque
 	}
 	defer t.release()
 
-	body, err := readBody(req.Body, gz, limit, t)
+	var hint int64
+	if !gz && req.ContentLength > 0 {
+		hint = req.ContentLength
+	}
+	body, err := readBody(req.Body, gz, limit, hint, t)
 	if err != nil {
 		var o outcome
 		switch {
@@ -131,21 +133,16 @@ func (r *Receiver) serveHTTP(sig *signal, w http.ResponseWriter, req *http.Reque
 		return o
 	}
 	if enc == encJSON {
-		pb, err := sig.fromJSON(body)
-		if err != nil {
-			o := outcome{reason: reasonMalformed, message: "invalid OTLP/JSON " + sig.name + " request: " + err.Error()}
+		var o outcome
+		if body, o = r.convertJSON(sig, body, t); o.reason != "" {
 			r.writeError(w, enc, 0, o)
 			return o
 		}
-		// The protobuf form replaces the JSON form in the count.
-		t.shrink(int64(cap(body)))
-		body = nil
-		if !t.grow(int64(cap(pb))) {
-			o := r.classify(sig, zeroResult, errQueueFull)
-			r.writeError(w, enc, 0, o)
-			return o
-		}
-		body = pb
+	}
+	if err := t.enter(); err != nil {
+		o := r.classify(sig, zeroResult, err)
+		r.writeError(w, enc, 0, o)
+		return o
 	}
 
 	res, err := r.process(req.Context(), sig, body)
@@ -165,6 +162,32 @@ func (r *Receiver) serveHTTP(sig *signal, w http.ResponseWriter, req *http.Reque
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(out)
 	return o
+}
+
+// convertJSON turns an OTLP/JSON body into protobuf. The conversion builds
+// message structs far larger than the JSON (an empty span, "{},", becomes
+// hundreds of bytes), so before it starts the ticket reserves what it may
+// allocate (detect.JSONDecodeCost); afterwards only the protobuf stays
+// counted.
+func (r *Receiver) convertJSON(sig *signal, body []byte, t *ticket) ([]byte, outcome) {
+	cost := detect.JSONDecodeCost(body)
+	if cost > r.cfg.Queue.MaxBytes {
+		return nil, outcome{reason: reasonTooLarge, message: fmt.Sprintf(
+			"OTLP/JSON body of %d bytes takes up to %d bytes to decode, over queue.max_bytes (%d): send fewer items per request, or protobuf",
+			len(body), cost, r.cfg.Queue.MaxBytes)}
+	}
+	if !t.grow(cost) {
+		return nil, r.classify(sig, zeroResult, errQueueFull)
+	}
+	pb, err := sig.fromJSON(body)
+	if err != nil {
+		return nil, outcome{reason: reasonMalformed, message: "invalid OTLP/JSON " + sig.name + " request: " + err.Error()}
+	}
+	// The protobuf form replaces the JSON form and the conversion in the
+	// count (it is part of what the conversion allocated, so this never
+	// grows the ticket).
+	t.shrink(cost + int64(cap(body)) - int64(cap(pb)))
+	return pb, outcome{}
 }
 
 // httpStatus maps a refusal reason to its HTTP status code and the
@@ -298,11 +321,13 @@ func parseContentEncoding(values []string) (gz bool, ok bool) {
 }
 
 // readBody reads a request body of at most limit bytes, both as sent and
-// after gunzipping, into a buffer whose capacity is reserved in t (t starts
-// with the bytes already reserved for the first buffer). It fails with
-// errTooLarge, errQueueFull (no bytes left in the queue), errBadGzip or
+// after gunzipping, into a buffer whose capacity is reserved in t as it
+// grows: nothing before the first byte arrives, then at most twice what has
+// arrived. hint (the Content-Length of an uncompressed body, or 0) caps the
+// growth so that such a body ends in a buffer of its exact size. It fails
+// with errTooLarge, errQueueFull (no bytes left in the queue), errBadGzip or
 // the read error.
-func readBody(body io.Reader, gz bool, limit int64, t *ticket) ([]byte, error) {
+func readBody(body io.Reader, gz bool, limit, hint int64, t *ticket) ([]byte, error) {
 	var src io.Reader = &limitReader{r: body, n: limit}
 	if gz {
 		zr, err := gzip.NewReader(src)
@@ -312,7 +337,7 @@ func readBody(body io.Reader, gz bool, limit int64, t *ticket) ([]byte, error) {
 		defer zr.Close()
 		src = &limitReader{r: zr, n: limit}
 	}
-	buf := make([]byte, 0, t.bytes)
+	var buf []byte
 	var probe [1]byte
 	for {
 		if len(buf) == cap(buf) {
@@ -329,6 +354,9 @@ func readBody(body io.Reader, gz bool, limit int64, t *ticket) ([]byte, error) {
 				continue
 			}
 			newCap := min(max(2*int64(cap(buf)), minBodyBuf), limit)
+			if hint > int64(cap(buf)) {
+				newCap = min(newCap, hint)
+			}
 			if newCap <= int64(len(buf)) {
 				return nil, errTooLarge
 			}

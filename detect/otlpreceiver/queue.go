@@ -30,12 +30,13 @@ func newQueue(maxCount int, maxBytes int64) *queue {
 	return &queue{maxCount: maxCount, maxBytes: maxBytes, drained: make(chan struct{})}
 }
 
-// ticket is one admitted request's share of the queue. It is used by one
-// goroutine at a time; release must be called exactly once (more calls are
-// no-ops).
+// ticket is one request's share of the queue: bytes, and a slot once
+// admitted. It is used by one goroutine at a time; release must be called
+// exactly once (more calls are no-ops).
 type ticket struct {
 	q     *queue
 	bytes int64
+	slot  bool // holds one of maxCount
 	done  bool
 }
 
@@ -52,7 +53,36 @@ func (q *queue) admit(n int64) (*ticket, error) {
 	}
 	q.count++
 	q.bytes += n
-	return &ticket{q: q, bytes: n}, nil
+	return &ticket{q: q, bytes: n, slot: true}, nil
+}
+
+// reserve returns a ticket that holds bytes but no slot yet, for a body
+// still being read: a slow sender holds only the bytes it has sent, never a
+// slot. It fails with errShuttingDown only.
+func (q *queue) reserve() (*ticket, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closing {
+		return nil, errShuttingDown
+	}
+	return &ticket{q: q}, nil
+}
+
+// enter takes a slot for a ticket from reserve, once its body is in; it
+// fails with errQueueFull or errShuttingDown.
+func (t *ticket) enter() error {
+	q := t.q
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closing {
+		return errShuttingDown
+	}
+	if q.count >= q.maxCount {
+		return errQueueFull
+	}
+	q.count++
+	t.slot = true
+	return nil
 }
 
 // grow reserves n more bytes for the ticket; false if they do not fit.
@@ -89,9 +119,12 @@ func (t *ticket) release() {
 	q := t.q
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.count--
 	q.bytes -= t.bytes
 	t.bytes = 0
+	if !t.slot {
+		return
+	}
+	q.count--
 	if q.closing && q.count == 0 {
 		close(q.drained)
 	}

@@ -8,9 +8,9 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/medic-bot/medic/detect"
+	"github.com/medic-bot/medic/detect/connlimit"
 	"github.com/medic-bot/medic/detect/selfmetrics"
 	"google.golang.org/grpc"
 )
@@ -22,14 +22,6 @@ const (
 	keySignal    = "signal"
 	keyReason    = "reason"
 	keyError     = "error"
-)
-
-// HTTP server timeouts. ReadTimeout bounds how long a slow client can hold
-// an admission slot while it uploads a body.
-const (
-	readHeaderTimeout = 10 * time.Second
-	readTimeout       = time.Minute
-	idleTimeout       = 2 * time.Minute
 )
 
 // Receiver serves OTLP over gRPC and HTTP. Its methods are safe for
@@ -56,8 +48,8 @@ type Receiver struct {
 	doneErr  error
 	grpcSrv  *grpc.Server
 	httpSrv  *http.Server
-	grpcLn   net.Listener
-	httpLn   net.Listener
+	grpcLn   *connlimit.Listener
+	httpLn   *connlimit.Listener
 	serving  sync.WaitGroup
 }
 
@@ -87,6 +79,7 @@ func New(cfg Config, ing detect.Ingester, reg *selfmetrics.Registry, logger *slo
 	}
 	r.stopCtx, r.stop = context.WithCancel(context.Background())
 	r.metrics = newMetrics(reg, r.queue)
+	r.registerConnMetrics(reg)
 	r.handler = r.newHTTPHandler()
 	return r, nil
 }
@@ -117,8 +110,13 @@ func (r *Receiver) Start(ctx context.Context) error {
 // listen binds and serves; r.mu is held.
 func (r *Receiver) listen(ctx context.Context) error {
 	var lc net.ListenConfig
+	// Both listeners cap their connections (connlimit); gRPC has no
+	// connection states to report, so its longest-quiet connection makes
+	// room, and keepalive closes idle ones.
+	grpcConns := connlimit.DefaultConfig()
+	grpcConns.MaxConns = r.cfg.GRPC.MaxConns
 	if ep := r.cfg.GRPC.Endpoint; ep != "" {
-		ln, err := lc.Listen(ctx, "tcp", ep)
+		ln, err := limitedListen(ctx, &lc, ep, grpcConns)
 		if err != nil {
 			return fmt.Errorf("listen otlp grpc on %s: %w", ep, err)
 		}
@@ -126,7 +124,7 @@ func (r *Receiver) listen(ctx context.Context) error {
 		r.grpcSrv = r.newGRPCServer()
 	}
 	if ep := r.cfg.HTTP.Endpoint; ep != "" {
-		ln, err := lc.Listen(ctx, "tcp", ep)
+		ln, err := limitedListen(ctx, &lc, ep, r.cfg.HTTP.Conns)
 		if err != nil {
 			if r.grpcLn != nil {
 				_ = r.grpcLn.Close()
@@ -140,13 +138,11 @@ func (r *Receiver) listen(ctx context.Context) error {
 		protocols.SetHTTP1(true)
 		protocols.SetUnencryptedHTTP2(true)
 		r.httpSrv = &http.Server{
-			Handler:           r.handler,
-			Protocols:         &protocols,
-			ReadHeaderTimeout: readHeaderTimeout,
-			ReadTimeout:       readTimeout,
-			IdleTimeout:       idleTimeout,
-			ErrorLog:          slog.NewLogLogger(r.logger.Handler(), slog.LevelDebug),
+			Handler:   r.handler,
+			Protocols: &protocols,
+			ErrorLog:  slog.NewLogLogger(r.logger.Handler(), slog.LevelDebug),
 		}
+		ln.Harden(r.httpSrv)
 	}
 	if r.grpcSrv != nil {
 		srv, ln := r.grpcSrv, r.grpcLn
@@ -167,6 +163,44 @@ func (r *Receiver) listen(ctx context.Context) error {
 		r.logger.Info("otlp http listening", keyEndpoint, ln.Addr().String())
 	}
 	return nil
+}
+
+// limitedListen binds ep and caps its connections.
+func limitedListen(ctx context.Context, lc *net.ListenConfig, ep string, cfg connlimit.Config) (*connlimit.Listener, error) {
+	ln, err := lc.Listen(ctx, "tcp", ep)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := connlimit.Listen(ln, cfg)
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	return cl, nil
+}
+
+// registerConnMetrics exports the listeners' connection counts.
+func (r *Receiver) registerConnMetrics(reg *selfmetrics.Registry) {
+	for _, tr := range []string{transportGRPC, transportHTTP} {
+		stats := func() connlimit.Stats {
+			r.mu.Lock()
+			ln := r.httpLn
+			if tr == transportGRPC {
+				ln = r.grpcLn
+			}
+			r.mu.Unlock()
+			if ln == nil {
+				return connlimit.Stats{}
+			}
+			return ln.Stats()
+		}
+		reg.GaugeFunc("medic_otlp_connections", "Open OTLP connections.",
+			func() float64 { return float64(stats().Open) }, "transport", tr)
+		reg.CounterFunc("medic_otlp_connections_evicted_total", "Idle OTLP connections closed to make room at max_conns.",
+			func() float64 { return float64(stats().Evicted) }, "transport", tr)
+		reg.CounterFunc("medic_otlp_connections_refused_total", "New OTLP connections closed at once because max_conns were all busy.",
+			func() float64 { return float64(stats().Refused) }, "transport", tr)
+	}
 }
 
 // GRPCAddr is the bound OTLP/gRPC address ("host:port"), or "" before Start
