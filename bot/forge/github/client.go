@@ -19,6 +19,7 @@ import (
 	gh "github.com/google/go-github/v66/github"
 
 	"github.com/medic-bot/medic/bot/forge"
+	"github.com/medic-bot/medic/redact"
 )
 
 // Config is the GitHub App's configuration (the `github:` section of
@@ -311,17 +312,15 @@ func (a *App) Token(ctx context.Context, repo forge.Repo) (string, error) {
 	}
 	tok, err := itr.Token(ctx)
 	if err != nil {
-		return "", forge.Permanent(fmt.Errorf("get an installation token for %s: %s", repo, scrub(err.Error(), tok)))
+		// ghinstallation's errors keep the request (with the App's JWT)
+		// and the response: only the scrubbed message goes on.
+		msg := redact.Scrub(err.Error())
+		if tok != "" {
+			msg = strings.ReplaceAll(msg, tok, redact.Marker)
+		}
+		return "", forge.Permanent(fmt.Errorf("get an installation token for %s: %s", repo, msg))
 	}
 	return tok, nil
-}
-
-// scrub removes secret from s.
-func scrub(s, secret string) string {
-	if secret == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, secret, "<redacted>")
 }
 
 // graphQLError is one entry of a GraphQL response's errors.
@@ -330,7 +329,8 @@ type graphQLError struct {
 	Message string `json:"message"`
 }
 
-// GraphQLError is GitHub's answer to a GraphQL request that failed.
+// GraphQLError is GitHub's answer to a GraphQL request that failed. Its
+// messages are scrubbed of credentials when it is decoded.
 type GraphQLError struct {
 	Op     string
 	Errors []graphQLError
@@ -363,7 +363,7 @@ func (a *App) graphQL(ctx context.Context, repo forge.Repo, op, query string, va
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := itr.RoundTrip(req)
 	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
+		return redact.Error(fmt.Errorf("%s: %w", op, err))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -382,9 +382,13 @@ func (a *App) graphQL(ctx context.Context, repo forge.Repo, op, query string, va
 		Errors []graphQLError  `json:"errors"`
 	}
 	if err := json.Unmarshal(raw, &env); err != nil {
-		return fmt.Errorf("%s: GitHub GraphQL answer is not JSON: %w", op, err)
+		return redact.Error(fmt.Errorf("%s: GitHub GraphQL answer is not JSON: %w", op, err))
 	}
 	if len(env.Errors) > 0 {
+		for i := range env.Errors {
+			env.Errors[i].Message = redact.Scrub(env.Errors[i].Message)
+			env.Errors[i].Type = redact.Scrub(env.Errors[i].Type)
+		}
 		return &GraphQLError{Op: op, Errors: env.Errors}
 	}
 	if out != nil {

@@ -9,6 +9,7 @@ import (
 	gh "github.com/google/go-github/v66/github"
 
 	"github.com/medic-bot/medic/bot/forge"
+	"github.com/medic-bot/medic/redact"
 )
 
 // classify turns a go-github error into one medic can act on: permanent
@@ -26,7 +27,7 @@ func classify(what string, err error) error {
 	}
 	var abuse *gh.AbuseRateLimitError
 	if errors.As(err, &abuse) {
-		return fmt.Errorf("%s: GitHub secondary rate limit: %s", what, abuse.Message)
+		return fmt.Errorf("%s: GitHub secondary rate limit: %s", what, redact.Scrub(abuse.Message))
 	}
 	var er *gh.ErrorResponse
 	if errors.As(err, &er) && er.Response != nil {
@@ -52,7 +53,8 @@ func classify(what string, err error) error {
 }
 
 // errorMessage is GitHub's message plus its validation errors, without the
-// request URL's query (which may carry filters) or any header.
+// request URL's query (which may carry filters) or any header, scrubbed of
+// credentials.
 func errorMessage(er *gh.ErrorResponse) string {
 	parts := []string{er.Message}
 	for _, e := range er.Errors {
@@ -63,7 +65,7 @@ func errorMessage(er *gh.ErrorResponse) string {
 			parts = append(parts, fmt.Sprintf("%s %s %s", e.Resource, e.Field, e.Code))
 		}
 	}
-	return strings.Join(parts, "; ")
+	return redact.Scrub(strings.Join(parts, "; "))
 }
 
 // statusOf returns the HTTP status of a go-github error, or 0.

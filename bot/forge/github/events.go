@@ -11,6 +11,7 @@ import (
 	gh "github.com/google/go-github/v66/github"
 
 	"github.com/medic-bot/medic/bot/forge"
+	"github.com/medic-bot/medic/redact"
 )
 
 // Events acts on GitHub's webhooks for the forge: it tracks installations,
@@ -47,8 +48,13 @@ func NewEvents(f *Forge, hooks EventHooks) *Events {
 
 var _ EventHandler = (*Events)(nil)
 
-// HandleEvent acts on one event.
+// HandleEvent acts on one event. Its error is scrubbed of credentials
+// (the webhook outbox stores and logs it).
 func (e *Events) HandleEvent(ctx context.Context, ev Event) error {
+	return redact.Error(e.handle(ctx, ev))
+}
+
+func (e *Events) handle(ctx context.Context, ev Event) error {
 	switch p := ev.Payload.(type) {
 	case *gh.InstallationEvent:
 		e.installation(ev.Action, p.GetInstallation().GetID(), p.Repositories, nil)

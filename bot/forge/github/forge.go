@@ -16,6 +16,7 @@ import (
 	"github.com/medic-bot/medic/bot/forge"
 	"github.com/medic-bot/medic/bot/forge/gitrepo"
 	"github.com/medic-bot/medic/policy"
+	"github.com/medic-bot/medic/redact"
 )
 
 // Log keys.
@@ -592,7 +593,7 @@ func asErrorResponse(err error) *gh.ErrorResponse {
 	if errors.As(err, &er) {
 		return er
 	}
-	return &gh.ErrorResponse{Message: err.Error()}
+	return &gh.ErrorResponse{Message: redact.Scrub(err.Error())}
 }
 
 func short(sha string) string {

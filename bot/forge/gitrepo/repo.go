@@ -26,6 +26,7 @@ import (
 
 	"github.com/medic-bot/medic/bot/forge"
 	"github.com/medic-bot/medic/patchers/history"
+	"github.com/medic-bot/medic/redact"
 )
 
 // Repo is the local clone of one remote repository. Its methods are safe
@@ -475,6 +476,9 @@ func (r *Repo) fail(op string, auth Auth, err error) error {
 			break
 		}
 	}
+	// A git server's answer may echo credentials: scrub every shape of
+	// them, and the token medic sent whatever its shape.
+	err = redact.Error(err)
 	if auth.Token != "" && strings.Contains(err.Error(), auth.Token) {
 		// Keep the classification, drop the chain that holds the token.
 		msg := strings.ReplaceAll(err.Error(), auth.Token, "[token]")
