@@ -16,6 +16,7 @@ import (
 	"github.com/medic-bot/medic/detect"
 	"github.com/medic-bot/medic/patchers"
 	"github.com/medic-bot/medic/policy"
+	"github.com/medic-bot/medic/redact"
 )
 
 // Limits of the pull request body. GitHub refuses a body over 65,536
@@ -50,14 +51,17 @@ const redactedValue = "<redacted>"
 // Markdown, in this order: the incident (summary and a table of its
 // anomalies), an evidence chart (Mermaid xychart-beta), the proposal and
 // its rationale, each file's diff, the rendered-manifest diff (collapsed),
-// the policy decision, how to roll back, and on the last line a hidden
+// the policy decision, how to roll back (with the /medic commands when
+// r.Commands says the forge runs them), and on the last line a hidden
 // marker for machines:
 //
 //	<!-- medic:incident=<id> intent=<kind> -->
 //
-// Text from telemetry, the crew and the policy is untrusted: it cannot
-// mention (ping) anyone, hide content in HTML or comments, or break out of
-// its section; the rationale is capped at 4,000 characters. When the
+// Text from telemetry, the repository, the crew and the policy is
+// untrusted: it goes through Untrusted (no live link, image, HTML, entity,
+// mention or issue reference) or is shown as code, cannot break out of
+// its section, and is scrubbed of credentials (redact.Scrub); the
+// rationale is capped at 4,000 characters. When the
 // intent is set_env and the variable's name looks secret (it contains
 // TOKEN, SECRET, PASSWORD, PASSWD, KEY, CREDENTIAL or AUTH), its value,
 // and the value it replaces, are shown as <redacted> everywhere, diffs
@@ -627,10 +631,9 @@ var (
 	htmlOpenComment = regexp.MustCompile(`(?s)<!--.*$`)
 	// htmlTag is an open or closing tag; like CommonMark's, it may span
 	// lines but not a blank line.
-	htmlTag      = regexp.MustCompile(`</?[A-Za-z][A-Za-z0-9-]*(?:\s(?:[^>\n]|\n[ \t]*[^>\n \t])*)?/?>`)
-	htmlDecl     = regexp.MustCompile(`(?s)<![A-Za-z\[][^>]*>|<\?.*?\?>`)
-	htmlLeftover = regexp.MustCompile(`<([A-Za-z/!?])`)
-	mentionRE    = regexp.MustCompile(`@([A-Za-z0-9])`)
+	htmlTag   = regexp.MustCompile(`</?[A-Za-z][A-Za-z0-9-]*(?:\s(?:[^>\n]|\n[ \t]*[^>\n \t])*)?/?>`)
+	htmlDecl  = regexp.MustCompile(`(?s)<![A-Za-z\[][^>]*>|<\?.*?\?>`)
+	mentionRE = regexp.MustCompile(`@([A-Za-z0-9])`)
 )
 
 // rationale makes the crew's untrusted rationale safe to quote: no HTML
@@ -658,29 +661,33 @@ func (br *bodyRenderer) rationale(s string) string {
 		s = t
 	}
 	s = strings.ReplaceAll(br.red.text(s), sentinel, redactedValue)
+	// Cut before escaping, so that a cut never splits an escape or a code
+	// span.
+	if utf8.RuneCountInString(s) > rationaleMaxRunes {
+		s = strings.TrimSuffix(capRunes(s, rationaleMaxRunes), "…")
+		truncated = true
+	}
 	var lines []string
 	var f fenceState
 	for l := range strings.SplitSeq(strings.TrimSpace(s), "\n") {
 		inCode := f.open != ""
 		f.line(l)
-		if !inCode && f.open == "" {
-			if strings.TrimSpace(l) == "" && len(lines) > 0 && lines[len(lines)-1] == "" {
-				continue // what stripping left of hidden text: one blank line is enough
-			}
-			if strings.TrimSpace(l) == "" {
-				l = ""
-			}
-			l = htmlLeftover.ReplaceAllString(l, "&lt;$1")
-			l = strings.ReplaceAll(l, "[^", `[\^`)
+		if inCode || f.open != "" {
+			// A fence line, or code: inert as it is. The fence lines are
+			// exactly those CommonMark reads as fences, because every
+			// other line is kept from starting a block (a list item
+			// could otherwise hold a fence medic does not see). Mentions
+			// get their joiner anyway: a copied line should not ping.
+			lines = append(lines, mentionRE.ReplaceAllString(l, "@\u200d$1"))
+			continue
 		}
-		lines = append(lines, mentionRE.ReplaceAllString(l, "@\u200d$1"))
+		l = strings.TrimSpace(l)
+		if l == "" && len(lines) > 0 && lines[len(lines)-1] == "" {
+			continue // what stripping left of hidden text: one blank line is enough
+		}
+		lines = append(lines, blockSafe(Untrusted(l)))
 	}
 	s = strings.Join(lines, "\n")
-	if utf8.RuneCountInString(s) > rationaleMaxRunes {
-		s = capRunes(s, rationaleMaxRunes)
-		s = strings.TrimSuffix(s, "…")
-		truncated = true
-	}
 	f = fenceState{}
 	for l := range strings.SplitSeq(s, "\n") {
 		f.line(l)
@@ -859,7 +866,7 @@ func (br *bodyRenderer) writePolicyBody(b *strings.Builder) {
 	d := br.r.Decision
 	fmt.Fprintf(b, "- Allowed: **%s**\n", yesOrNo(d.Allow))
 	if d.Automerge {
-		b.WriteString("- Auto-merge: **yes**; medic merges it once its checks pass\n")
+		b.WriteString("- Auto-merge: **yes**; the policy lets medic merge it once its checks pass\n")
 	} else {
 		b.WriteString("- Auto-merge: **no**; a person must review and merge it\n")
 	}
@@ -911,25 +918,47 @@ func yesOrNo(v bool) string {
 
 func (br *bodyRenderer) writeRollback(b *strings.Builder) {
 	b.WriteString("### How to roll back\n\n")
-	b.WriteString("After this pull request merges, medic watches the same signals and opens a revert itself if the workload does not recover. " +
-		"To roll back by hand, revert this PR's merge commit (GitHub's Revert button or `git revert -m 1 <merge commit>`), or comment `/medic revert`.\n\n")
-	b.WriteString("Other commands, as a comment on this pull request:\n\n")
-	b.WriteString("- `/medic explain`: why medic proposed this change\n")
-	b.WriteString("- `/medic retry`: plan the change again on the current base branch\n")
+	b.WriteString("medic does not check the workload after the merge: watch its signals, and roll the change back if it does not recover. ")
+	if !br.r.Commands {
+		b.WriteString("To roll back, revert this pull request's merge commit: `git revert -m 1 <merge commit>`.\n\n")
+		return
+	}
+	b.WriteString("To roll back, revert this pull request's merge commit (GitHub's Revert button, or `git revert -m 1 <merge commit>`), " +
+		"or comment `/medic revert`: medic then opens a pull request that undoes this change, for a person to review and merge.\n\n")
+	b.WriteString("Commands, as a comment on this pull request by someone with write access to the repository:\n\n")
+	b.WriteString("- `/medic explain`: the incident, the change and the policy decision behind this pull request\n")
+	b.WriteString("- `/medic retry`: try the merge again, when the policy lets medic merge this change on its own\n")
+	b.WriteString("- `/medic revert`: close this pull request while it is open; once merged, open a pull request reverting it\n")
 	b.WriteString("- `/medic close`: close this pull request without merging it\n\n")
 }
 
 // ---- untrusted text ----
 
-// text makes s safe as inline Markdown: one line, redacted, at most
-// maxRunes characters, no mention that pings, no HTML, no footnote, and
-// nothing that starts a block (a fence, a heading, a quote, a list) when
-// it begins a line.
+// text makes s safe as inline Markdown (see Untrusted): one line,
+// redacted, at most maxRunes characters, and nothing that starts a block
+// (a fence, a heading, a quote, a list) when it begins a line.
 func (br *bodyRenderer) text(s string, maxRunes int) string {
-	s = capRunes(strings.TrimSpace(singleLine(br.red.text(s))), maxRunes)
-	s = mentionRE.ReplaceAllString(s, "@\u200d$1")
-	s = strings.NewReplacer("<", "&lt;", "[^", `[\^`).Replace(s)
-	if s != "" && strings.ContainsRune("#>+-*=|~`_:", rune(s[0])) {
+	return blockSafe(Untrusted(capRunes(strings.TrimSpace(singleLine(br.red.text(s))), maxRunes)))
+}
+
+// Text is text from outside medic (an error from a remote, a log line, a
+// policy's reason) made safe for a comment, as Body treats it: one line of
+// at most maxRunes characters, credentials scrubbed, inert (Untrusted), and
+// starting no block.
+func Text(s string, maxRunes int) string {
+	return blockSafe(Untrusted(capRunes(strings.TrimSpace(singleLine(redact.Scrub(s))), maxRunes)))
+}
+
+// Code is s as an inline code span for a comment, as Body shows names:
+// one line, credentials scrubbed, at most 200 characters.
+func Code(s string) string { return codeSpan(singleLine(redact.Scrub(s))) }
+
+// blockSafe escapes what would start a block at the beginning of a line:
+// a heading, a quote, a list item, a table row, a thematic break or a
+// setext underline. (A backtick there is one of Untrusted's code spans:
+// raw backticks are escaped.)
+func blockSafe(s string) string {
+	if s != "" && strings.ContainsRune("#>+-*=|~_:", rune(s[0])) {
 		return `\` + s
 	}
 	if m := orderedItem.FindStringSubmatchIndex(s); m != nil {
@@ -938,14 +967,64 @@ func (br *bodyRenderer) text(s string, maxRunes int) string {
 	return s
 }
 
+var (
+	// liveLink is what GitHub turns into a link by itself: a URL of any
+	// scheme, www. forms, mailto:/xmpp: and e-mail addresses.
+	liveLink = regexp.MustCompile(`(?i)(?:\b[a-z][a-z0-9+.-]{0,31}://|\bwww\.|\b(?:mailto|xmpp):)[^\s<>` + "`" + `]*|[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+`)
+	// entity is an & that would start an HTML entity (&#64; is an @).
+	entity = regexp.MustCompile(`&([#A-Za-z])`)
+	// issueRef is #N (owner/repo#N too) and GH-N.
+	issueRef = regexp.MustCompile(`(?i)(#|\bGH-)([0-9])`)
+	// markup is escaped wherever it appears: with no [ no link, image,
+	// footnote or reference can form, with no < no HTML, autolink or
+	// comment, with no backtick no code span (which could hide a fence or
+	// swallow an escape), and with no bare backslash none of these escapes
+	// can be undone.
+	markup = strings.NewReplacer(`\`, `\\`, "`", "\\`", "[", `\[`, "]", `\]`)
+)
+
+// Untrusted makes one line of text medic did not write (telemetry, the
+// repository, a policy, an LLM, a remote's error) inert inline Markdown
+// that reads as what was sent: no live link (URLs of any scheme, www.
+// forms and e-mail addresses become code spans), no image, no raw HTML or
+// HTML comment, no HTML entity (&#64; would be an @), no @mention and no
+// issue cross-reference (#N, owner/repo#N, GH-N: a zero-width joiner
+// follows the @ or #), and no backtick, bracket or backslash that could
+// open a code span, a link or undo an escape. Every untrusted string in a
+// body or comment goes through it (or is shown in a code span or fenced
+// block, where nothing is live). It does not scrub credentials or cap the
+// length: callers do, before it, so that a cut never splits what it
+// writes.
+func Untrusted(s string) string {
+	var b strings.Builder
+	last := 0
+	for _, m := range liveLink.FindAllStringIndex(s, -1) {
+		b.WriteString(inertProse(s[last:m[0]]))
+		b.WriteString("`" + s[m[0]:m[1]] + "`") // the match has no backtick
+		last = m[1]
+	}
+	b.WriteString(inertProse(s[last:]))
+	return b.String()
+}
+
 // orderedItem is an ordered list marker; its dot or parenthesis is at
 // submatch 1.
 var orderedItem = regexp.MustCompile(`^[0-9]{1,9}([.)])`)
 
+func inertProse(s string) string {
+	s = strings.ReplaceAll(entity.ReplaceAllString(markup.Replace(s), `\&$1`), "<", "&lt;")
+	s = mentionRE.ReplaceAllString(s, "@\u200d$1")
+	return issueRef.ReplaceAllString(s, "$1\u200d$2")
+}
+
 // code is s as an inline code span: one line, redacted, at most 200
 // characters, with a delimiter longer than any backtick run in s.
-func (br *bodyRenderer) code(s string) string {
-	s = capRunes(strings.TrimSpace(singleLine(br.red.text(s))), 200)
+func (br *bodyRenderer) code(s string) string { return codeSpan(singleLine(br.red.text(s))) }
+
+// codeSpan is s (one line, redacted) as an inline code span of at most 200
+// characters; nothing in a code span is a link, a mention or HTML.
+func codeSpan(s string) string {
+	s = capRunes(strings.TrimSpace(s), 200)
 	if s == "" {
 		return "(none)"
 	}
@@ -1141,12 +1220,13 @@ func unquoteValue(s string) string {
 	return strings.TrimSpace(s)
 }
 
-// text redacts the secret from s.
+// text redacts the secret from s, and scrubs every other credential
+// (redact.Scrub).
 func (rd *redactor) text(s string) string {
-	if rd.longR == nil {
-		return s
+	if rd.longR != nil {
+		s = rd.longR.Replace(s)
 	}
-	return rd.longR.Replace(s)
+	return redact.Scrub(s)
 }
 
 // diff redacts the secret from a unified diff: everywhere when long, on
@@ -1154,11 +1234,11 @@ func (rd *redactor) text(s string) string {
 // same key in the same block of changed lines (the value being replaced).
 func (rd *redactor) diff(d string) string {
 	if rd.allR == nil || d == "" {
-		return d
+		return redact.Scrub(d)
 	}
 	var b strings.Builder
 	rd.scan(d, &b)
-	return b.String()
+	return redact.Scrub(b.String())
 }
 
 // scan redacts d into out (when not nil) and returns the old values it

@@ -329,8 +329,7 @@ func TestBodySectionsInOrder(t *testing.T) {
 		"### Incident", "| Signal | Kind | Detector | Score | Onset |", "### Evidence", "```mermaid",
 		"### Proposed change", "92% confidence", "### Source diff", "```diff",
 		"<details><summary>Rendered manifests (1 object changed)</summary>", "</details>",
-		"### Policy decision", "### How to roll back", "`git revert -m 1 <merge commit>`", "`/medic revert`",
-		"`/medic explain`", "`/medic retry`", "`/medic close`",
+		"### Policy decision", "### How to roll back", "`git revert -m 1 <merge commit>`",
 		"<!-- medic:incident=inc-20261125-checkout intent=set_resources -->",
 	} {
 		i := strings.Index(body, s)
@@ -586,7 +585,7 @@ func TestBodyTextStartsNoBlock(t *testing.T) {
 		}
 	}
 	br := newBodyRenderer(Request{})
-	for in, want := range map[string]string{"```x": "\\```x", "12. x": "12\\. x", "a [^1]": "a [\\^1]", "x < y": "x &lt; y"} {
+	for in, want := range map[string]string{"```x": "\\`\\`\\`x", "12. x": "12\\. x", "a [^1]": "a \\[^1\\]", "x < y": "x &lt; y"} {
 		if got := br.text(in, 100); got != want {
 			t.Errorf("text(%q) = %q, want %q", in, got, want)
 		}
@@ -860,5 +859,73 @@ func TestWriteFencedBacktickRuns(t *testing.T) {
 	writeFenced(&b, "diff", "+```\n+````` x\n")
 	if got := b.String(); !strings.HasPrefix(got, "``````diff\n") || !strings.HasSuffix(got, "\n``````\n") {
 		t.Errorf("got %q", got)
+	}
+}
+
+// TestUntrusted: nothing in untrusted text is live on GitHub, and it still
+// reads as what was sent.
+func TestUntrusted(t *testing.T) {
+	zwj := "\u200d"
+	for _, c := range []struct{ in, want string }{
+		{"see https://evil.example/x?a=1", "see `https://evil.example/x?a=1`"},
+		{"ftp://host/f and javascript:alert(1)", "`ftp://host/f` and javascript:alert(1)"},
+		{"visit www.evil.example now", "visit `www.evil.example` now"},
+		{"mail ops@evil.example", "mail `ops@evil.example`"},
+		{"<https://evil.example>", "&lt;`https://evil.example`>"},
+		{"[click](https://evil.example)", `\[click\](` + "`https://evil.example)`"},
+		{"![pixel](https://evil.example/p.png)", `!\[pixel\](` + "`https://evil.example/p.png)`"},
+		{"[ref]: /x", `\[ref\]: /x`},
+		{"<img src=x> <!-- hidden -->", "&lt;img src=x> &lt;!-- hidden -->"},
+		{"&#64;octocat &commat;octocat &amp;", `\&#` + zwj + `64;octocat \&commat;octocat \&amp;`},
+		{"cc @octocat and @acme/sre", "cc @" + zwj + "octocat and @" + zwj + "acme/sre"},
+		{"fixes #12, acme/infra#3, GH-7", "fixes #" + zwj + "12, acme/infra#" + zwj + "3, GH-" + zwj + "7"},
+		{"https://github.com/acme/infra/issues/3", "`https://github.com/acme/infra/issues/3`"},
+		{"`code` and \\`", "\\`code\\` and \\\\\\`"},
+		{"</details> ``` ~~~", `&lt;/details> \` + "`" + `\` + "`" + `\` + "` ~~~"},
+		{"memory limit 512Mi -> 4Gi is 8x (above 2x)", ""},
+		{"p95 latency 1.2s at 10:30:00Z; sha256:ab12 4b825dc6", ""},
+	} {
+		want := c.want
+		if want == "" {
+			want = c.in
+		}
+		if got := Untrusted(c.in); got != want {
+			t.Errorf("Untrusted(%q)\n got %q\nwant %q", c.in, got, want)
+		}
+	}
+	// Credentials are scrubbed in bodies and comments.
+	tok := "ghs_" + strings.Repeat("Tk3n", 9)
+	r := bodyNoEvidence()
+	r.Proposal.Rationale = "saw Authorization: token " + tok
+	r.Incident.Anomalies[0].Summary = "log line " + tok
+	for name, out := range map[string]string{"body": Body(r), "explain": Explain(r), "text": Text(tok, 100), "code": Code(tok)} {
+		if strings.Contains(out, tok) {
+			t.Errorf("%s carries the token", name)
+		}
+	}
+}
+
+// TestBodyCommands: the /medic commands are listed only where the forge
+// runs them, and the body promises no verification medic does not do.
+func TestBodyCommands(t *testing.T) {
+	r := bodyMemoryLeak()
+	local := Body(r)
+	r.Commands = true
+	gh := Body(r)
+	bodyGolden(t, "memory_leak.commands.md", gh)
+	for _, s := range []string{"`/medic revert`", "`/medic explain`", "`/medic retry`: try the merge again", "`/medic close`"} {
+		if !strings.Contains(gh, s) {
+			t.Errorf("GitHub body lacks %q", s)
+		}
+		if strings.Contains(local, s) {
+			t.Errorf("local body lists %q", s)
+		}
+	}
+	for _, body := range []string{local, gh} {
+		for _, lie := range []string{"medic watches", "opens a revert itself", "plan the change again"} {
+			if strings.Contains(body, lie) {
+				t.Errorf("body promises %q", lie)
+			}
+		}
 	}
 }

@@ -125,6 +125,10 @@ type Request struct {
 	// decision's labels are added to Labels.
 	Labels    []string
 	Reviewers []string
+	// Commands says the forge runs /medic commands posted on its pull
+	// requests, so the body lists them. The forge sets it: the zero value
+	// (the local forge) lists none.
+	Commands bool
 }
 
 // Validate refuses requests that must not become a pull request: an
@@ -241,7 +245,7 @@ func Title(r Request) string {
 	if s == "" {
 		s = r.Proposal.Intent.Kind + " " + r.Proposal.Intent.Target.String()
 	}
-	return "medic: " + redactSecrets(r, s)
+	return "medic: " + singleLine(redactSecrets(r, s))
 }
 
 // redactSecrets hides a secret-looking set_env value (old and new) in s,

@@ -237,7 +237,7 @@ func (e *Events) command(ctx context.Context, repo forge.Repo, number int, user 
 	text, err := e.run(ctx, c, cmd, pr, user)
 	if err != nil {
 		log.Warn("command failed", "error", err)
-		return errors.Join(err, e.reply(ctx, c, repo, number, commentID, "confused", fmt.Sprintf("`%s` failed: %s", cmd.Line, err)))
+		return errors.Join(err, e.reply(ctx, c, repo, number, commentID, "confused", fmt.Sprintf("%s failed: %s", forge.Code(cmd.Line), forge.Text(err.Error(), 1000))))
 	}
 	log.Info("command done", "user", user)
 	return e.reply(ctx, c, repo, number, commentID, "+1", text)
@@ -258,7 +258,7 @@ func (e *Events) run(ctx context.Context, c *gh.Client, cmd Command, pr forge.Pu
 			return "", err
 		}
 		e.deleteBranch(ctx, c, pr)
-		return fmt.Sprintf("Closed at @%s's request. medic will not propose this change again for incident `%s`.", user, pr.IncidentID), nil
+		return fmt.Sprintf("Closed at @%s's request. medic will not propose this change again for incident %s.", user, forge.Code(pr.IncidentID)), nil
 	case VerbRetry:
 		switch {
 		case pr.State != forge.StateOpen:
@@ -269,7 +269,7 @@ func (e *Events) run(ctx context.Context, c *gh.Client, cmd Command, pr forge.Pu
 		got, err := e.forge.Merge(ctx, pr)
 		switch {
 		case errors.Is(err, forge.ErrNotReady):
-			return "Still waiting: " + err.Error() + ". medic merges it when the checks pass.", nil
+			return "Still waiting: " + forge.Text(err.Error(), 1000) + ". medic merges it when the checks pass.", nil
 		case err != nil:
 			return "", err
 		}
@@ -298,7 +298,7 @@ func (e *Events) run(ctx context.Context, c *gh.Client, cmd Command, pr forge.Pu
 		return fmt.Sprintf("Opened #%d to revert this change.", rev.Number), nil
 	}
 	if cmd.Unknown != "" {
-		return fmt.Sprintf("Unknown command `%s`. %s", cmd.Unknown, usage), nil
+		return fmt.Sprintf("Unknown command %s. %s", forge.Code(cmd.Unknown), usage), nil
 	}
 	return usage, nil
 }
@@ -321,9 +321,11 @@ func mergeWords(m forge.MergeStatus) string {
 // incident, the intent and the medic/policy decision on its head.
 func (e *Events) explain(ctx context.Context, c *gh.Client, pr forge.PullRequest) (string, error) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "medic opened this pull request for incident `%s` with a `%s` change.\n\n", pr.IncidentID, pr.Intent)
+	fmt.Fprintf(&b, "medic opened this pull request for incident %s with a %s change.\n\n", forge.Code(pr.IncidentID), forge.Code(pr.Intent))
 	runs, _, err := c.Checks.ListCheckRunsForRef(ctx, pr.Repo.Owner, pr.Repo.Name, pr.Head,
-		&gh.ListCheckRunsOptions{CheckName: gh.String(CheckName)})
+		// Only medic's own run: another App may name a run medic/policy,
+		// and its summary is not medic's decision.
+		&gh.ListCheckRunsOptions{CheckName: gh.String(CheckName), AppID: gh.Int64(e.forge.app.cfg.AppID)})
 	if err != nil {
 		return "", classify("read the medic/policy check run", err)
 	}

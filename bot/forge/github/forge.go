@@ -181,6 +181,7 @@ func (f *Forge) Propose(ctx context.Context, r forge.Request) (forge.PullRequest
 		return forge.PullRequest{}, err
 	}
 
+	r.Commands = true // Events runs /medic commands on GitHub
 	title, body := forge.Title(r), forge.Body(r)
 	var p *gh.PullRequest
 	reused := existing != nil
@@ -397,7 +398,8 @@ func (f *Forge) checkRun(ctx context.Context, c *gh.Client, r forge.Request, hea
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "**Allowed:** %v  \n**Auto-merge:** %v\n\n", r.Decision.Allow, r.Decision.Automerge)
 	for _, reason := range r.Decision.Reasons {
-		fmt.Fprintf(&sb, "- %s\n", reason)
+		// A repository's policy wrote it: inert, as in the body.
+		fmt.Fprintf(&sb, "- %s\n", forge.Text(reason, 300))
 	}
 	if len(r.Decision.Reasons) == 0 {
 		sb.WriteString("No reasons given.\n")

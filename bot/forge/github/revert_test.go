@@ -119,7 +119,7 @@ func (s revertSetup) checkRevertPR(t *testing.T, rev forge.PullRequest) {
 		}
 	}
 	runs := s.api.CheckRuns("acme", "infra", rev.Head)
-	if len(runs) != 1 || runs[0].Conclusion != "neutral" || !strings.Contains(runs[0].Output.Summary, "revert of #"+strconv.Itoa(s.merged.Number)+" requested by @") {
+	if len(runs) != 1 || runs[0].Conclusion != "neutral" || !strings.Contains(runs[0].Output.Summary, "revert of #\u200d"+strconv.Itoa(s.merged.Number)+" requested by @\u200d") {
 		t.Errorf("check runs on the revert: %+v", runs)
 	}
 	msg := s.Message(t, rev.Head)

@@ -476,9 +476,6 @@ func (r *Repo) fail(op string, auth Auth, err error) error {
 			break
 		}
 	}
-	// A git server's answer may echo credentials: scrub every shape of
-	// them, and the token medic sent whatever its shape.
-	err = redact.Error(err)
 	if auth.Token != "" && strings.Contains(err.Error(), auth.Token) {
 		// Keep the classification, drop the chain that holds the token.
 		msg := strings.ReplaceAll(err.Error(), auth.Token, "[token]")
@@ -488,6 +485,8 @@ func (r *Repo) fail(op string, auth Auth, err error) error {
 			err = errors.New(msg)
 		}
 	}
+	// A git server's answer may echo other credentials too.
+	err = redact.Error(err)
 	switch sentinel {
 	case nil:
 		return fmt.Errorf("%s %s: %w", op, r.name, err)
