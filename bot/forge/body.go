@@ -16,7 +16,7 @@ import (
 	"github.com/medic-bot/medic/detect"
 	"github.com/medic-bot/medic/patchers"
 	"github.com/medic-bot/medic/policy"
-	"github.com/medic-bot/medic/redact"
+	"github.com/medic-bot/medic/bot/redact"
 )
 
 // Limits of the pull request body. GitHub refuses a body over 65,536

@@ -9,7 +9,7 @@ import (
 	gh "github.com/google/go-github/v66/github"
 
 	"github.com/medic-bot/medic/bot/forge"
-	"github.com/medic-bot/medic/redact"
+	"github.com/medic-bot/medic/bot/redact"
 )
 
 // classify turns a go-github error into one medic can act on: permanent

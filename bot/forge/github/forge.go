@@ -16,7 +16,7 @@ import (
 	"github.com/medic-bot/medic/bot/forge"
 	"github.com/medic-bot/medic/bot/forge/gitrepo"
 	"github.com/medic-bot/medic/policy"
-	"github.com/medic-bot/medic/redact"
+	"github.com/medic-bot/medic/bot/redact"
 )
 
 // Log keys.

@@ -12,7 +12,7 @@ import (
 	"github.com/medic-bot/medic/bot/forge"
 	"github.com/medic-bot/medic/bot/forge/forgetest"
 	"github.com/medic-bot/medic/bot/forge/githubtest"
-	"github.com/medic-bot/medic/redact"
+	"github.com/medic-bot/medic/bot/redact"
 )
 
 // echoed are credentials a remote might echo in an error.

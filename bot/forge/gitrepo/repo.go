@@ -26,7 +26,7 @@ import (
 
 	"github.com/medic-bot/medic/bot/forge"
 	"github.com/medic-bot/medic/patchers/history"
-	"github.com/medic-bot/medic/redact"
+	"github.com/medic-bot/medic/bot/redact"
 )
 
 // Repo is the local clone of one remote repository. Its methods are safe

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/medic-bot/medic/redact"
+	"github.com/medic-bot/medic/bot/redact"
 )
 
 // Fake credentials, built at run time so that no scanner mistakes this
