@@ -9,6 +9,6 @@
 // error so that its message is scrubbed while errors.Is and errors.As still
 // see the original chain.
 //
-// It is a leaf: it imports only the standard library, so detect, patchers,
-// policy and every bot package may use it.
+// It imports only the standard library, so every bot package may use it
+// (detect, patchers and policy never import bot).
 package redact
