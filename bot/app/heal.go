@@ -98,6 +98,7 @@ func Heal(ctx context.Context, hr HealRequest) (HealResult, error) {
 	case err != nil:
 		return res, fmt.Errorf("merge #%d: %w", res.PR.Number, err)
 	default:
+		merged.Reused = res.PR.Reused // Merge reports the state, not how Propose got there
 		res.PR = merged
 	}
 	return res, nil

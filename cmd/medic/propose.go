@@ -121,6 +121,13 @@ func proposeLocal(cmd *cobra.Command, dir string, in patchers.Intent, o prOption
 		Incident: inc, Proposal: policy.Proposal{Intent: in, Rationale: o.rationale, Confidence: 1, Source: "cli"},
 		Now: time.Now().UTC(),
 	})
+	if err != nil && res.PR.Number != 0 {
+		// The pull request is open; only the merge failed.
+		pr := res.PR
+		fmt.Fprintf(out, "pull request #%d %s: %s -> %s (%s)\n", pr.Number, prVerb(pr), pr.Branch, pr.Base, short(pr.Head))
+		fmt.Fprintf(out, "not merged, the pull request stays open: %v\n", err)
+		return noError{fmt.Sprintf("pull request #%d is open but did not merge: %v", pr.Number, err)}
+	}
 	if err != nil {
 		if errors.Is(err, patchers.ErrRefused) {
 			return noError{fmt.Sprintf("%s patcher refused the plan: %v", p.Name(), err)}
@@ -142,11 +149,7 @@ func proposeLocal(cmd *cobra.Command, dir string, in patchers.Intent, o prOption
 		return nil
 	}
 	pr := res.PR
-	verb := "opened"
-	if pr.Reused {
-		verb = "updated"
-	}
-	fmt.Fprintf(out, "pull request #%d %s: %s -> %s (%s)\n", pr.Number, verb, pr.Branch, pr.Base, short(pr.Head))
+	fmt.Fprintf(out, "pull request #%d %s: %s -> %s (%s)\n", pr.Number, prVerb(pr), pr.Branch, pr.Base, short(pr.Head))
 	switch {
 	case pr.State == forge.StateMerged:
 		fmt.Fprintf(out, "merged into %s as %s\n", pr.Base, short(pr.MergeCommit))
@@ -156,6 +159,15 @@ func proposeLocal(cmd *cobra.Command, dir string, in patchers.Intent, o prOption
 		fmt.Fprintln(out, "waiting for a human review (merge the branch to accept it)")
 	}
 	return nil
+}
+
+// prVerb is "updated" for a pull request Propose found open and updated,
+// merged afterwards or not, and "opened" otherwise.
+func prVerb(pr forge.PullRequest) string {
+	if pr.Reused {
+		return "updated"
+	}
+	return "opened"
 }
 
 func printDecision(w io.Writer, d policy.Decision) {

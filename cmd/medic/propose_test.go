@@ -260,3 +260,45 @@ func TestManualIncidentID(t *testing.T) {
 		}
 	}
 }
+
+// TestPatchPRMergeFailsThenUpdates: when the auto-merge is refused (the
+// file it changes has an uncommitted edit in the checkout) the CLI says
+// the pull request is open and why it did not merge, and exits 1; once
+// the checkout is clean, running again updates and merges that pull
+// request and says "updated", not "opened".
+func TestPatchPRMergeFailsThenUpdates(t *testing.T) {
+	dir, _ := kustomizeRepo(t)
+	in := intentFile(t, stagingMemory)
+	touched := filepath.Join(dir, "overlays", "staging", "kustomization.yaml")
+	clean, err := os.ReadFile(touched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(touched, append(clean, "# my local edit\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := runCLI(t, "patch", "--repo", dir, "--intent", in, "--pr", "--environment", "staging")
+	if code != exitNo {
+		t.Errorf("exit %d, want %d", code, exitNo)
+	}
+	for _, want := range []string{"pull request #1 opened: medic/manual-", "not merged, the pull request stays open:", "uncommitted changes", "overlays/staging/kustomization.yaml"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(stderr, "pull request #1 is open but did not merge") {
+		t.Errorf("stderr: %s", stderr)
+	}
+	if err := os.WriteFile(touched, clean, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr = runCLI(t, "patch", "--repo", dir, "--intent", in, "--pr", "--environment", "staging", "--rationale", "again")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s\n%s", code, stderr, out)
+	}
+	for _, want := range []string{"pull request #1 updated: medic/manual-", "merged into main"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("second run lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -10,7 +10,13 @@
 // (file by file, then line by line with a diff3 of its own), refuses
 // overlapping changes with forge.ErrConflict, moves the base branch by
 // compare-and-swap, and keeps a clean checkout of the base branch in step
-// (refusing a dirty one).
+// (refusing one with uncommitted changes to the paths the merge touches;
+// other dirty files are left as they are).
+//
+// A pull request merged or deleted by hand (its branch merged into its
+// base with git, or removed) is noticed on the next Propose, Get, Merge
+// or Close and recorded as merged or closed; its record is never reused,
+// and the incident's next change opens a pull request with a new number.
 //
 // DryRun is a forge that only writes the pull request it would open.
 package local

@@ -240,6 +240,13 @@ func (f *Forge) Propose(ctx context.Context, r forge.Request) (forge.PullRequest
 	// try updates it.
 	for range 2 {
 		open, err := f.cfg.Records.OpenPRForIncident(ctx, f.cfg.Repo, r.Incident.ID)
+		if err == nil {
+			// A pull request merged or closed by hand is finished: its
+			// record stays as it is and the change gets a new one.
+			if open, err = f.reconcile(ctx, open); err == nil && open.State != forge.StateOpen {
+				err = forge.ErrNotFound
+			}
+		}
 		switch {
 		case err == nil:
 			return f.update(ctx, open, pr)
@@ -378,7 +385,8 @@ func (f *Forge) update(ctx context.Context, open, next forge.PullRequest) (forge
 	return pr, nil
 }
 
-// record returns the stored pull request behind pr.
+// record returns the stored pull request behind pr, reconciled with the
+// repository (see reconcile). Callers hold f.mu.
 func (f *Forge) record(ctx context.Context, repo forge.Repo, number int) (forge.PullRequest, error) {
 	if err := f.checkRepo(repo); err != nil {
 		return forge.PullRequest{}, err
@@ -387,11 +395,14 @@ func (f *Forge) record(ctx context.Context, repo forge.Repo, number int) (forge.
 	if err != nil {
 		return forge.PullRequest{}, err
 	}
-	return pr, nil
+	return f.reconcile(ctx, pr)
 }
 
-// Get returns the recorded pull request.
+// Get returns the recorded pull request; one whose branch was merged into
+// its base or deleted by hand is recorded as merged or closed first.
 func (f *Forge) Get(ctx context.Context, repo forge.Repo, number int) (forge.PullRequest, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	pr, err := f.record(ctx, repo, number)
 	if err != nil {
 		return forge.PullRequest{}, fmt.Errorf("get pull request #%d: %w", number, err)

@@ -160,17 +160,18 @@ func TestMergeRefusesDirtyCheckout(t *testing.T) {
 		name  string
 		dirty func(t *testing.T, dir string)
 	}{
-		{"modified file", func(t *testing.T, dir string) {
-			writeDisk(t, dir, "base/cart.yaml", readDisk(t, dir, "base/cart.yaml")+"# local edit\n")
-		}},
-		{"staged file", func(t *testing.T, dir string) {
-			writeDisk(t, dir, "base/cart.yaml", readDisk(t, dir, "base/cart.yaml")+"# staged edit\n")
-			git(t, dir, "add", "base/cart.yaml")
-		}},
 		{"modified file the merge changes", func(t *testing.T, dir string) {
 			writeDisk(t, dir, resourcesPath, readDisk(t, dir, resourcesPath)+"# local edit\n")
 		}},
+		{"staged file the merge changes", func(t *testing.T, dir string) {
+			writeDisk(t, dir, resourcesPath, readDisk(t, dir, resourcesPath)+"# staged edit\n")
+			git(t, dir, "add", resourcesPath)
+		}},
 		{"untracked file where the merge writes", func(t *testing.T, dir string) {
+			writeDisk(t, dir, "overlays/prod/added.yaml", "mine\n")
+		}},
+		{"ignored file where the merge writes", func(t *testing.T, dir string) {
+			writeDisk(t, dir, ".git/info/exclude", "added.yaml\n")
 			writeDisk(t, dir, "overlays/prod/added.yaml", "mine\n")
 		}},
 	}
@@ -202,6 +203,46 @@ func TestMergeRefusesDirtyCheckout(t *testing.T) {
 				t.Errorf("after the refused merge: %v %v, want open", got.State, err)
 			}
 		})
+	}
+}
+
+// TestMergeKeepsUnrelatedDirtyFiles: dirty files the merge does not touch
+// (modified, staged, untracked) do not block it and are left exactly as
+// they were, in the working tree and the index.
+func TestMergeKeepsUnrelatedDirtyFiles(t *testing.T) {
+	dir := newCheckout(t)
+	h := newHarness(t, dir, forgetest.NewMemoryRecords())
+	pr, err := h.f.Propose(t.Context(), raiseMemory(t, h, "inc-1", "memory: 512Mi", "memory: 768Mi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	modified := readDisk(t, dir, "base/cart.yaml") + "# local edit\n"
+	writeDisk(t, dir, "base/cart.yaml", modified)
+	staged := readDisk(t, dir, "base/db.yaml") + "# staged edit\n"
+	writeDisk(t, dir, "base/db.yaml", staged)
+	git(t, dir, "add", "base/db.yaml")
+	writeDisk(t, dir, "notes.txt", "untracked notes\n")
+	status := git(t, dir, "status", "--porcelain")
+	stagedDiff := git(t, dir, "diff", "--cached", "base/db.yaml")
+
+	merged, err := h.f.Merge(t.Context(), pr)
+	if err != nil {
+		t.Fatalf("Merge with unrelated dirty files: %v", err)
+	}
+	if got := git(t, dir, "rev-parse", "HEAD"); got != merged.MergeCommit {
+		t.Errorf("HEAD is %s, want the merge commit %s", got, merged.MergeCommit)
+	}
+	if got := readDisk(t, dir, resourcesPath); !strings.Contains(got, "memory: 768Mi") {
+		t.Errorf("the merged file was not updated:\n%s", got)
+	}
+	if got := git(t, dir, "status", "--porcelain"); got != status {
+		t.Errorf("status after the merge:\n%s\nwant, as before:\n%s", got, status)
+	}
+	if got := git(t, dir, "diff", "--cached", "base/db.yaml"); got != stagedDiff {
+		t.Errorf("the staged change is now\n%s\nwas\n%s", got, stagedDiff)
+	}
+	if readDisk(t, dir, "base/cart.yaml") != modified || readDisk(t, dir, "base/db.yaml") != staged || readDisk(t, dir, "notes.txt") != "untracked notes\n" {
+		t.Error("the merge changed a dirty file it does not touch")
 	}
 }
 
@@ -393,16 +434,19 @@ func TestTwoForgesOneRepository(t *testing.T) {
 }
 
 // racingRecords opens the incident's pull request, as another replica
-// would, just before the forge's first CreatePR.
+// would (its branch first, then its record), just before the forge's
+// first CreatePR.
 type racingRecords struct {
 	*forgetest.MemoryRecords
-	once sync.Once
+	once      sync.Once
+	setBranch func(branch, head string)
 }
 
 func (r *racingRecords) CreatePR(ctx context.Context, pr forge.PullRequest) (forge.PullRequest, error) {
 	r.once.Do(func() {
 		other := pr
 		other.Branch = forge.BranchName(pr.IncidentID, patchers.KindSetEnv)
+		r.setBranch(other.Branch, other.Head)
 		if _, err := r.MemoryRecords.CreatePR(ctx, other); err != nil {
 			panic(err)
 		}
@@ -412,7 +456,9 @@ func (r *racingRecords) CreatePR(ctx context.Context, pr forge.PullRequest) (for
 
 func TestProposeRacingReplica(t *testing.T) {
 	records := &racingRecords{MemoryRecords: forgetest.NewMemoryRecords()}
-	h := newHarness(t, newBare(t), records)
+	dir := newBare(t)
+	records.setBranch = func(branch, head string) { git(t, dir, "branch", branch, head) }
+	h := newHarness(t, dir, records)
 	r := forgetest.NewRequest(h, "inc-1", patchers.KindScale, map[string]string{"a.yaml": "replicas: 4\n"})
 	pr, err := h.f.Propose(t.Context(), r)
 	if err != nil {
@@ -437,5 +483,92 @@ func TestProposeRefusesCheckedOutBranch(t *testing.T) {
 	r.Base = "main"
 	if _, err := h.f.Propose(t.Context(), r); !errors.Is(err, forge.ErrConflict) || !strings.Contains(err.Error(), "checked out") {
 		t.Errorf("Propose onto the checked-out branch: %v, want ErrConflict", err)
+	}
+}
+
+// TestFinishedByHand: a pull request whose branch the user merged (with
+// or without deleting it) is recorded as merged, one whose branch was
+// deleted unmerged as closed; the incident's next change opens a new pull
+// request under a new number and the finished record is kept as it was.
+func TestFinishedByHand(t *testing.T) {
+	cases := []struct {
+		name        string
+		finish      func(t *testing.T, dir, branch string)
+		state       forge.State
+		mergeCommit bool
+	}{
+		{"merged", func(t *testing.T, dir, branch string) {
+			git(t, dir, "merge", "-q", "--no-ff", "-m", "merge by hand", branch)
+		}, forge.StateMerged, true},
+		{"fast-forwarded and deleted", func(t *testing.T, dir, branch string) {
+			git(t, dir, "merge", "-q", "--ff-only", branch)
+			git(t, dir, "branch", "-q", "-d", branch)
+		}, forge.StateMerged, true},
+		{"deleted", func(t *testing.T, dir, branch string) {
+			git(t, dir, "branch", "-q", "-D", branch)
+		}, forge.StateClosed, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := newCheckout(t)
+			records := forgetest.NewMemoryRecords()
+			h := newHarness(t, dir, records)
+			first, err := h.f.Propose(t.Context(), raiseMemory(t, h, "inc-1", "memory: 512Mi", "memory: 768Mi"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.finish(t, dir, first.Branch)
+			got, err := h.f.Get(t.Context(), testRepo, first.Number)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.State != c.state || (got.MergeCommit != "") != c.mergeCommit {
+				t.Fatalf("Get after %s by hand: %s, merge commit %q", c.name, got.State, got.MergeCommit)
+			}
+			if c.mergeCommit && got.MergeCommit != git(t, dir, "rev-parse", "main") {
+				t.Errorf("merge commit %s, main is at %s", got.MergeCommit, git(t, dir, "rev-parse", "main"))
+			}
+			next := raiseMemory(t, h, "inc-1", "cpu: 500m", "cpu: 750m")
+			second, err := h.f.Propose(t.Context(), next)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if second.Number == first.Number || second.Reused {
+				t.Errorf("the next change: #%d reused %v, want a new pull request after #%d", second.Number, second.Reused, first.Number)
+			}
+			kept, err := records.PR(t.Context(), testRepo, first.Number)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kept.State != c.state || kept.Head != got.Head || kept.Title != first.Title {
+				t.Errorf("#%d was overwritten: %s %s %q", first.Number, kept.State, kept.Head, kept.Title)
+			}
+			if _, err := h.f.Close(t.Context(), kept, ""); c.state == forge.StateMerged && !errors.Is(err, forge.ErrConflict) {
+				t.Errorf("Close of a pull request merged by hand: %v, want ErrConflict", err)
+			}
+		})
+	}
+}
+
+// TestFinishedByHandBeforeMerge: Merge and Close see a merge made by hand
+// before they act; an open pull request whose branch still exists stays
+// open.
+func TestFinishedByHandBeforeMerge(t *testing.T) {
+	dir := newCheckout(t)
+	h := newHarness(t, dir, forgetest.NewMemoryRecords())
+	pr, err := h.f.Propose(t.Context(), raiseMemory(t, h, "inc-1", "memory: 512Mi", "memory: 768Mi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := h.f.Get(t.Context(), testRepo, pr.Number); err != nil || got.State != forge.StateOpen {
+		t.Fatalf("Get of an untouched pull request: %v %v, want open", got.State, err)
+	}
+	git(t, dir, "merge", "-q", "--no-ff", "-m", "merge by hand", pr.Branch)
+	main := git(t, dir, "rev-parse", "main")
+	if _, err := h.f.Merge(t.Context(), pr); !errors.Is(err, forge.ErrConflict) || !strings.Contains(err.Error(), "merged") {
+		t.Errorf("Merge after a merge by hand: %v, want ErrConflict (it is merged)", err)
+	}
+	if got := git(t, dir, "rev-parse", "main"); got != main {
+		t.Errorf("main moved from %s to %s", main, got)
 	}
 }

@@ -19,41 +19,78 @@ import (
 	"github.com/medic-bot/medic/bot/forge"
 )
 
-// checkClean refuses a merge onto the checked-out branch when the checkout
-// has staged or unstaged changes to tracked files, or an untracked file
-// where the merge would write one. head is the checked-out commit's tree,
-// merged the merge's.
+// checkClean refuses a merge onto the checked-out branch when a path the
+// merge writes or removes is not as the checked-out commit has it: staged
+// or unstaged changes to it, an untracked or ignored file where the merge
+// writes one, or either of those below or above it (a file giving way to
+// a directory or the reverse). Dirty files the merge does not touch do not
+// block it and are left as they are. head is the checked-out commit's
+// tree, merged the merge's.
 func (f *Forge) checkClean(ctx context.Context, head, merged *object.Tree) error {
+	changes, err := object.DiffTreeContext(ctx, head, merged)
+	if err != nil {
+		return fmt.Errorf("diff the checkout and the merge: %w", err)
+	}
+	touched := map[string]bool{}
+	for _, c := range changes {
+		for _, p := range []string{c.From.Name, c.To.Name} {
+			if p != "" {
+				touched[p] = true
+			}
+		}
+	}
+	if len(touched) == 0 {
+		return nil
+	}
 	st, err := f.wt.Status()
 	if err != nil {
 		return fmt.Errorf("read the checkout's status: %w", err)
 	}
 	var dirty []string
-	untracked := map[string]bool{}
 	for p, s := range st {
-		switch {
-		case s.Staging == git.Untracked:
-			untracked[p] = true
-		case s.Staging != git.Unmodified || s.Worktree != git.Unmodified:
-			dirty = append(dirty, p)
+		if s.Staging == git.Unmodified && s.Worktree == git.Unmodified || !overlaps(p, touched) {
+			continue
 		}
+		if s.Staging == git.Untracked {
+			p += " (untracked)"
+		}
+		dirty = append(dirty, p)
 	}
-	if len(untracked) > 0 {
-		changes, err := object.DiffTreeContext(ctx, head, merged)
-		if err != nil {
-			return fmt.Errorf("diff the checkout and the merge: %w", err)
+	// Ignored files are not in the status: any file on disk where the
+	// merge adds one that the checked-out commit does not have is in the
+	// way.
+	root := f.wt.Filesystem.Root()
+	for _, c := range changes {
+		if _, listed := st[c.To.Name]; c.From.Name != "" || c.To.Name == "" || listed {
+			continue
 		}
-		for _, c := range changes {
-			if c.To.Name != "" && untracked[c.To.Name] {
-				dirty = append(dirty, c.To.Name+" (untracked)")
-			}
+		full, err := diskPath(root, c.To.Name)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Lstat(full); err == nil {
+			dirty = append(dirty, c.To.Name+" (ignored)")
 		}
 	}
 	if len(dirty) > 0 {
 		sort.Strings(dirty)
-		return fmt.Errorf("%w: the checkout %s has uncommitted changes the merge would overwrite or hide: %s", forge.ErrConflict, f.wt.Filesystem.Root(), strings.Join(dirty, ", "))
+		return fmt.Errorf("%w: the checkout %s has uncommitted changes the merge would overwrite or hide: %s", forge.ErrConflict, root, strings.Join(dirty, ", "))
 	}
 	return nil
+}
+
+// overlaps reports whether p is one of the paths, or a file or directory
+// above or below one.
+func overlaps(p string, paths map[string]bool) bool {
+	if paths[p] {
+		return true
+	}
+	for q := range paths {
+		if strings.HasPrefix(q, p+"/") || strings.HasPrefix(p, q+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // checkout updates the files that differ between the clean checkout's tree
