@@ -469,8 +469,8 @@ type WebhookHandler struct {
 	cancel   context.CancelFunc
 
 	received, busy, unauthorized, invalid, ignored, duplicates atomic.Uint64
-	enqueued, dropped, dispatched, failed                atomic.Uint64
-	recovered, outboxErrors                              atomic.Uint64
+	enqueued, dropped, dispatched, failed                      atomic.Uint64
+	recovered, outboxErrors                                    atomic.Uint64
 }
 
 type webhookJob struct {
