@@ -71,7 +71,7 @@ type LogConfig struct {
 // DefaultConfig is medic's embedded configuration.
 func DefaultConfig() Config {
 	return Config{
-		OTLP:   otlpreceiver.DefaultConfig(),
+		OTLP: otlpreceiver.DefaultConfig(),
 		HTTP: HTTPConfig{
 			Endpoint: "127.0.0.1:8080", RecentAnomalies: 1000,
 			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
