@@ -1,6 +1,7 @@
 package github
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/hmac"
@@ -1042,5 +1043,50 @@ func TestWebhookBodyFlood(t *testing.T) {
 	}
 	if ev := f.sink.next(t); ev.DeliveryID != "signed" {
 		t.Errorf("dispatched %s, want the signed delivery", ev.DeliveryID)
+	}
+}
+
+// TestWebhookBusyAndSlowBodies: with every reader busy a delivery is
+// answered 503 with Retry-After before its body is read, and a body that
+// does not arrive within body_timeout is cut with 408.
+func TestWebhookBusyAndSlowBodies(t *testing.T) {
+	f := newWebhookFixture(t, func(c *WebhookConfig, _ *eventSink) {
+		c.MaxReaders, c.BodyTimeout = 1, 300*time.Millisecond
+	})
+	srv := httptest.NewServer(f.h)
+	defer srv.Close()
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: medic\r\n%s: push\r\nContent-Length: 1000\r\n\r\nxx", WebhookPath, HeaderEvent)
+	for deadline := time.Now().Add(10 * time.Second); f.h.Stats().Reading != 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the stalled body is not being read")
+		}
+	}
+	body := readWebhookExample(t, "push/payload.json")
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(body))
+	req.Header.Set(HeaderSignature, signWebhook(webhookTestSecret, body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" {
+		t.Errorf("with every reader busy: %d, Retry-After %q; want 503, 1", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	slow, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := io.ReadAll(slow.Body)
+	if slow.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(msg), "body_timeout") {
+		t.Errorf("stalled body: %d %q, want 408 naming body_timeout", slow.StatusCode, msg)
+	}
+	if st := f.h.Stats(); st.Busy != 1 || st.Invalid != 1 || st.Reading != 0 || st.BodyBytes != 0 {
+		t.Errorf("stats = %+v", st)
 	}
 }
