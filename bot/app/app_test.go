@@ -145,14 +145,7 @@ func freePort(t *testing.T) string {
 }
 
 func TestLoadConfig(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := configWriter(t)
 	cfg, err := LoadConfig("")
 	if err != nil || cfg.OTLP.GRPC.Endpoint != "127.0.0.1:4317" || cfg.HTTP.Endpoint != "127.0.0.1:8080" {
 		t.Fatalf("defaults: %+v %v", cfg.HTTP, err)
@@ -175,7 +168,7 @@ func TestLoadConfig(t *testing.T) {
 			t.Errorf("invalid config error lacks %q: %v", want, err)
 		}
 	}
-	if _, err := LoadConfig(filepath.Join(dir, "missing.yaml")); err == nil {
+	if _, err := LoadConfig(filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
 		t.Fatal("a missing file is an error")
 	}
 }
@@ -183,14 +176,7 @@ func TestLoadConfig(t *testing.T) {
 // TestHTTPLimitsConfig: the main listener's limits load from medic.yaml,
 // are refused with the key named when out of range, and reach the server.
 func TestHTTPLimitsConfig(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := configWriter(t)
 	cfg, err := LoadConfig(write("ok.yaml", "http:\n  read_timeout: 5s\n  max_header_bytes: 8192\n  webhook:\n    max_readers: 8\n    body_timeout: 3s\nstore:\n  webhook_lease: 30s\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -212,5 +198,18 @@ func TestHTTPLimitsConfig(t *testing.T) {
 	}
 	if _, err := LoadConfig(write("unknown.yaml", "http:\n  webhook:\n    max_bodies: 1\n")); err == nil {
 		t.Error("an unknown http.webhook key was accepted")
+	}
+}
+
+// configWriter writes config files into a temporary directory and
+// returns their paths.
+func configWriter(t *testing.T) func(name, body string) string {
+	dir := t.TempDir()
+	return func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
 }
