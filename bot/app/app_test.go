@@ -145,14 +145,7 @@ func freePort(t *testing.T) string {
 }
 
 func TestLoadConfig(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := configWriter(t)
 	cfg, err := LoadConfig("")
 	if err != nil || cfg.OTLP.GRPC.Endpoint != "127.0.0.1:4317" || cfg.HTTP.Endpoint != "127.0.0.1:8080" {
 		t.Fatalf("defaults: %+v %v", cfg.HTTP, err)
@@ -175,7 +168,48 @@ func TestLoadConfig(t *testing.T) {
 			t.Errorf("invalid config error lacks %q: %v", want, err)
 		}
 	}
-	if _, err := LoadConfig(filepath.Join(dir, "missing.yaml")); err == nil {
+	if _, err := LoadConfig(filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
 		t.Fatal("a missing file is an error")
+	}
+}
+
+// TestHTTPLimitsConfig: the main listener's limits load from medic.yaml,
+// are refused with the key named when out of range, and reach the server.
+func TestHTTPLimitsConfig(t *testing.T) {
+	write := configWriter(t)
+	cfg, err := LoadConfig(write("ok.yaml", "http:\n  read_timeout: 5s\n  max_header_bytes: 8192\n  webhook:\n    max_readers: 8\n    body_timeout: 3s\nstore:\n  webhook_lease: 30s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTP.ReadTimeout != 5*time.Second || cfg.HTTP.MaxHeaderBytes != 8192 || cfg.HTTP.Webhook.MaxReaders != 8 ||
+		cfg.HTTP.Webhook.BodyTimeout != 3*time.Second || cfg.HTTP.Webhook.MaxBody != 25<<20 || cfg.Store.WebhookLease != 30*time.Second {
+		t.Errorf("loaded %+v %+v", cfg.HTTP, cfg.Store)
+	}
+	srv := newHTTPServer(cfg.HTTP, http.NotFoundHandler())
+	if srv.ReadHeaderTimeout != 10*time.Second || srv.ReadTimeout != 5*time.Second || srv.WriteTimeout != time.Minute ||
+		srv.IdleTimeout != time.Minute || srv.MaxHeaderBytes != 8192 {
+		t.Errorf("server = %+v", srv)
+	}
+	_, err = LoadConfig(write("bad.yaml", "http:\n  idle_timeout: 0s\n  max_header_bytes: 10\n  webhook:\n    body_budget: 1024\nstore:\n  webhook_lease: 1s\n"))
+	for _, want := range []string{"http.idle_timeout", "http.max_header_bytes", "http.webhook.body_budget", "store.webhook_lease 1s"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("LoadConfig = %v, want it to name %s", err, want)
+		}
+	}
+	if _, err := LoadConfig(write("unknown.yaml", "http:\n  webhook:\n    max_bodies: 1\n")); err == nil {
+		t.Error("an unknown http.webhook key was accepted")
+	}
+}
+
+// configWriter writes config files into a temporary directory and
+// returns their paths.
+func configWriter(t *testing.T) func(name, body string) string {
+	dir := t.TempDir()
+	return func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -37,6 +38,21 @@ type Config struct {
 // HTTPConfig configures medic's HTTP listener.
 type HTTPConfig struct {
 	Endpoint string `yaml:"endpoint"`
+	// ReadHeaderTimeout bounds reading a request's headers.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request, body included (a
+	// webhook body has the tighter webhook.body_timeout).
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds writing a response, from the end of the
+	// request's headers; pprof profiles must be shorter.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout is how long an idle keep-alive connection is kept open.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxHeaderBytes bounds a request's headers, request line included.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// Webhook bounds the GitHub webhook deliveries read before their
+	// signature is checked.
+	Webhook ghforge.WebhookLimits `yaml:"webhook"`
 	// RecentAnomalies is how many anomalies /api/anomalies keeps.
 	RecentAnomalies int `yaml:"recent_anomalies"`
 	// Pprof serves Go's profiler at /debug/pprof/ (off by default: it
@@ -55,8 +71,13 @@ type LogConfig struct {
 // DefaultConfig is medic's embedded configuration.
 func DefaultConfig() Config {
 	return Config{
-		OTLP:   otlpreceiver.DefaultConfig(),
-		HTTP:   HTTPConfig{Endpoint: "127.0.0.1:8080", RecentAnomalies: 1000},
+		OTLP: otlpreceiver.DefaultConfig(),
+		HTTP: HTTPConfig{
+			Endpoint: "127.0.0.1:8080", RecentAnomalies: 1000,
+			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 60 * time.Second, IdleTimeout: 60 * time.Second,
+			MaxHeaderBytes: 64 << 10, Webhook: ghforge.DefaultWebhookLimits(),
+		},
 		Detect: detect.DefaultEngineConfig(),
 		Log:    LogConfig{Level: "info", Format: "text"},
 		GitHub: ghforge.DefaultConfig(),
@@ -76,6 +97,27 @@ func (c Config) Validate() error {
 	}
 	if c.HTTP.RecentAnomalies <= 0 {
 		errs = append(errs, fmt.Errorf("http.recent_anomalies: must be positive, got %d", c.HTTP.RecentAnomalies))
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{
+		{"read_header_timeout", c.HTTP.ReadHeaderTimeout}, {"read_timeout", c.HTTP.ReadTimeout},
+		{"write_timeout", c.HTTP.WriteTimeout}, {"idle_timeout", c.HTTP.IdleTimeout},
+		{"webhook.body_timeout", c.HTTP.Webhook.BodyTimeout},
+	} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("http.%s: must be positive, got %s", d.key, d.v))
+		}
+	}
+	if c.HTTP.MaxHeaderBytes < 1<<10 {
+		errs = append(errs, fmt.Errorf("http.max_header_bytes: must be at least 1024, got %d", c.HTTP.MaxHeaderBytes))
+	}
+	if c.HTTP.Webhook.MaxBody <= 0 || c.HTTP.Webhook.MaxReaders <= 0 || c.HTTP.Webhook.BodyBudget <= 0 {
+		errs = append(errs, fmt.Errorf("http.webhook: max_body, max_readers and body_budget must be positive, got %d, %d and %d",
+			c.HTTP.Webhook.MaxBody, c.HTTP.Webhook.MaxReaders, c.HTTP.Webhook.BodyBudget))
+	} else if err := c.HTTP.Webhook.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("http.webhook.%w", err))
 	}
 	if err := c.Detect.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("detect: %w", err))

@@ -26,14 +26,25 @@ type StoreConfig struct {
 	// kept (a redelivery older than this is handled again); default 7
 	// days. Forgetting runs at start and hourly.
 	Retention time.Duration `yaml:"retention"`
+	// WebhookLease is how long a replica holds a webhook event it saved
+	// or claimed from the outbox; it renews the lease every third of it
+	// while the event waits in its queue or is handled, so this is about
+	// how long a crashed replica's events wait before another replica (or
+	// the restarted one) takes them. Default 1m, at least 3s.
+	WebhookLease time.Duration `yaml:"webhook_lease"`
 }
 
-// Validate reports a retention too short to catch GitHub's redeliveries.
+// Validate reports a retention too short to catch GitHub's redeliveries,
+// and a lease too short to renew.
 func (c StoreConfig) Validate() error {
+	var errs []error
 	if c.Retention != 0 && c.Retention < time.Hour {
-		return fmt.Errorf("store.retention %s: keep deliveries at least an hour", c.Retention)
+		errs = append(errs, fmt.Errorf("store.retention %s: keep deliveries at least an hour", c.Retention))
 	}
-	return nil
+	if c.WebhookLease < 0 || (c.WebhookLease != 0 && c.WebhookLease < ghforge.MinOutboxLease) {
+		errs = append(errs, fmt.Errorf("store.webhook_lease %s: must be at least %s", c.WebhookLease, ghforge.MinOutboxLease))
+	}
+	return errors.Join(errs...)
 }
 
 // githubStage is the GitHub App: the forge, its webhook receiver and the
@@ -97,6 +108,7 @@ func (a *App) newGitHub(ctx context.Context, opt Options) (*githubStage, error) 
 	events := ghforge.NewEvents(f, ghforge.EventHooks{})
 	st.webhook, err = ghforge.NewWebhookHandler(ghforge.WebhookConfig{
 		Secrets: [][]byte{secret}, Deliveries: deliveries, Outbox: outbox, Handler: events, Logger: a.logger, Now: opt.Now,
+		OutboxLease: a.cfg.Store.WebhookLease, WebhookLimits: a.cfg.HTTP.Webhook,
 	})
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("github webhooks: %w", err), st.close())
@@ -159,6 +171,7 @@ func (a *App) registerGitHubMetrics(st *githubStage) {
 		result string
 		get    func(ghforge.WebhookStats) uint64
 	}{
+		{"busy", func(s ghforge.WebhookStats) uint64 { return s.Busy }},
 		{"unauthorized", func(s ghforge.WebhookStats) uint64 { return s.Unauthorized }},
 		{"invalid", func(s ghforge.WebhookStats) uint64 { return s.Invalid }},
 		{"ignored", func(s ghforge.WebhookStats) uint64 { return s.Ignored }},
@@ -178,6 +191,10 @@ func (a *App) registerGitHubMetrics(st *githubStage) {
 		func() float64 { return float64(w.Stats().OutboxErrors) })
 	a.reg.GaugeFunc("medic_github_webhook_queue", "Webhook events waiting for a worker.",
 		func() float64 { return float64(w.Stats().Queued) })
+	a.reg.GaugeFunc("medic_github_webhook_readers", "Webhook deliveries being read or checked (bounded by http.webhook.max_readers).",
+		func() float64 { return float64(w.Stats().Reading) })
+	a.reg.GaugeFunc("medic_github_webhook_body_bytes", "Bytes of the webhook body budget (http.webhook.body_budget) held by deliveries being read.",
+		func() float64 { return float64(w.Stats().BodyBytes) })
 	ghApp := st.app
 	a.reg.CounterFunc("medic_github_requests_total", "HTTP requests sent to GitHub, retries included.",
 		func() float64 { return float64(ghApp.Stats().Requests) })

@@ -469,8 +469,8 @@ type WebhookHandler struct {
 	cancel   context.CancelFunc
 
 	received, busy, unauthorized, invalid, ignored, duplicates atomic.Uint64
-	enqueued, dropped, dispatched, failed                atomic.Uint64
-	recovered, outboxErrors                              atomic.Uint64
+	enqueued, dropped, dispatched, failed                      atomic.Uint64
+	recovered, outboxErrors                                    atomic.Uint64
 }
 
 type webhookJob struct {
@@ -880,12 +880,22 @@ func (h *WebhookHandler) tooLarge() error {
 // (408), and be at most MaxBody (413).
 func (h *WebhookHandler) readBody(w http.ResponseWriter, r *http.Request, held *int64) ([]byte, int, error) {
 	rc := http.NewResponseController(w)
-	if rc.SetReadDeadline(time.Now().Add(h.limits.BodyTimeout)) == nil {
-		// Once the body is in, the handler's own work is not bounded by
-		// the body's deadline (a late background read would cancel the
-		// request's context).
-		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+	_ = rc.SetReadDeadline(time.Now().Add(h.limits.BodyTimeout)) // unsupported by test recorders only
+	body, status, err := h.readBodyIn(w, r, held)
+	if err != nil {
+		// The rest of the body is not read: close the connection
+		// rather than wait for it.
+		w.Header().Set("Connection", "close")
+		return nil, status, err
 	}
+	// Once the body is in, the handler's own work is not bounded by the
+	// body's deadline (a late background read would cancel the request's
+	// context).
+	_ = rc.SetReadDeadline(time.Time{})
+	return body, 0, nil
+}
+
+func (h *WebhookHandler) readBodyIn(w http.ResponseWriter, r *http.Request, held *int64) ([]byte, int, error) {
 	want := r.ContentLength
 	if want < 0 {
 		want = h.limits.MaxBody

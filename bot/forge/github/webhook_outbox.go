@@ -140,6 +140,9 @@ func (h *WebhookHandler) renew() {
 	ctx, cancel := context.WithTimeout(h.ctx, h.lease/3)
 	defer cancel()
 	lost, err := h.outbox.RenewEvents(ctx, h.owner, ids, h.now(), h.lease)
+	if err != nil && h.ctx.Err() != nil {
+		return // Shutdown ran out of time: the leases are left to end
+	}
 	if err != nil {
 		h.outboxErrors.Add(1)
 		h.logger.Error("renew github webhook event leases", "events", len(ids), "error", err)

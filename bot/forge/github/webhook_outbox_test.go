@@ -351,3 +351,95 @@ func TestWebhookOutboxConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhookOutboxLeaseRenewal: a receiver renews, every lease/3, the
+// leases of the events it handles and of those waiting in its queue, so no
+// other receiver takes them past their first lease; once it crashes
+// (renewals stop), another receiver takes them about one lease after the
+// last renewal. The clock and the heartbeat's ticker are driven by hand.
+func TestWebhookOutboxLeaseRenewal(t *testing.T) {
+	s := openOutbox(t)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var clock atomic.Int64 // since t0
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	now := func() time.Time { return at(time.Duration(clock.Load())) }
+
+	blocked := newEventSink()
+	blocked.Block = make(chan struct{}) // never closed
+	blocked.Started = make(chan Event, 2)
+	cfg := outboxConfig(s, blocked, "crashed")
+	cfg.Workers, cfg.Now = 1, now // default lease: one minute
+	h, err := NewWebhookHandler(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	beat := make(chan time.Time)
+	h.newTicker = func(d time.Duration) (<-chan time.Time, func()) {
+		if d == DefaultOutboxLease/3 {
+			return beat, func() {}
+		}
+		return realTicker(d)
+	}
+	if err := h.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	body := readWebhookExample(t, "pull_request/closed.payload.json")
+	for _, id := range []string{"handled", "queued"} {
+		if w := deliverWebhook(h, signedDelivery(EventPullRequest, id, body)); w.Code != http.StatusAccepted {
+			t.Fatalf("%s: got %d %q", id, w.Code, w.Body)
+		}
+	}
+	<-blocked.Started // the one worker holds "handled"; "queued" waits
+
+	// 50 s on, the heartbeat renews both until 1m50s. A second tick is
+	// taken only once the first renewal is done.
+	clock.Store(int64(50 * time.Second))
+	beat <- now()
+	beat <- now()
+	if ids := mustClaimIDs(t, s, "other", at(100*time.Second)); len(ids) != 0 {
+		t.Fatalf("another receiver claimed %v at 1m40s, past the first lease: want the renewed leases kept", ids)
+	}
+
+	// The receiver dies: Shutdown out of time abandons both, leased.
+	expired, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := h.Shutdown(expired); err == nil {
+		t.Fatal("Shutdown with an expired context while an event is handled returned nil")
+	}
+	if ids := mustClaimIDs(t, s, "other", at(109*time.Second)); len(ids) != 0 {
+		t.Fatalf("claimed %v at 1m49s, within the renewed lease", ids)
+	}
+	// About one lease after the last renewal, a new receiver takes both.
+	sink := newEventSink()
+	cfg = outboxConfig(openOutbox(t), sink, "restarted")
+	cfg.Now = func() time.Time { return at(111 * time.Second) }
+	b := startWebhook(t, cfg)
+	got := map[string]bool{}
+	for range 2 {
+		got[sink.next(t).DeliveryID] = true
+	}
+	if !got["handled"] || !got["queued"] {
+		t.Errorf("recovered %v, want handled and queued", got)
+	}
+	shutdownWebhook(t, b)
+	if st := b.Stats(); st.Recovered != 2 || st.OutboxErrors != 0 {
+		t.Errorf("stats = %+v", st)
+	}
+	if st := h.Stats(); st.OutboxErrors != 0 {
+		t.Errorf("crashed receiver's stats = %+v", st)
+	}
+	assertAllDone(t, s)
+}
+
+func mustClaimIDs(t *testing.T, s store.Store, owner string, now time.Time) []string {
+	t.Helper()
+	evs, err := s.ClaimEvents(context.Background(), owner, now, time.Minute, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, ev := range evs {
+		ids = append(ids, ev.DeliveryID)
+	}
+	return ids
+}

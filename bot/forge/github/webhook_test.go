@@ -1,6 +1,7 @@
 package github
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/hmac"
@@ -12,11 +13,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -935,3 +938,155 @@ func TestMemoryDeliveries(t *testing.T) {
 }
 
 var _ io.Reader = (*endlessBody)(nil)
+
+// TestWebhookBodyFlood floods a real listener with 150 connections that
+// each declare a 2 MiB body, send 640 KiB of it and stall (the issue's
+// flood of slow 25 MB bodies, scaled down so that a receiver without
+// bounds holds about 100 MiB, not gigabytes). The heap, sampled
+// throughout, must stay within twice the receiver's stated memory bound
+// (Go's GC lets the heap reach about twice what is live) plus slack, and
+// a signed delivery and another endpoint on the listener are answered
+// meanwhile.
+func TestWebhookBodyFlood(t *testing.T) {
+	const conns, declared, sent = 150, 2 << 20, 640 << 10
+	f := newWebhookFixture(t, func(c *WebhookConfig, _ *eventSink) {
+		c.MaxBody, c.BodyBudget, c.MaxReaders, c.BodyTimeout = 2<<20, 4<<20, 160, time.Minute
+	})
+	bound := f.h.limits.MemoryBound()
+	mux := http.NewServeMux()
+	mux.Handle(WebhookPath, f.h)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	addr := srv.Listener.Addr().String()
+
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var m runtime.MemStats
+		for {
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > peak.Load() {
+				peak.Store(m.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+
+	chunk := bytes.Repeat([]byte("x"), sent)
+	var wg sync.WaitGroup
+	flood := make([]net.Conn, conns)
+	for i := range flood {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		flood[i] = c
+		wg.Go(func() {
+			fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: medic\r\nContent-Type: application/json\r\n%s: push\r\n%s: flood-%d\r\n%s: sha256=%064x\r\nContent-Length: %d\r\n\r\n",
+				WebhookPath, HeaderEvent, HeaderDelivery, i, HeaderSignature, 0, declared)
+			_ = c.SetWriteDeadline(time.Now().Add(20 * time.Second))
+			_, _ = c.Write(chunk) // refused ones are cut: errors are expected
+		})
+	}
+	defer func() {
+		for _, c := range flood {
+			_ = c.Close()
+		}
+	}()
+	wg.Wait()
+
+	// During the flood: /healthz and a signed delivery are answered.
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(srv.URL + "/healthz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz during the flood: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	body := readWebhookExample(t, "push/payload.json")
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+WebhookPath, bytes.NewReader(body))
+	req.Header.Set(HeaderEvent, EventPush)
+	req.Header.Set(HeaderDelivery, "signed")
+	req.Header.Set(HeaderSignature, signWebhook(webhookTestSecret, body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Errorf("signed delivery during the flood: %d, want 202", resp.StatusCode)
+	}
+	st := f.h.Stats()
+	close(stop)
+	<-sampled
+	grown := int64(peak.Load()) - int64(base.HeapInuse)
+	t.Logf("heap grew by %d MiB at most (bound %d MiB); %d reading, %d budget bytes held, %d refused busy",
+		grown>>20, bound>>20, st.Reading, st.BodyBytes, st.Busy)
+	if limit := 2*bound + 8<<20; grown > limit {
+		t.Errorf("heap grew by %d bytes during the flood, above twice the bound %d plus 8 MiB (%d)", grown, bound, limit)
+	}
+	if st.BodyBytes > f.h.limits.BodyBudget {
+		t.Errorf("%d budget bytes held, above the budget %d", st.BodyBytes, f.h.limits.BodyBudget)
+	}
+	if st.Busy == 0 {
+		t.Error("no flood body was refused for the budget")
+	}
+	if ev := f.sink.next(t); ev.DeliveryID != "signed" {
+		t.Errorf("dispatched %s, want the signed delivery", ev.DeliveryID)
+	}
+}
+
+// TestWebhookBusyAndSlowBodies: with every reader busy a delivery is
+// answered 503 with Retry-After before its body is read, and a body that
+// does not arrive within body_timeout is cut with 408.
+func TestWebhookBusyAndSlowBodies(t *testing.T) {
+	f := newWebhookFixture(t, func(c *WebhookConfig, _ *eventSink) {
+		c.MaxReaders, c.BodyTimeout = 1, 300*time.Millisecond
+	})
+	srv := httptest.NewServer(f.h)
+	defer srv.Close()
+	c, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: medic\r\n%s: push\r\nContent-Length: 1000\r\n\r\nxx", WebhookPath, HeaderEvent)
+	for deadline := time.Now().Add(10 * time.Second); f.h.Stats().Reading != 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the stalled body is not being read")
+		}
+	}
+	body := readWebhookExample(t, "push/payload.json")
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(body))
+	req.Header.Set(HeaderSignature, signWebhook(webhookTestSecret, body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "1" {
+		t.Errorf("with every reader busy: %d, Retry-After %q; want 503, 1", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	slow, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := io.ReadAll(slow.Body)
+	if slow.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(msg), "body_timeout") {
+		t.Errorf("stalled body: %d %q, want 408 naming body_timeout", slow.StatusCode, msg)
+	}
+	if st := f.h.Stats(); st.Busy != 1 || st.Invalid != 1 || st.Reading != 0 || st.BodyBytes != 0 {
+		t.Errorf("stats = %+v", st)
+	}
+}
