@@ -1,0 +1,28 @@
+package helm
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestAliasBomb: a billion-laughs values file (about a million nodes, so a
+// regression costs memory, not the machine) is refused, naming the file.
+func TestAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("l0: &l0 [" + strings.TrimSuffix(strings.Repeat("lol,", 10), ",") + "]\n")
+	for i := 1; i < 6; i++ {
+		fmt.Fprintf(&b, "l%d: &l%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*l%d,", i-1), 10), ","))
+	}
+	repo := mapRepo(map[string]string{
+		"c/Chart.yaml":            "apiVersion: v2\nname: bomb\nversion: 0.1.0\n",
+		"c/values.yaml":           "replicas: 1\n",
+		"c/values-prod.yaml":      b.String(),
+		"c/templates/deploy.yaml": deployment("bomb", "1Gi", "{{ .Values.replicas }}"),
+	})
+	_, err := New().Plan(context.Background(), repo, intent(t, "scale", "bomb", "bomb", `{"replicas":3}`))
+	if err == nil || !strings.Contains(err.Error(), "c/values-prod.yaml") || !strings.Contains(err.Error(), "max_yaml_alias_nodes") {
+		t.Fatalf("error %v, want c/values-prod.yaml and max_yaml_alias_nodes named", err)
+	}
+}
