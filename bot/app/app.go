@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/medic-bot/medic/detect"
+	"github.com/medic-bot/medic/detect/connlimit"
 	"github.com/medic-bot/medic/detect/otlpreceiver"
 	"github.com/medic-bot/medic/detect/selfmetrics"
 )
@@ -167,11 +168,15 @@ func (a *App) Start(ctx context.Context) error {
 		if err != nil {
 			return errors.Join(fmt.Errorf("listen http %s: %w", a.cfg.HTTP.Endpoint, err), a.Shutdown(ctx))
 		}
-		ln = a.limitConns(ln)
-		a.httpLn = ln
-		a.httpSrv = newHTTPServer(a.cfg.HTTP, a.Handler())
+		cl, err := connlimit.Listen(ln, a.cfg.HTTP.Conns)
+		if err != nil {
+			return errors.Join(fmt.Errorf("listen http %s: %w", a.cfg.HTTP.Endpoint, errors.Join(err, ln.Close())), a.Shutdown(ctx))
+		}
+		a.httpLn = cl
+		a.httpSrv = &http.Server{Handler: a.Handler()}
+		cl.Harden(a.httpSrv)
 		go func() {
-			if err := a.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := a.httpSrv.Serve(cl); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				a.logger.Error("http server stopped", "err", err)
 			}
 		}()
@@ -179,25 +184,6 @@ func (a *App) Start(ctx context.Context) error {
 	a.logger.Info("medic started", "otlp_grpc", a.recv.GRPCAddr(), "otlp_http", a.recv.HTTPAddr(), "http", a.HTTPAddr())
 	return nil
 }
-
-// newHTTPServer is the main listener's server: every request's headers,
-// whole request and response are bounded in time, headers in size, and
-// idle keep-alive connections are closed.
-func newHTTPServer(c HTTPConfig, h http.Handler) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: c.ReadHeaderTimeout,
-		ReadTimeout:       c.ReadTimeout,
-		WriteTimeout:      c.WriteTimeout,
-		IdleTimeout:       c.IdleTimeout,
-		MaxHeaderBytes:    c.MaxHeaderBytes,
-	}
-}
-
-// limitConns is where the main listener's connections are bounded: the
-// seam for a listener that caps open connections (the one the OTLP
-// listeners use). Today it returns ln as it is.
-func (a *App) limitConns(ln net.Listener) net.Listener { return ln }
 
 // Shutdown stops accepting data, drains what is in flight and delivers the
 // anomalies already raised. Idempotent; safe without Start.

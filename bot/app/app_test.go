@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medic-bot/medic/detect/connlimit"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
@@ -177,21 +178,30 @@ func TestLoadConfig(t *testing.T) {
 // are refused with the key named when out of range, and reach the server.
 func TestHTTPLimitsConfig(t *testing.T) {
 	write := configWriter(t)
-	cfg, err := LoadConfig(write("ok.yaml", "http:\n  read_timeout: 5s\n  max_header_bytes: 8192\n  webhook:\n    max_readers: 8\n    body_timeout: 3s\nstore:\n  webhook_lease: 30s\n"))
+	cfg, err := LoadConfig(write("ok.yaml", "http:\n  read_timeout: 15s\n  max_header_bytes: 8192\n  webhook:\n    max_readers: 8\n    body_timeout: 3s\nstore:\n  webhook_lease: 30s\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.HTTP.ReadTimeout != 5*time.Second || cfg.HTTP.MaxHeaderBytes != 8192 || cfg.HTTP.Webhook.MaxReaders != 8 ||
+	if cfg.HTTP.Conns.ReadTimeout != 15*time.Second || cfg.HTTP.Conns.MaxHeaderBytes != 8192 || cfg.HTTP.Webhook.MaxReaders != 8 ||
 		cfg.HTTP.Webhook.BodyTimeout != 3*time.Second || cfg.HTTP.Webhook.MaxBody != 25<<20 || cfg.Store.WebhookLease != 30*time.Second {
 		t.Errorf("loaded %+v %+v", cfg.HTTP, cfg.Store)
 	}
-	srv := newHTTPServer(cfg.HTTP, http.NotFoundHandler())
-	if srv.ReadHeaderTimeout != 10*time.Second || srv.ReadTimeout != 5*time.Second || srv.WriteTimeout != time.Minute ||
+	cfg.OTLP.GRPC.Endpoint, cfg.OTLP.HTTP.Endpoint, cfg.HTTP.Endpoint = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	a, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Shutdown(context.Background())
+	srv := a.httpSrv
+	if srv.ReadHeaderTimeout != 10*time.Second || srv.ReadTimeout != 15*time.Second || srv.WriteTimeout != time.Minute ||
 		srv.IdleTimeout != time.Minute || srv.MaxHeaderBytes != 8192 {
 		t.Errorf("server = %+v", srv)
 	}
-	_, err = LoadConfig(write("bad.yaml", "http:\n  idle_timeout: 0s\n  max_header_bytes: 10\n  webhook:\n    body_budget: 1024\nstore:\n  webhook_lease: 1s\n"))
-	for _, want := range []string{"http.idle_timeout", "http.max_header_bytes", "http.webhook.body_budget", "store.webhook_lease 1s"} {
+	_, err = LoadConfig(write("bad.yaml", "http:\n  idle_timeout: 0s\n  max_header_bytes: 10\n  max_conns: 0\n  webhook:\n    body_budget: 1024\nstore:\n  webhook_lease: 1s\n"))
+	for _, want := range []string{"http.idle_timeout", "http.max_header_bytes", "http.max_conns", "http.webhook.body_budget", "store.webhook_lease 1s"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("LoadConfig = %v, want it to name %s", err, want)
 		}
@@ -211,5 +221,50 @@ func configWriter(t *testing.T) func(name, body string) string {
 			t.Fatal(err)
 		}
 		return p
+	}
+}
+
+// TestMainListenerIdleFlood: idle connections past http.max_conns do not
+// take the main listener down: the longest-idle ones are closed, open
+// connections stay at the cap and /healthz keeps answering.
+func TestMainListenerIdleFlood(t *testing.T) {
+	cfg := loopbackConfig()
+	cfg.HTTP.Conns.MaxConns = 32
+	a, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Shutdown(context.Background())
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range 300 {
+		c, err := net.Dial("tcp", a.HTTPAddr())
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		conns = append(conns, c)
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get("http://" + a.HTTPAddr() + "/healthz")
+	if err != nil {
+		t.Fatalf("/healthz during an idle flood: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz = %d", resp.StatusCode)
+	}
+	st := a.httpLn.(*connlimit.Listener).Stats()
+	if st.Open > cfg.HTTP.Conns.MaxConns {
+		t.Errorf("open connections = %d, above max_conns %d", st.Open, cfg.HTTP.Conns.MaxConns)
+	}
+	if st.Evicted == 0 {
+		t.Errorf("no idle connection was closed for new ones: %+v", st)
 	}
 }

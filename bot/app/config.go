@@ -13,6 +13,7 @@ import (
 
 	ghforge "github.com/medic-bot/medic/bot/forge/github"
 	"github.com/medic-bot/medic/detect"
+	"github.com/medic-bot/medic/detect/connlimit"
 	"github.com/medic-bot/medic/detect/otlpreceiver"
 )
 
@@ -38,18 +39,13 @@ type Config struct {
 // HTTPConfig configures medic's HTTP listener.
 type HTTPConfig struct {
 	Endpoint string `yaml:"endpoint"`
-	// ReadHeaderTimeout bounds reading a request's headers.
-	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
-	// ReadTimeout bounds reading a whole request, body included (a
-	// webhook body has the tighter webhook.body_timeout).
-	ReadTimeout time.Duration `yaml:"read_timeout"`
-	// WriteTimeout bounds writing a response, from the end of the
-	// request's headers; pprof profiles must be shorter.
-	WriteTimeout time.Duration `yaml:"write_timeout"`
-	// IdleTimeout is how long an idle keep-alive connection is kept open.
-	IdleTimeout time.Duration `yaml:"idle_timeout"`
-	// MaxHeaderBytes bounds a request's headers, request line included.
-	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// Conns caps the listener's open connections (max_conns; at the cap
+	// the longest-idle one is closed) and bounds the server's timeouts and
+	// header size, with the same mechanism as the OTLP/HTTP listener. Its
+	// keys sit directly under http:. read_timeout covers a whole request;
+	// a webhook body has the tighter webhook.body_timeout, and pprof
+	// profiles must be shorter than write_timeout.
+	Conns connlimit.Config `yaml:",inline"`
 	// Webhook bounds the GitHub webhook deliveries read before their
 	// signature is checked.
 	Webhook ghforge.WebhookLimits `yaml:"webhook"`
@@ -74,9 +70,11 @@ func DefaultConfig() Config {
 		OTLP: otlpreceiver.DefaultConfig(),
 		HTTP: HTTPConfig{
 			Endpoint: "127.0.0.1:8080", RecentAnomalies: 1000,
-			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-			WriteTimeout: 60 * time.Second, IdleTimeout: 60 * time.Second,
-			MaxHeaderBytes: 64 << 10, Webhook: ghforge.DefaultWebhookLimits(),
+			Conns: connlimit.Config{
+				MaxConns: 1024, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+				WriteTimeout: 60 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 64 << 10,
+			},
+			Webhook: ghforge.DefaultWebhookLimits(),
 		},
 		Detect: detect.DefaultEngineConfig(),
 		Log:    LogConfig{Level: "info", Format: "text"},
@@ -98,20 +96,13 @@ func (c Config) Validate() error {
 	if c.HTTP.RecentAnomalies <= 0 {
 		errs = append(errs, fmt.Errorf("http.recent_anomalies: must be positive, got %d", c.HTTP.RecentAnomalies))
 	}
-	for _, d := range []struct {
-		key string
-		v   time.Duration
-	}{
-		{"read_header_timeout", c.HTTP.ReadHeaderTimeout}, {"read_timeout", c.HTTP.ReadTimeout},
-		{"write_timeout", c.HTTP.WriteTimeout}, {"idle_timeout", c.HTTP.IdleTimeout},
-		{"webhook.body_timeout", c.HTTP.Webhook.BodyTimeout},
-	} {
-		if d.v <= 0 {
-			errs = append(errs, fmt.Errorf("http.%s: must be positive, got %s", d.key, d.v))
+	if err := c.HTTP.Conns.Validate(); err != nil {
+		for _, e := range joined(err) {
+			errs = append(errs, fmt.Errorf("http.%w", e))
 		}
 	}
-	if c.HTTP.MaxHeaderBytes < 1<<10 {
-		errs = append(errs, fmt.Errorf("http.max_header_bytes: must be at least 1024, got %d", c.HTTP.MaxHeaderBytes))
+	if c.HTTP.Webhook.BodyTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("http.webhook.body_timeout: must be positive, got %s", c.HTTP.Webhook.BodyTimeout))
 	}
 	if c.HTTP.Webhook.MaxBody <= 0 || c.HTTP.Webhook.MaxReaders <= 0 || c.HTTP.Webhook.BodyBudget <= 0 {
 		errs = append(errs, fmt.Errorf("http.webhook: max_body, max_readers and body_budget must be positive, got %d, %d and %d",
@@ -161,4 +152,12 @@ func LoadConfig(path string) (Config, error) {
 		return Config{}, fmt.Errorf("invalid config %s: %w", path, err)
 	}
 	return cfg, nil
+}
+
+// joined is the list of errors an errors.Join made, or err alone.
+func joined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }

@@ -13,10 +13,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/medic-bot/medic/bot/redact"
 	"github.com/medic-bot/medic/detect"
 	"github.com/medic-bot/medic/patchers"
 	"github.com/medic-bot/medic/policy"
-	"github.com/medic-bot/medic/bot/redact"
 )
 
 // Limits of the pull request body. GitHub refuses a body over 65,536

@@ -15,8 +15,8 @@ import (
 
 	"github.com/medic-bot/medic/bot/forge"
 	"github.com/medic-bot/medic/bot/forge/gitrepo"
-	"github.com/medic-bot/medic/policy"
 	"github.com/medic-bot/medic/bot/redact"
+	"github.com/medic-bot/medic/policy"
 )
 
 // Log keys.

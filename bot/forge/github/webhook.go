@@ -28,6 +28,7 @@ import (
 	gh "github.com/google/go-github/v66/github"
 
 	"github.com/medic-bot/medic/bot/forge"
+	"github.com/medic-bot/medic/bot/redact"
 )
 
 // WebhookPath is where the webhook receiver is mounted.
@@ -683,13 +684,12 @@ func (h *WebhookHandler) dispatch(j webhookJob) {
 	}
 }
 
-// handlerError is where an error from handling an event is made fit to
-// log and to store: every such error passes through it once, before the
-// log line and the outbox record (FinishEvent keeps its text as the
-// event's last error). The secret scrubber belongs here; what it returns
-// must still answer errors.Is and errors.As as err does (forge.IsPermanent
-// decides whether the event is retried).
-func handlerError(err error) error { return err }
+// handlerError makes an error from handling an event fit to log and to
+// store: every such error passes through it once, before the log line and
+// the outbox record (FinishEvent keeps its text as the event's last
+// error). Credentials in its text are scrubbed; errors.Is and errors.As
+// still see err (forge.IsPermanent decides whether the event is retried).
+func handlerError(err error) error { return redact.Error(err) }
 
 // Stats returns the receiver's counters.
 func (h *WebhookHandler) Stats() WebhookStats {

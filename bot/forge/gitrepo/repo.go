@@ -25,8 +25,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 
 	"github.com/medic-bot/medic/bot/forge"
-	"github.com/medic-bot/medic/patchers/history"
 	"github.com/medic-bot/medic/bot/redact"
+	"github.com/medic-bot/medic/patchers/history"
 )
 
 // Repo is the local clone of one remote repository. Its methods are safe
