@@ -13,27 +13,24 @@
 // # Memory
 //
 // Every request passes an admission queue bounded by count (Queue.Size) and
-// by body bytes (Queue.MaxBytes) before its body is read, and at most
-// Queue.Workers Ingest calls run at once. A request that does not fit is
-// refused at once rather than buffered, so the request bodies the receiver
-// holds never exceed Queue.MaxBytes whatever the load:
+// by body bytes (Queue.MaxBytes), and at most Queue.Workers Ingest calls run
+// at once. A request that does not fit is refused at once (429/Unavailable)
+// rather than buffered, and a slow sender holds only what it has sent:
 //
-//   - HTTP: a body with a Content-Length and no compression reserves exactly
-//     that many bytes before it is read; other bodies (chunked, gzip) reserve
-//     their buffer as it grows, and are refused with 429 if the budget runs out
-//     part-way. The size limit applies to the bytes on the wire and to the
-//     decompressed bytes, so a gzip bomb is a 413 after at most
-//     HTTP.MaxRequestBodyBytes of output.
-//   - gRPC: grpc-go reads a message only when the handler asks for it, but
-//     its length is not known before then, so a gRPC request reserves
-//     GRPC.MaxRecvMsgSizeMiB before reading and gives back the difference once
-//     the message is in. As a consequence at most Queue.MaxBytes /
-//     MaxRecvMsgSize gRPC messages are read at the same moment.
+//   - HTTP: the body reserves queue bytes as it arrives (its buffer at most
+//     doubles ahead of the data) and takes a slot only once it is read
+//     whole, within http.read_timeout. The size limit applies to the bytes
+//     on the wire and decompressed, so a gzip bomb is a 413 after at most
+//     HTTP.MaxRequestBodyBytes of output. An OTLP/JSON body reserves, before
+//     it is converted, what the conversion may allocate
+//     (detect.JSONDecodeCost: about 3 bytes per byte plus 384 per object);
+//     one over Queue.MaxBytes is a 413.
+//   - gRPC: a call's message is read first, within grpc.read_timeout, and
+//     admitted with its real size once it is in. Messages being received
+//     are bounded by grpc.max_conns × grpc.max_concurrent_streams streams,
+//     each holding what it has sent (HTTP/2 flow control).
 //
-// Buffers are counted by capacity. A JSON body is counted while it is read;
-// once converted, its protobuf form takes its place in the count. Transient
-// copies inside grpc-go (a compressed frame while it is decompressed) and
-// inside the JSON converter are not counted.
+// Both listeners hold at most max_conns connections (see connlimit).
 //
 // OTLP/HTTP is served over HTTP/1.1 and unencrypted HTTP/2 (h2c with prior
 // knowledge). Answers to a wrong method (405) or Content-Type (415) are
