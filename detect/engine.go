@@ -21,6 +21,13 @@ type EngineConfig struct {
 	// are dropped and counted (medic_series_dropped_total); series already
 	// tracked keep working.
 	MaxSeries int `yaml:"max_series"`
+	// MaxSeriesLabelBytes caps the bytes of one series' labels (its
+	// attributes' keys and values, each value kept cut at 1 KiB). A new
+	// series over it is dropped and counted
+	// (medic_series_dropped_total{reason="label_bytes"}), so the memory of
+	// series is bounded by MaxSeries × (state + MaxSeriesLabelBytes), not
+	// only by their count.
+	MaxSeriesLabelBytes int `yaml:"max_series_label_bytes"`
 	// StaleAfter evicts a series that received no point for this long in
 	// event time, freeing its memory and detector state.
 	StaleAfter time.Duration `yaml:"stale_after"`
@@ -50,12 +57,16 @@ type EngineConfig struct {
 // DefaultEngineConfig is what medic runs with when nothing is configured.
 func DefaultEngineConfig() EngineConfig {
 	return EngineConfig{
-		MaxSeries:  2_000_000,
-		StaleAfter: 30 * time.Minute,
-		Cooldown:   30 * time.Minute,
-		Window:     time.Minute,
-		Lateness:   time.Minute,
-		MaxRoutes:  100,
+		MaxSeries: 2_000_000,
+		// Real series carry well under 1 KiB of labels; 4 KiB leaves room
+		// for a few long values (URLs, SQL) without letting a wide-series
+		// load multiply memory by 30.
+		MaxSeriesLabelBytes: 4096,
+		StaleAfter:          30 * time.Minute,
+		Cooldown:            30 * time.Minute,
+		Window:              time.Minute,
+		Lateness:            time.Minute,
+		MaxRoutes:           100,
 		RequestHistograms: []string{
 			"http.server.request.duration", "http.server.duration",
 			"rpc.server.duration", "rpc.server.call.duration",
@@ -82,6 +93,9 @@ func (c EngineConfig) Validate() error {
 	var errs []error
 	if c.MaxSeries <= 0 {
 		errs = append(errs, fmt.Errorf("max_series must be positive, got %d", c.MaxSeries))
+	}
+	if c.MaxSeriesLabelBytes < 256 {
+		errs = append(errs, fmt.Errorf("max_series_label_bytes must be at least 256, got %d", c.MaxSeriesLabelBytes))
 	}
 	if c.StaleAfter <= 0 {
 		errs = append(errs, fmt.Errorf("stale_after must be positive, got %s", c.StaleAfter))
@@ -142,6 +156,7 @@ type Engine struct {
 
 type engineMetrics struct {
 	seriesDropped    *selfmetrics.Counter
+	seriesWide       *selfmetrics.Counter
 	seriesEvicted    *selfmetrics.Counter
 	outOfOrder       *selfmetrics.Counter
 	nonFinite        *selfmetrics.Counter
@@ -186,7 +201,8 @@ func NewEngine(cfg EngineConfig, out AnomalyConsumer, reg *selfmetrics.Registry,
 	e.pool.New = func() any { return newWorker(e) }
 
 	e.m = engineMetrics{
-		seriesDropped: reg.Counter("medic_series_dropped_total", "Points of new series dropped because max_series was reached.", "reason", "limit"),
+		seriesDropped: reg.Counter("medic_series_dropped_total", "Points of new series dropped, by reason.", "reason", "limit"),
+		seriesWide:    reg.Counter("medic_series_dropped_total", "Points of new series dropped, by reason.", "reason", "label_bytes"),
 		seriesEvicted: reg.Counter("medic_series_evicted_total", "Series evicted after stale_after without points."),
 		outOfOrder:    reg.Counter("medic_points_dropped_total", "Data points not used, by reason.", "reason", "out_of_order"),
 		nonFinite:     reg.Counter("medic_points_dropped_total", "Data points not used, by reason.", "reason", "non_finite"),

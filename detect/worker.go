@@ -53,6 +53,7 @@ const (
 	rejectNoTime
 	rejectShape
 	rejectLongName
+	rejectWide
 	nReject
 )
 
@@ -62,6 +63,7 @@ var rejectText = [nReject]string{
 	rejectNoTime:    "missing time_unix_nano",
 	rejectShape:     "histogram bucket_counts and explicit_bounds do not match",
 	rejectLongName:  "metric name longer than 1024 bytes",
+	rejectWide:      "series labels over max_series_label_bytes: new series dropped",
 }
 
 func newWorker(e *Engine) *worker { return &worker{e: e, h: hasher{seed: e.seed}} }
@@ -323,9 +325,14 @@ func (w *worker) lookup(attrs Attrs, kind seriesKind) *series {
 		w.reject(rejectLimit, 1)
 		return nil
 	}
+	labels := w.labels(attrs)
+	if len(labels.enc) > w.e.cfg.MaxSeriesLabelBytes {
+		w.e.m.seriesWide.Inc()
+		w.reject(rejectWide, 1)
+		return nil
+	}
 	w.e.series.Add(1)
 	ser := &series{hash: h, kind: kind, sig: noSignal}
-	labels := w.labels(attrs)
 	name := w.mName
 	switch kind {
 	case seriesCumulative, seriesDelta, seriesHistogram, seriesExpHistogram, seriesSummary:
