@@ -2,23 +2,19 @@ package helm
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/medic-bot/medic/patchers/patcherstest"
 )
 
 // TestAliasBomb: a billion-laughs values file (about a million nodes, so a
 // regression costs memory, not the machine) is refused, naming the file.
 func TestAliasBomb(t *testing.T) {
-	var b strings.Builder
-	b.WriteString("l0: &l0 [" + strings.TrimSuffix(strings.Repeat("lol,", 10), ",") + "]\n")
-	for i := 1; i < 6; i++ {
-		fmt.Fprintf(&b, "l%d: &l%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*l%d,", i-1), 10), ","))
-	}
 	repo := mapRepo(map[string]string{
 		"c/Chart.yaml":            "apiVersion: v2\nname: bomb\nversion: 0.1.0\n",
 		"c/values.yaml":           "replicas: 1\n",
-		"c/values-prod.yaml":      b.String(),
+		"c/values-prod.yaml":      patcherstest.AliasBomb(10, 6),
 		"c/templates/deploy.yaml": deployment("bomb", "1Gi", "{{ .Values.replicas }}"),
 	})
 	_, err := New().Plan(context.Background(), repo, intent(t, "scale", "bomb", "bomb", `{"replicas":3}`))

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/medic-bot/medic/patchers/patcherstest"
 )
 
 // laughs is a billion-laughs document: width aliases per level, levels
@@ -23,13 +25,7 @@ import (
 // about a million nodes, a few hundred MB if a decoder expanded it, so
 // that a regression costs memory, not the machine.
 func laughs(width, levels int) string {
-	var b strings.Builder
-	b.WriteString("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: lol\n")
-	b.WriteString("l0: &l0 [" + strings.TrimSuffix(strings.Repeat("lol,", width), ",") + "]\n")
-	for i := 1; i < levels; i++ {
-		fmt.Fprintf(&b, "l%d: &l%d [%s]\n", i, i, strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*l%d,", i-1), width), ","))
-	}
-	return b.String()
+	return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: lol\n" + patcherstest.AliasBomb(width, levels)
 }
 
 func mapFS(files map[string]string) fstest.MapFS {
