@@ -187,14 +187,7 @@ func TestHTTPLimitsConfig(t *testing.T) {
 		t.Errorf("loaded %+v %+v", cfg.HTTP, cfg.Store)
 	}
 	cfg.OTLP.GRPC.Endpoint, cfg.OTLP.HTTP.Endpoint, cfg.HTTP.Endpoint = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	a, err := New(cfg, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer a.Shutdown(context.Background())
+	a := startApp(t, cfg)
 	srv := a.httpSrv
 	if srv.ReadHeaderTimeout != 10*time.Second || srv.ReadTimeout != 15*time.Second || srv.WriteTimeout != time.Minute ||
 		srv.IdleTimeout != time.Minute || srv.MaxHeaderBytes != 8192 {
@@ -230,14 +223,7 @@ func configWriter(t *testing.T) func(name, body string) string {
 func TestMainListenerIdleFlood(t *testing.T) {
 	cfg := loopbackConfig()
 	cfg.HTTP.Conns.MaxConns = 32
-	a, err := New(cfg, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer a.Shutdown(context.Background())
+	a := startApp(t, cfg)
 	var conns []net.Conn
 	defer func() {
 		for _, c := range conns {
@@ -267,4 +253,18 @@ func TestMainListenerIdleFlood(t *testing.T) {
 	if st.Evicted == 0 {
 		t.Errorf("no idle connection was closed for new ones: %+v", st)
 	}
+}
+
+// startApp starts an App on cfg and shuts it down when the test ends.
+func startApp(t *testing.T, cfg Config) *App {
+	t.Helper()
+	a, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Shutdown(context.Background()) })
+	return a
 }
