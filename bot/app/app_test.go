@@ -172,6 +172,16 @@ func TestLoadConfig(t *testing.T) {
 	if _, err := LoadConfig(filepath.Join(t.TempDir(), "missing.yaml")); err == nil {
 		t.Fatal("a missing file is an error")
 	}
+	cfg, err = LoadConfig(write("render.yaml", "render:\n  timeout: 5s\n  max_output_bytes: 1048576\n"))
+	if err != nil || cfg.Render.Timeout != 5*time.Second || cfg.Render.MaxOutputBytes != 1<<20 || cfg.Render.MaxMemoryBytes != 1<<30 {
+		t.Fatalf("render limits: %+v %v", cfg.Render, err)
+	}
+	_, err = LoadConfig(write("badrender.yaml", "render:\n  timeout: 0s\n  max_memory_bytes: 10\n"))
+	for _, want := range []string{"render.timeout", "render.max_memory_bytes"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("invalid render limits: %v, want it to name %s", err, want)
+		}
+	}
 }
 
 // TestHTTPLimitsConfig: the main listener's limits load from medic.yaml,

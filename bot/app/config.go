@@ -15,6 +15,7 @@ import (
 	"github.com/medic-bot/medic/detect"
 	"github.com/medic-bot/medic/detect/connlimit"
 	"github.com/medic-bot/medic/detect/otlpreceiver"
+	"github.com/medic-bot/medic/patchers/render"
 )
 
 // Config is medic.yaml. Every section has defaults, so an empty file (or no
@@ -34,6 +35,9 @@ type Config struct {
 	// Store names the database for pull-request records and webhook
 	// delivery ids.
 	Store StoreConfig `yaml:"store"`
+	// Render bounds every kustomize build and helm template of repository
+	// content (time, memory, output, input, YAML alias nodes).
+	Render render.Limits `yaml:"render"`
 }
 
 // HTTPConfig configures medic's HTTP listener.
@@ -79,6 +83,7 @@ func DefaultConfig() Config {
 		Detect: detect.DefaultEngineConfig(),
 		Log:    LogConfig{Level: "info", Format: "text"},
 		GitHub: ghforge.DefaultConfig(),
+		Render: render.DefaultLimits(),
 	}
 }
 
@@ -118,6 +123,11 @@ func (c Config) Validate() error {
 	}
 	if err := c.GitHub.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if err := c.Render.Validate(); err != nil {
+		for _, e := range joined(err) {
+			errs = append(errs, fmt.Errorf("render.%w", e))
+		}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

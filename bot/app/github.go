@@ -100,7 +100,7 @@ func (a *App) newGitHub(ctx context.Context, opt Options) (*githubStage, error) 
 	} else {
 		deliveries = ghforge.NewMemoryDeliveries(10000)
 	}
-	f, err := ghforge.NewForge(ghApp, cfg.CacheDir, ghforge.Options{Records: records, Now: opt.Now, Logger: a.logger})
+	f, err := ghforge.NewForge(ghApp, cfg.CacheDir, ghforge.Options{Records: records, Now: opt.Now, Logger: a.logger, Render: a.cfg.Render})
 	if err != nil {
 		return nil, errors.Join(err, st.close())
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/go-git/go-git/v5"
 	"github.com/spf13/cobra"
 
+	"github.com/medic-bot/medic/bot/app"
 	"github.com/medic-bot/medic/bot/forge/github"
 	"github.com/medic-bot/medic/patchers"
 	"github.com/medic-bot/medic/patchers/history"
@@ -26,7 +27,7 @@ import (
 )
 
 // pickPatcher picks the patcher for a repository; tests replace it.
-var pickPatcher = registry.For
+var pickPatcher = registry.ForLimits
 
 // newPatch is `medic patch --repo DIR --intent FILE.json [--json] [--write]`:
 // plan an intent on an infra repo, print the Change, and write the edited
@@ -34,7 +35,7 @@ var pickPatcher = registry.For
 // patcher refused its own plan on verification, 2 for bad input (an
 // invalid intent, a target that is not found, invalid YAML).
 func newPatch() *cobra.Command {
-	var repoDir, intentFile string
+	var repoDir, intentFile, configPath string
 	var asJSON, write, pr bool
 	var pro prOptions
 	cmd := &cobra.Command{
@@ -56,6 +57,11 @@ func newPatch() *cobra.Command {
 			if info, err := os.Stat(repoDir); err != nil || !info.IsDir() {
 				return usageError{fmt.Errorf("--repo %s is not a folder", repoDir)}
 			}
+			cfg, err := app.LoadConfig(configPath)
+			if err != nil {
+				return usageError{err}
+			}
+			pro.limits = cfg.Render
 			if pr && (write || asJSON) {
 				return usageError{errors.New("patch: --pr cannot be combined with --write or --json")}
 			}
@@ -63,7 +69,7 @@ func newPatch() *cobra.Command {
 				return usageError{errors.New("patch: --dry-run goes with --pr (without --pr nothing is written anyway)")}
 			}
 			if pr {
-				env, how, err := prEnvironment(cmd.Context(), repoDir, in, pro.environment)
+				env, how, err := prEnvironment(cmd.Context(), repoDir, in, pro)
 				if err != nil {
 					return usageError{err}
 				}
@@ -77,7 +83,7 @@ func newPatch() *cobra.Command {
 			}
 			defer dir.Close()
 			repo := dir.FS()
-			p, err := pickPatcher(repo, ".")
+			p, err := pickPatcher(repo, ".", pro.limits)
 			if err != nil {
 				return usageError{err}
 			}
@@ -140,7 +146,8 @@ func newPatch() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&repoDir, "repo", "", "the infra repository's folder")
-	cmd.Flags().StringVar(&intentFile, "intent", "", "the intent, a JSON file (DESIGN.md's form)")
+	cmd.Flags().StringVar(&intentFile, "intent", "", `the intent, a JSON file: {"kind", "target": {"namespace", "kind", "name", "container"}, "params"}`)
+	cmd.Flags().StringVar(&configPath, "config", "", "medic.yaml, for its render: limits (default: embedded defaults)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the Change as JSON (the policy input's change)")
 	cmd.Flags().BoolVar(&write, "write", false, "write the edited files into --repo")
 	cmd.Flags().BoolVar(&pr, "pr", false, "open the change as a pull request on the local git forge (a branch in --repo), merging it when the policy allows")
@@ -157,7 +164,8 @@ func newPatch() *cobra.Command {
 // it is "", which the policy counts as production. An unreadable or
 // invalid .medic.yaml is an error: the repository's own word on its
 // environments cannot be guessed.
-func prEnvironment(ctx context.Context, repoDir string, in patchers.Intent, flag string) (env, how string, err error) {
+func prEnvironment(ctx context.Context, repoDir string, in patchers.Intent, o prOptions) (env, how string, err error) {
+	flag := o.environment
 	if flag != "" {
 		return flag, flag + " (--environment)", nil
 	}
@@ -193,7 +201,7 @@ func prEnvironment(ctx context.Context, repoDir string, in patchers.Intent, flag
 	if len(cfg.Environments) == 0 {
 		return "", dflt + " (--environment not given and " + github.ConfigFile + " lists no environments)", nil
 	}
-	p, err := pickPatcher(view, ".")
+	p, err := pickPatcher(view, ".", o.limits)
 	if err != nil {
 		return "", "", err
 	}

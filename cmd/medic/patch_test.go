@@ -19,6 +19,7 @@ import (
 
 	"github.com/medic-bot/medic/patchers"
 	"github.com/medic-bot/medic/patchers/manifest"
+	"github.com/medic-bot/medic/patchers/render"
 )
 
 // fixtureCopy copies fixtures/repos/manifests into a temporary folder.
@@ -277,7 +278,7 @@ func (refusingPatcher) Plan(context.Context, fs.FS, patchers.Intent) (patchers.C
 // the answer "no" (exit 1), not an input error.
 func TestPatchRefusedExitsOne(t *testing.T) {
 	orig := pickPatcher
-	pickPatcher = func(fs.FS, string) (patchers.Patcher, error) { return refusingPatcher{}, nil }
+	pickPatcher = func(fs.FS, string, render.Limits) (patchers.Patcher, error) { return refusingPatcher{}, nil }
 	defer func() { pickPatcher = orig }()
 	repo := fixtureCopy(t)
 	code, _, stderr := runCLI(t, "patch", "--repo", repo, "--intent", intentFile(t, memoryIntent), "--write")
@@ -446,6 +447,46 @@ func TestPatchPreviousBeforeFolder(t *testing.T) {
 	in := intentFile(t, `{"kind":"rollback_image","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"previous":true}}`)
 	code, out, stderr := runCLI(t, "patch", "--repo", repo, "--intent", in)
 	if code != exitNo || !strings.Contains(stderr, "no previous image") || strings.Contains(stderr, "refused") || strings.Contains(stderr, "open .") {
+		t.Fatalf("exit %d, want 1 with no previous image:\n%s\n%s", code, stderr, out)
+	}
+}
+
+// TestPatchConfigRenderLimits: --config's render: limits bound the
+// renders of medic patch, and the error names the limit.
+func TestPatchConfigRenderLimits(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "medic.yaml")
+	if err := os.WriteFile(cfg, []byte("render:\n  max_output_bytes: 64\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	repo := t.TempDir()
+	if err := os.CopyFS(repo, os.DirFS("../../fixtures/repos/kustomize")); err != nil {
+		t.Fatal(err)
+	}
+	in := intentFile(t, `{"kind":"scale","target":{"namespace":"shop","kind":"Deployment","name":"checkout"},"params":{"replicas":4}}`)
+	code, out, stderr := runCLI(t, "patch", "--repo", repo, "--intent", in, "--config", cfg)
+	if code != exitUsage || !strings.Contains(stderr, "max_output_bytes") {
+		t.Fatalf("exit %d, want %d naming max_output_bytes:\n%s\n%s", code, exitUsage, stderr, out)
+	}
+	if code, _, stderr := runCLI(t, "patch", "--repo", repo, "--intent", in); code != 0 {
+		t.Fatalf("without --config: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestPatchPRNoPrevious: with --pr, an image that never changed is the
+// same answer as without: "no previous image" (exit 1), not a refusal.
+func TestPatchPRNoPrevious(t *testing.T) {
+	repo := t.TempDir()
+	if err := os.CopyFS(repo, os.DirFS("../../fixtures/repos/manifests")); err != nil {
+		t.Fatal(err)
+	}
+	r, err := git.PlainInit(repo, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gitCommit(t, r, "import infra")
+	in := intentFile(t, `{"kind":"rollback_image","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"previous":true}}`)
+	code, out, stderr := runCLI(t, "patch", "--repo", repo, "--intent", in, "--pr", "--dry-run")
+	if code != exitNo || !strings.Contains(stderr, "no previous image") || strings.Contains(stderr, "refused") {
 		t.Fatalf("exit %d, want 1 with no previous image:\n%s\n%s", code, stderr, out)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/medic-bot/medic/detect"
 	"github.com/medic-bot/medic/patchers"
 	"github.com/medic-bot/medic/patchers/history"
+	"github.com/medic-bot/medic/patchers/render"
 	"github.com/medic-bot/medic/policy"
 )
 
@@ -34,13 +35,15 @@ type prOptions struct {
 	storeDSN     string
 	rationale    string
 	policyDir    string
+	// limits bound the renders (medic.yaml's render:, from --config).
+	limits render.Limits
 }
 
 func (o *prOptions) flags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.BoolVar(&o.dryRun, "dry-run", false, "with --pr: print the pull request medic would open, change nothing")
 	f.StringVar(&o.incidentFile, "incident", "", "with --pr: the incident (JSON) the change answers; default: a manual incident of its own for the intent")
-	f.StringVar(&o.environment, "environment", "", "with --pr: the environment the policy decides for (empty counts as production)")
+	f.StringVar(&o.environment, "environment", "", "with --pr: the environment the policy decides for (default: the first .medic.yaml environment whose paths hold the target, else production)")
 	f.StringVar(&o.storeDSN, "store", "", "with --pr: where the local forge keeps pull requests (default sqlite:<repo>/.git/medic.db)")
 	f.StringVar(&o.rationale, "rationale", "", "with --pr: why this change (goes into the pull request)")
 	f.StringVar(&o.policyDir, "policy", ".medic/policy", "with --pr: the repository's policy folder (the default bundle when absent)")
@@ -76,7 +79,7 @@ func proposeLocal(cmd *cobra.Command, dir string, in patchers.Intent, o prOption
 	// The plan reads the committed tree: the pull request is against
 	// HEAD, whatever the work tree holds.
 	view := history.TreeFS(tree)
-	p, err := pickPatcher(view, ".")
+	p, err := pickPatcher(view, ".", o.limits)
 	if err != nil {
 		return usageError{err}
 	}
@@ -129,6 +132,9 @@ func proposeLocal(cmd *cobra.Command, dir string, in patchers.Intent, o prOption
 		return noError{fmt.Sprintf("pull request #%d is open but did not merge: %v", pr.Number, err)}
 	}
 	if err != nil {
+		if errors.Is(err, history.ErrNoPrevious) {
+			return noError{err.Error()}
+		}
 		if errors.Is(err, patchers.ErrRefused) {
 			return noError{fmt.Sprintf("%s patcher refused the plan: %v", p.Name(), err)}
 		}

@@ -7,7 +7,10 @@ import (
 	"path"
 
 	"github.com/medic-bot/medic/patchers"
+	"github.com/medic-bot/medic/patchers/helm"
+	"github.com/medic-bot/medic/patchers/kustomize"
 	"github.com/medic-bot/medic/patchers/manifest"
+	"github.com/medic-bot/medic/patchers/render"
 )
 
 // ErrNoPatcher is wrapped when no patcher handles the repository's layout.
@@ -21,7 +24,14 @@ var kustomizationNames = []string{"kustomization.yaml", "kustomization.yml", "Ku
 // kustomization picks kustomize, a Chart.yaml picks Helm, YAML files
 // without either pick the plain-manifest patcher. The patcher then plans on
 // the whole repo. An error names what was found when nothing applies.
+// Renders run under render.DefaultLimits.
 func For(repo fs.FS, dir string) (patchers.Patcher, error) {
+	return ForLimits(repo, dir, render.DefaultLimits())
+}
+
+// ForLimits is For with every render (kustomize build, helm template) of
+// the returned patcher bounded by limits.
+func ForLimits(repo fs.FS, dir string, limits render.Limits) (patchers.Patcher, error) {
 	dir = path.Clean(dir)
 	if !fs.ValidPath(dir) {
 		return nil, fmt.Errorf("%w: %q is not a path inside the repository", ErrNoPatcher, dir)
@@ -45,9 +55,9 @@ func For(repo fs.FS, dir string) (patchers.Patcher, error) {
 	}
 	switch {
 	case kust != "":
-		return kustomizePatcher(), nil
+		return kustomize.NewWithLimits(limits), nil
 	case chart != "":
-		return helmPatcher(), nil
+		return helm.NewWithLimits(limits), nil
 	}
 	if m := manifest.New(); yamls > 0 && m.Detect(sub) {
 		return m, nil

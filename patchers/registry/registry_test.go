@@ -1,10 +1,15 @@
 package registry
 
 import (
+	"context"
+	"errors"
 	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/medic-bot/medic/patchers"
+	"github.com/medic-bot/medic/patchers/render"
 )
 
 func TestFor(t *testing.T) {
@@ -71,5 +76,33 @@ func TestForFixtures(t *testing.T) {
 		if err != nil || p.Name() != want {
 			t.Errorf("fixtures/repos/%s: %v %v, want %s", dir, p, err, want)
 		}
+	}
+}
+
+// TestForLimitsBoundsRenders: the limits given to ForLimits reach the
+// renders of the patcher it picks, for both rendering layouts.
+func TestForLimitsBoundsRenders(t *testing.T) {
+	in, err := patchers.ParseIntent([]byte(`{"kind":"set_resources","target":{"namespace":"shop","kind":"Deployment","name":"checkout","container":"app"},"params":{"limits":{"memory":"768Mi"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := render.DefaultLimits()
+	lim.MaxOutputBytes = 64
+	for _, dir := range []string{"kustomize", "helm"} {
+		t.Run(dir, func(t *testing.T) {
+			repo := os.DirFS("../../fixtures/repos/" + dir)
+			p, err := ForLimits(repo, ".", lim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = p.Plan(context.Background(), repo, in)
+			if !errors.Is(err, render.ErrLimit) || !strings.Contains(err.Error(), "max_output_bytes") {
+				t.Fatalf("Plan with a 64-byte output limit: %v, want render.ErrLimit naming max_output_bytes", err)
+			}
+			def, _ := For(repo, ".")
+			if _, err := def.Plan(context.Background(), repo, in); err != nil {
+				t.Fatalf("Plan under the default limits: %v", err)
+			}
+		})
 	}
 }

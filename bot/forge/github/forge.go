@@ -16,6 +16,7 @@ import (
 	"github.com/medic-bot/medic/bot/forge"
 	"github.com/medic-bot/medic/bot/forge/gitrepo"
 	"github.com/medic-bot/medic/bot/redact"
+	"github.com/medic-bot/medic/patchers/render"
 	"github.com/medic-bot/medic/policy"
 )
 
@@ -44,6 +45,7 @@ type Forge struct {
 	now     func() time.Time
 	logger  *slog.Logger
 	configs *configCache
+	render  render.Limits
 
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex
@@ -56,6 +58,9 @@ type Options struct {
 	Records forge.Records
 	Now     func() time.Time
 	Logger  *slog.Logger
+	// Render bounds the renders of the changes the forge plans itself
+	// (/medic revert); zero means render.DefaultLimits.
+	Render render.Limits
 }
 
 // NewForge returns the GitHub forge for app, cloning into cacheDir.
@@ -70,13 +75,16 @@ func NewForge(app *App, cacheDir string, opts Options) (*Forge, error) {
 	if err != nil {
 		return nil, fmt.Errorf("github forge: %w", err)
 	}
+	if opts.Render == (render.Limits{}) {
+		opts.Render = render.DefaultLimits()
+	}
 	author := app.cfg.CommitAuthor
 	if author.Name == "" {
 		author = DefaultConfig().CommitAuthor
 	}
 	return &Forge{app: app, git: cache, records: opts.Records, author: author, now: opts.Now,
 		logger: opts.Logger.With("component", "forge.github"), configs: newConfigCache(),
-		locks: map[string]*sync.Mutex{}}, nil
+		render: opts.Render, locks: map[string]*sync.Mutex{}}, nil
 }
 
 var _ forge.Forge = (*Forge)(nil)

@@ -18,6 +18,7 @@ import (
 	"github.com/medic-bot/medic/patchers"
 	"github.com/medic-bot/medic/patchers/history"
 	"github.com/medic-bot/medic/patchers/registry"
+	"github.com/medic-bot/medic/patchers/render"
 	"github.com/medic-bot/medic/policy"
 )
 
@@ -123,7 +124,7 @@ func (f *Forge) Revert(ctx context.Context, pr forge.PullRequest, requestedBy st
 	in := patchers.Intent{Kind: patchers.KindRevertCommit, Target: rc.target, Params: params}
 	var change patchers.Change
 	if err := repo.WithGit(ctx, func(g *git.Repository) error {
-		change, err = planRevert(ctx, g, head, in)
+		change, err = planRevert(ctx, g, head, in, f.render)
 		return err
 	}); err != nil {
 		return fail(err)
@@ -230,7 +231,7 @@ func pickRevertCommit(g *git.Repository, pr forge.PullRequest) (revertCommit, er
 
 // planRevert plans in on commit head's files with the repository's
 // patcher, wrapped with the history intents.
-func planRevert(ctx context.Context, g *git.Repository, head string, in patchers.Intent) (patchers.Change, error) {
+func planRevert(ctx context.Context, g *git.Repository, head string, in patchers.Intent, limits render.Limits) (patchers.Change, error) {
 	c, err := g.CommitObject(plumbing.NewHash(head))
 	if err != nil {
 		return patchers.Change{}, fmt.Errorf("read commit %s: %w", short(head), err)
@@ -240,7 +241,7 @@ func planRevert(ctx context.Context, g *git.Repository, head string, in patchers
 		return patchers.Change{}, fmt.Errorf("read tree of %s: %w", short(head), err)
 	}
 	view := history.TreeFS(tree)
-	p, err := registry.For(view, ".")
+	p, err := registry.ForLimits(view, ".", limits)
 	if err != nil {
 		return patchers.Change{}, forge.Permanent(fmt.Errorf("plan the revert: %w", err))
 	}
