@@ -28,6 +28,12 @@ type EngineConfig struct {
 	// series is bounded by MaxSeries × (state + MaxSeriesLabelBytes), not
 	// only by their count.
 	MaxSeriesLabelBytes int `yaml:"max_series_label_bytes"`
+	// MaxLabelBytes caps the labels of all series together. A new series
+	// that would pass it is dropped and counted
+	// (medic_series_dropped_total{reason="label_budget"}): series memory is
+	// then at most MaxSeries × state + MaxLabelBytes, whatever the mix of
+	// narrow and wide series.
+	MaxLabelBytes int64 `yaml:"max_label_bytes"`
 	// StaleAfter evicts a series that received no point for this long in
 	// event time, freeing its memory and detector state.
 	StaleAfter time.Duration `yaml:"stale_after"`
@@ -62,11 +68,13 @@ func DefaultEngineConfig() EngineConfig {
 		// for a few long values (URLs, SQL) without letting a wide-series
 		// load multiply memory by 30.
 		MaxSeriesLabelBytes: 4096,
-		StaleAfter:          30 * time.Minute,
-		Cooldown:            30 * time.Minute,
-		Window:              time.Minute,
-		Lateness:            time.Minute,
-		MaxRoutes:           100,
+		// 2M series of typical labels (~200 B) need ~400 MiB.
+		MaxLabelBytes: 1 << 30,
+		StaleAfter:    30 * time.Minute,
+		Cooldown:      30 * time.Minute,
+		Window:        time.Minute,
+		Lateness:      time.Minute,
+		MaxRoutes:     100,
 		RequestHistograms: []string{
 			"http.server.request.duration", "http.server.duration",
 			"rpc.server.duration", "rpc.server.call.duration",
@@ -96,6 +104,9 @@ func (c EngineConfig) Validate() error {
 	}
 	if c.MaxSeriesLabelBytes < 256 {
 		errs = append(errs, fmt.Errorf("max_series_label_bytes must be at least 256, got %d", c.MaxSeriesLabelBytes))
+	}
+	if c.MaxLabelBytes < int64(c.MaxSeriesLabelBytes) {
+		errs = append(errs, fmt.Errorf("max_label_bytes must be at least max_series_label_bytes (%d), got %d", c.MaxSeriesLabelBytes, c.MaxLabelBytes))
 	}
 	if c.StaleAfter <= 0 {
 		errs = append(errs, fmt.Errorf("stale_after must be positive, got %s", c.StaleAfter))
@@ -143,6 +154,7 @@ type Engine struct {
 	seed      maphash.Seed
 	shards    []*shard
 	series    atomic.Int64 // active series, all shards
+	labelSize atomic.Int64 // bytes of the active series' labels, all shards
 	pool      sync.Pool    // *worker
 	requestHs map[string]bool
 
@@ -157,6 +169,7 @@ type Engine struct {
 type engineMetrics struct {
 	seriesDropped    *selfmetrics.Counter
 	seriesWide       *selfmetrics.Counter
+	seriesBudget     *selfmetrics.Counter
 	seriesEvicted    *selfmetrics.Counter
 	outOfOrder       *selfmetrics.Counter
 	nonFinite        *selfmetrics.Counter
@@ -203,6 +216,7 @@ func NewEngine(cfg EngineConfig, out AnomalyConsumer, reg *selfmetrics.Registry,
 	e.m = engineMetrics{
 		seriesDropped: reg.Counter("medic_series_dropped_total", "Points of new series dropped, by reason.", "reason", "limit"),
 		seriesWide:    reg.Counter("medic_series_dropped_total", "Points of new series dropped, by reason.", "reason", "label_bytes"),
+		seriesBudget:  reg.Counter("medic_series_dropped_total", "Points of new series dropped, by reason.", "reason", "label_budget"),
 		seriesEvicted: reg.Counter("medic_series_evicted_total", "Series evicted after stale_after without points."),
 		outOfOrder:    reg.Counter("medic_points_dropped_total", "Data points not used, by reason.", "reason", "out_of_order"),
 		nonFinite:     reg.Counter("medic_points_dropped_total", "Data points not used, by reason.", "reason", "non_finite"),

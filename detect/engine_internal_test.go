@@ -2,6 +2,7 @@ package detect
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -17,6 +18,24 @@ import (
 func TestStaleWorkloadsAreForgotten(t *testing.T) {
 	cfg := DefaultEngineConfig()
 	cfg.StaleAfter = time.Minute
+	testChurn(t, cfg, 20)
+}
+
+// TestRefusedSeriesLeaveNothing: points refused at the series limit
+// leave no resource table or interned workload behind, so a flood of new
+// resources past max_series does not grow memory either.
+func TestRefusedSeriesLeaveNothing(t *testing.T) {
+	cfg := DefaultEngineConfig()
+	cfg.StaleAfter = time.Minute
+	cfg.MaxSeries = 1
+	testChurn(t, cfg, 200)
+}
+
+// testChurn sends a point of the workload "live" and one of each of n
+// other workloads at t0, then "live" every 10 s for 10 min, and checks that
+// only live's series, signal, workload and resource table remain.
+func testChurn(t *testing.T, cfg EngineConfig, n int) {
+	t.Helper()
 	e, err := NewEngine(cfg, nil, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -37,21 +56,23 @@ func TestStaleWorkloadsAreForgotten(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for i := 0; i < 20; i++ {
-		send("gone-"+string(rune('a'+i)), 0)
+	send("live", 0)
+	for i := 0; i < n; i++ {
+		send("gone-"+strconv.Itoa(i), 0)
 	}
 	for sec := 10; sec <= 600; sec += 10 {
 		send("live", sec)
 	}
 	e.Flush(t0.Add(601 * time.Second))
-	workloads, signals := 0, 0
+	workloads, signals, tables := 0, 0, 0
 	for _, s := range e.shards {
 		s.mu.Lock()
 		workloads += len(s.workloads)
 		signals += s.sigs.live
+		tables += len(s.res)
 		s.mu.Unlock()
 	}
-	if e.ActiveSeries() != 1 || signals != 1 || workloads != 1 {
-		t.Fatalf("after churn: %d series, %d signals, %d workloads interned; want 1 each", e.ActiveSeries(), signals, workloads)
+	if e.ActiveSeries() != 1 || signals != 1 || workloads != 1 || tables != 1 {
+		t.Fatalf("after churn: %d series, %d signals, %d workloads, %d resource tables; want 1 each", e.ActiveSeries(), signals, workloads, tables)
 	}
 }

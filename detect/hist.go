@@ -5,6 +5,11 @@ import (
 	"strconv"
 )
 
+// maxBuckets bounds the buckets of a histogram point, which a cumulative
+// series keeps until its next point. Real histograms have tens (explicit
+// bounds) to 160 (the SDKs' default exponential max_size) buckets.
+const maxBuckets = 1024
+
 // Histogram, exponential histogram and summary points: each gives a count
 // rate, quantile signals, and (for request histograms) request windows.
 
@@ -12,6 +17,10 @@ func (m *metricsSink) Histogram(p *HistogramPoint) {
 	w := (*worker)(m)
 	if len(p.Counts) != 0 && len(p.Counts) != len(p.Bounds)+1 {
 		w.reject(rejectShape, 1)
+		return
+	}
+	if len(p.Counts) > maxBuckets {
+		w.reject(rejectBuckets, 1)
 		return
 	}
 	ser, t, ok := w.point(p.Attrs, p.TimeNano, p.NoValue, seriesHistogram)
@@ -124,6 +133,10 @@ func (m *metricsSink) ExpHistogram(p *ExpHistogramPoint) {
 	w := (*worker)(m)
 	if p.Scale < -10 || p.Scale > 20 {
 		w.reject(rejectShape, 1)
+		return
+	}
+	if len(p.Positive.Counts) > maxBuckets {
+		w.reject(rejectBuckets, 1)
 		return
 	}
 	ser, t, ok := w.point(p.Attrs, p.TimeNano, p.NoValue, seriesExpHistogram)

@@ -120,7 +120,10 @@ type series struct {
 	sig     uint32  // primary signal: the value or :rate
 	kind    seriesKind
 	hasPrev bool
-	dist    *distState // histograms and summaries only
+	// labelSize is the bytes of the series' labels, counted in
+	// Engine.labelSize while the series lives.
+	labelSize uint32
+	dist      *distState // histograms and summaries only
 }
 
 // distState holds what histogram-like series need beyond the count: the

@@ -191,6 +191,7 @@ func (s *shard) dropSeries(rt *resTable, ser *series) {
 		delete(s.res, rt.hash)
 	}
 	s.e.series.Add(-1)
+	s.e.labelSize.Add(-int64(ser.labelSize))
 }
 
 // resTable is the series of one resource (and scope: the key is the hash of

@@ -54,6 +54,8 @@ const (
 	rejectShape
 	rejectLongName
 	rejectWide
+	rejectBudget
+	rejectBuckets
 	nReject
 )
 
@@ -64,6 +66,8 @@ var rejectText = [nReject]string{
 	rejectShape:     "histogram bucket_counts and explicit_bounds do not match",
 	rejectLongName:  "metric name longer than 1024 bytes",
 	rejectWide:      "series labels over max_series_label_bytes: new series dropped",
+	rejectBudget:    "labels of all series over max_label_bytes: new series dropped",
+	rejectBuckets:   "histogram with more than 1024 buckets",
 }
 
 func newWorker(e *Engine) *worker { return &worker{e: e, h: hasher{seed: e.seed}} }
@@ -305,11 +309,12 @@ func (w *worker) lookup(attrs Attrs, kind seriesKind) *series {
 	rt := w.rt
 	if rt == nil || rt.hash != w.scopeHash {
 		if rt = sh.res[w.scopeHash]; rt == nil {
+			// Stored in sh.res with its first series, so refused
+			// series leave no table behind.
 			rt = &resTable{hash: w.scopeHash, series: map[uint64]*series{}}
 			if w.instance != "" {
 				rt.inst = &labelPair{k: w.instanceKey, v: strings.ToValidUTF8(clip(w.instance, maxLabelValue), "\uFFFD")}
 			}
-			sh.res[w.scopeHash] = rt
 		}
 		w.rt = rt
 	}
@@ -331,8 +336,15 @@ func (w *worker) lookup(attrs Attrs, kind seriesKind) *series {
 		w.reject(rejectWide, 1)
 		return nil
 	}
+	size := int64(len(labels.enc))
+	if w.e.labelSize.Add(size) > w.e.cfg.MaxLabelBytes {
+		w.e.labelSize.Add(-size)
+		w.e.m.seriesBudget.Inc()
+		w.reject(rejectBudget, 1)
+		return nil
+	}
 	w.e.series.Add(1)
-	ser := &series{hash: h, kind: kind, sig: noSignal}
+	ser := &series{hash: h, kind: kind, sig: noSignal, labelSize: uint32(size)}
 	name := w.mName
 	switch kind {
 	case seriesCumulative, seriesDelta, seriesHistogram, seriesExpHistogram, seriesSummary:
@@ -356,6 +368,9 @@ func (w *worker) lookup(attrs Attrs, kind seriesKind) *series {
 		ser.dist.p99 = sh.newSignal(w.wl, sh.name(w.mName+":p99"), labels)
 	case seriesSummary:
 		ser.dist = &distState{p50: noSignal, p99: noSignal}
+	}
+	if len(rt.series) == 0 {
+		sh.res[rt.hash] = rt
 	}
 	rt.series[h] = ser
 	return ser
