@@ -163,21 +163,20 @@ func ForRepo(repo Bundle) Bundle {
 }
 
 // NewRepoGate loads a repo policy folder and builds its gate. When the
-// folder does not exist the default bundle is used. On any error the
-// returned Gate fails closed with that error as the reason, and the error is
-// also returned so the caller can report it.
+// folder does not exist the default bundle is used, in process. A repo's
+// own policy compiles and evaluates in a sandboxed child process bounded
+// by opts.Sandbox (see sandbox.go). On any error the returned Gate fails
+// closed with that error as the reason, and the error is also returned so
+// the caller can report it.
 func NewRepoGate(ctx context.Context, fsys fs.FS, dir string, opts Options) (Gate, error) {
-	var b Bundle
 	if _, err := fs.Stat(fsys, dir); errors.Is(err, fs.ErrNotExist) {
-		b = Default()
-	} else {
-		rb, err := LoadDir(fsys, dir)
+		g, err := NewGate(ctx, Default(), opts)
 		if err != nil {
 			return closedGate(err), err
 		}
-		b = ForRepo(rb)
+		return g, nil
 	}
-	g, err := NewGate(ctx, b, opts)
+	g, err := newSandboxGate(ctx, fsys, dir, opts)
 	if err != nil {
 		return closedGate(err), err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
 	"github.com/medic-bot/medic/patchers"
+	"github.com/medic-bot/medic/patchers/render"
 )
 
 // InputSchema is the JSON Schema of Input's JSON form.
@@ -106,6 +107,9 @@ func (f GateFunc) Decide(ctx context.Context, in Input) (Decision, error) { retu
 type Options struct {
 	// Timeout bounds one evaluation; zero means 100ms.
 	Timeout time.Duration
+	// Sandbox bounds the child process a repository's policy compiles and
+	// evaluates in (NewRepoGate); zero means DefaultSandboxLimits.
+	Sandbox render.Limits
 }
 
 // DefaultTimeout bounds one evaluation when Options.Timeout is zero.

@@ -15,9 +15,9 @@ import (
 	"time"
 )
 
-// childMain serves render requests on stdin until it closes, and returns
-// the process's exit status.
-func childMain() int {
+// childMain serves requests on stdin with serve until stdin closes, and
+// returns the process's exit status.
+func childMain(serve func(request) response) int {
 	// Reply on the real stdout; anything a library prints goes to stderr.
 	out := os.Stdout
 	os.Stdout = os.Stderr

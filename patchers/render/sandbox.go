@@ -53,7 +53,8 @@ const (
 
 // request is one render sent to the child.
 type request struct {
-	Op          string // opKustomize or opHelm
+	Op          string // opKustomize or opHelm; the service's name for a Service child
+	Payload     []byte // a Service child's request
 	Dir         string
 	ValuesFiles []string
 	Release     string
@@ -81,19 +82,67 @@ type response struct {
 	Limit bool
 }
 
+// renderService is the name of the children that render.
+const renderService = "render"
+
 func init() {
-	if len(os.Args) > 1 && os.Args[1] == childArg && os.Getenv(childEnv) == childToken {
+	if isChild(renderService) {
 		// The re-exec hook: this process is a render child started by
 		// sandbox, not medic. It must take over before main (or
 		// testing.Main) runs, so it exits here.
-		os.Exit(childMain())
+		os.Exit(childMain(serve))
 	}
+}
+
+// isChild reports whether this process was started as a child of service.
+func isChild(service string) bool {
+	return len(os.Args) > 2 && os.Args[1] == childArg && os.Args[2] == service && os.Getenv(childEnv) == childToken
+}
+
+// ServeChild makes this process a child of the service named name, when
+// it was started as one, serving each request with serve, and exits; it
+// returns at once otherwise. A package that runs untrusted work in a
+// child calls it from its init, so that the child has every package it
+// needs initialized and takes over before main runs. The child has the
+// render children's limits and environment: a memory watchdog (plus an
+// address-space rlimit), no PATH, no TMPDIR, and no network through
+// http.DefaultTransport.
+func ServeChild(name string, serve func(req []byte) ([]byte, error)) {
+	if !isChild(name) {
+		return
+	}
+	os.Exit(childMain(func(req request) response {
+		out, err := serve(req.Payload)
+		if err == nil && int64(len(out)) > req.Limits.MaxOutputBytes {
+			err = limitError("answer", "max_output_bytes", req.Limits.MaxOutputBytes)
+		}
+		if err != nil {
+			return response{Err: err.Error(), Limit: errors.Is(err, ErrLimit)}
+		}
+		return response{Out: out}
+	}))
+}
+
+// RunChild sends req to a child of the service name (see ServeChild)
+// under l: the child is killed past l.Timeout, l.MaxMemoryBytes or
+// l.MaxOutputBytes of answer, and the error then wraps ErrLimit and names
+// the limit. An error the service returned comes back as an error with
+// its text. what names the work in errors.
+func (l Limits) RunChild(ctx context.Context, what, name string, req []byte) ([]byte, error) {
+	if name == renderService || name == "" {
+		return nil, fmt.Errorf("%s: %q is not a service name", what, name)
+	}
+	return l.run(ctx, what, request{Op: name, Payload: req})
 }
 
 // run sends req to a child and returns its output.
 func (l Limits) run(ctx context.Context, what string, req request) ([]byte, error) {
 	req.Limits = l
-	p := poolFor(l.MaxMemoryBytes)
+	service := renderService
+	if req.Op != opKustomize && req.Op != opHelm {
+		service = req.Op
+	}
+	p := poolFor(service, l.MaxMemoryBytes)
 	select {
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -141,21 +190,29 @@ func (l Limits) run(ctx context.Context, what string, req request) ([]byte, erro
 	return resp.Out, nil
 }
 
-// pool holds the idle children started with one memory limit.
+// pool holds the idle children of one service started with one memory
+// limit.
 type pool struct {
-	memory int64
-	slots  chan struct{}
-	mu     sync.Mutex
-	idle   []*worker
+	service string
+	memory  int64
+	slots   chan struct{}
+	mu      sync.Mutex
+	idle    []*worker
 }
 
-var pools sync.Map // memory limit -> *pool
+var pools sync.Map // poolKey -> *pool
 
-func poolFor(memory int64) *pool {
-	if p, ok := pools.Load(memory); ok {
+type poolKey struct {
+	service string
+	memory  int64
+}
+
+func poolFor(service string, memory int64) *pool {
+	k := poolKey{service, memory}
+	if p, ok := pools.Load(k); ok {
 		return p.(*pool)
 	}
-	p, _ := pools.LoadOrStore(memory, &pool{memory: memory, slots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))})
+	p, _ := pools.LoadOrStore(k, &pool{service: service, memory: memory, slots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))})
 	return p.(*pool)
 }
 
@@ -170,7 +227,7 @@ func (p *pool) get() (*worker, error) {
 		}
 	}
 	p.mu.Unlock()
-	return startWorker(p.memory)
+	return startWorker(p.service, p.memory)
 }
 
 func (p *pool) put(w *worker) {
@@ -202,12 +259,12 @@ type worker struct {
 	idle   *time.Timer
 }
 
-func startWorker(memory int64) (*worker, error) {
+func startWorker(service string, memory int64) (*worker, error) {
 	exe, err := selfExe()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, childArg)
+	cmd := exec.Command(exe, childArg, service)
 	cmd.Env = []string{
 		childEnv + "=" + childToken,
 		fmt.Sprintf("%s=%d", childMemEnv, memory),
