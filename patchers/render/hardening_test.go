@@ -309,6 +309,9 @@ func TestSymlinks(t *testing.T) {
 		file   string
 	}{
 		{"kustomize generator source", func() ([]byte, error) { return Kustomize(kust, "k") }, "k/secret.txt"},
+		{"kustomize resource folder", func() ([]byte, error) {
+			return Kustomize(repo(map[string]string{"k/kustomization.yaml": "resources: [ext]\n", "k/ext": "->OUTSIDE"}), "k")
+		}, "k/ext"},
 		{"helm values file", func() ([]byte, error) {
 			return Helm(chart(map[string]string{"envs/prod.yaml": "->OUTSIDE/secret.txt"}), "c", []string{"envs/prod.yaml"}, "r", "ns")
 		}, "envs/prod.yaml"},
@@ -338,10 +341,17 @@ func TestSymlinks(t *testing.T) {
 		"shared-real/kustomization.yaml": "resources: [cm.yaml]\n",
 		"shared-real/cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared}\n",
 		"in/shared":                      "->../shared-real",
+		// Bad links the kustomization never reads do not stop it.
+		"docs/leak.txt": "->OUTSIDE/secret.txt",
+		"docs/outside":  "->OUTSIDE",
+		"docs/dangling": "->nowhere",
 	})
 	out, err := Kustomize(in, "in")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("a bad link the kustomization does not read: %v", err)
+	}
+	if strings.Contains(string(out), "TOPSECRET") {
+		t.Fatal("content from outside the repository was read")
 	}
 	if !strings.Contains(string(out), "inside") || !strings.Contains(string(out), "name: shared") {
 		t.Errorf("links inside the repository were not followed:\n%s", out)

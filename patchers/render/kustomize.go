@@ -2,6 +2,7 @@ package render
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -66,11 +67,11 @@ func (l Limits) Kustomize(ctx context.Context, repo fs.FS, dir string) ([]byte, 
 	if err := l.checkLocal(repo, dir); err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	files, err := l.collect(repo, ".")
+	files, unreadable, err := l.collectReferenced(repo, ".")
 	if err != nil {
 		return nil, fmt.Errorf("%s: copy repository: %w", what, err)
 	}
-	return l.run(ctx, what, request{Op: opKustomize, Dir: dir, Files: files})
+	return l.run(ctx, what, request{Op: opKustomize, Dir: dir, Files: files, Unreadable: unreadable})
 }
 
 // kustomizeFiles runs krusty on req's files, in the render child.
@@ -85,7 +86,7 @@ func kustomizeFiles(req request) ([]byte, error) {
 	if req.Dir == "." {
 		root = "/"
 	}
-	fsys := &checkedFS{FileSystem: mem, limits: req.Limits, budget: 4 * req.Limits.MaxInputBytes}
+	fsys := &checkedFS{FileSystem: mem, limits: req.Limits, budget: 4 * req.Limits.MaxInputBytes, unreadable: req.Unreadable}
 	opts := krusty.MakeDefaultOptions()
 	opts.LoadRestrictions = types.LoadRestrictionsRootOnly
 	opts.PluginConfig = types.DisabledPluginConfig()
@@ -112,9 +113,37 @@ type checkedFS struct {
 	mu      sync.Mutex
 	budget  int64
 	refused error // the first file refused
+	// unreadable are the repository's bad symlinks, by path.
+	unreadable map[string]string
+}
+
+// badLink returns the reason name (or a folder above it) is a symlink
+// that cannot be read, or "".
+func (c *checkedFS) badLink(name string) string {
+	for p := strings.TrimPrefix(path.Clean(name), "/"); p != "." && p != "/" && p != ""; p = path.Dir(p) {
+		if why, ok := c.unreadable[p]; ok {
+			return why
+		}
+	}
+	return ""
+}
+
+// Exists says yes to a bad link, so that krusty reads it and gets the
+// link's own error rather than "not found".
+func (c *checkedFS) Exists(name string) bool {
+	return c.badLink(name) != "" || c.FileSystem.Exists(name)
 }
 
 func (c *checkedFS) ReadFile(name string) ([]byte, error) {
+	if why := c.badLink(name); why != "" {
+		err := errors.New(why)
+		c.mu.Lock()
+		if c.refused == nil {
+			c.refused = err
+		}
+		c.mu.Unlock()
+		return nil, err
+	}
 	data, err := c.FileSystem.ReadFile(name)
 	if err != nil {
 		return nil, err

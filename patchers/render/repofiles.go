@@ -25,11 +25,26 @@ func (l Limits) collect(repo fs.FS, root string) ([]repoFile, error) {
 	return c.files, nil
 }
 
+// collectReferenced is collect for a render that reads only the files it
+// references (krusty): a symlink that leaves the repository, dangles or
+// loops is not an error here but returned in unreadable, by its path,
+// with the reason; reading it in the child is then the error. One bad
+// link elsewhere in the repository does not stop every render.
+func (l Limits) collectReferenced(repo fs.FS, root string) (files []repoFile, unreadable map[string]string, err error) {
+	c := collector{repo: repo, budget: l.MaxInputBytes, limit: l.MaxInputBytes, unreadable: map[string]string{}}
+	if err := c.walk(root, root, 0); err != nil {
+		return nil, nil, err
+	}
+	return c.files, c.unreadable, nil
+}
+
 type collector struct {
 	repo   fs.FS
 	files  []repoFile
 	budget int64
 	limit  int64
+	// unreadable, when not nil, collects bad links instead of failing.
+	unreadable map[string]string
 }
 
 // walk copies the tree at real (a path with no symlink in it) as if it
@@ -55,6 +70,10 @@ func (c *collector) walk(real, name string, depth int) error {
 		case d.Type()&fs.ModeSymlink != 0:
 			target, fi, err := resolve(c.repo, p)
 			if err != nil {
+				if c.unreadable != nil && !errors.Is(err, fs.ErrPermission) {
+					c.unreadable[as] = err.Error()
+					return nil
+				}
 				return err
 			}
 			if fi.IsDir() {

@@ -61,6 +61,9 @@ type request struct {
 	Namespace   string
 	Limits      Limits
 	Files       []repoFile
+	// Unreadable are paths whose reading is an error with the given
+	// reason: symlinks that lead out of the repository (kustomize only).
+	Unreadable map[string]string
 }
 
 // repoFile is one repository file: its slash path and content.
