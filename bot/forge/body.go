@@ -1017,6 +1017,14 @@ func inertProse(s string) string {
 	return issueRef.ReplaceAllString(s, "$1\u200d$2")
 }
 
+// inertTitle keeps a title (plain text, where GitHub still links #N and
+// @login) from referencing an issue or mentioning anyone: a zero-width
+// joiner follows the # or @, as in Untrusted. Titles are not Markdown, so
+// nothing else is escaped.
+func inertTitle(s string) string {
+	return issueRef.ReplaceAllString(mentionRE.ReplaceAllString(s, "@\u200d$1"), "$1\u200d$2")
+}
+
 // code is s as an inline code span: one line, redacted, at most 200
 // characters, with a delimiter longer than any backtick run in s.
 func (br *bodyRenderer) code(s string) string { return codeSpan(singleLine(br.red.text(s))) }

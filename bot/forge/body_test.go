@@ -929,3 +929,19 @@ func TestBodyCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestTitleInert: a summary built from repository text cannot make the
+// title reference an issue or mention anyone.
+func TestTitleInert(t *testing.T) {
+	r := bodyHostile()
+	r.Change.Summary = "bump acme/infra#12 for @octocat, see #7 and GH-3"
+	got := Title(r)
+	for _, bad := range []string{"#12", "@octocat", "#7", "GH-3"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("title %q contains %q", got, bad)
+		}
+	}
+	if want := "medic: bump acme/infra#\u200d12 for @\u200doctocat, see #\u200d7 and GH-\u200d3"; got != want {
+		t.Errorf("title = %q, want %q", got, want)
+	}
+}

@@ -129,6 +129,10 @@ type Request struct {
 	// requests, so the body lists them. The forge sets it: the zero value
 	// (the local forge) lists none.
 	Commands bool
+	// Reverts is the number of the pull request this one reverts (0:
+	// none). The title starts "revert #N, ", a live reference medic
+	// writes itself; the rest of the title is inert.
+	Reverts int
 }
 
 // Validate refuses requests that must not become a pull request: an
@@ -245,7 +249,11 @@ func Title(r Request) string {
 	if s == "" {
 		s = r.Proposal.Intent.Kind + " " + r.Proposal.Intent.Target.String()
 	}
-	return "medic: " + singleLine(redactSecrets(r, s))
+	s = inertTitle(singleLine(redactSecrets(r, s)))
+	if r.Reverts > 0 {
+		s = fmt.Sprintf("revert #%d, %s", r.Reverts, s)
+	}
+	return "medic: " + s
 }
 
 // redactSecrets hides a secret-looking set_env value (old and new) in s,

@@ -132,7 +132,7 @@ func (f *Forge) Revert(ctx context.Context, pr forge.PullRequest, requestedBy st
 	if change.NoOp {
 		return fail(fmt.Errorf("%w: nothing to revert, %s already undoes it (%s)", forge.ErrConflict, base, change.Summary))
 	}
-	change.Summary = fmt.Sprintf("revert #%d, %s", cur.Number, strings.TrimPrefix(cur.Title, "medic: "))
+	change.Summary = strings.TrimPrefix(cur.Title, "medic: ")
 
 	req := forge.Request{
 		Repo: pr.Repo, Base: base, BaseCommit: head,
@@ -142,7 +142,7 @@ func (f *Forge) Revert(ctx context.Context, pr forge.PullRequest, requestedBy st
 			Intent: in, Source: SourceRevert, Confidence: 1,
 			Rationale: fmt.Sprintf("Requested by @%s with /medic revert on #%d: %s", requestedBy, cur.Number, cur.Title),
 		},
-		Change: change,
+		Change: change, Reverts: cur.Number,
 		Decision: policy.Decision{
 			Allow: true, Automerge: false,
 			Reasons: []string{fmt.Sprintf("revert of #%d requested by @%s", cur.Number, requestedBy)},

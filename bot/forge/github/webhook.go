@@ -915,11 +915,7 @@ func (h *WebhookHandler) readBodyIn(w http.ResponseWriter, r *http.Request, held
 				if err == nil {
 					continue
 				}
-				if errors.Is(err, io.EOF) {
-					return buf, 0, nil
-				}
-				status, err := h.readError(err)
-				return nil, status, err
+				return h.ended(buf, err)
 			}
 			grown := min(max(2*int64(cap(buf)), WebhookBodyFloor), want)
 			need := overFloor(grown) - overFloor(int64(cap(buf)))
@@ -936,12 +932,18 @@ func (h *WebhookHandler) readBodyIn(w http.ResponseWriter, r *http.Request, held
 		if err == nil {
 			continue
 		}
-		if errors.Is(err, io.EOF) {
-			return buf, 0, nil
-		}
-		status, err := h.readError(err)
-		return nil, status, err
+		return h.ended(buf, err)
 	}
+}
+
+// ended answers a body read that returned err: the body on io.EOF, else
+// why it did not arrive.
+func (h *WebhookHandler) ended(buf []byte, err error) ([]byte, int, error) {
+	if errors.Is(err, io.EOF) {
+		return buf, 0, nil
+	}
+	status, err := h.readError(err)
+	return nil, status, err
 }
 
 // readError is the answer to a body that failed to arrive.
