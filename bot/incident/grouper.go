@@ -311,8 +311,10 @@ func (g *Grouper) Apply(id string, e Event) (Update, error) {
 	return g.apply(t, e)
 }
 
-// Tick raises the events the grouping window makes due at event time now,
-// in incident id order: detected incidents settle, quiet ones close.
+// Tick raises the events the grouping window makes due by event time now,
+// in incident id order: detected incidents settle, quiet ones close. Each
+// transition is stamped with the time it fell due, not now, so that the
+// history does not depend on how often the caller ticks.
 func (g *Grouper) Tick(now time.Time) ([]Update, error) {
 	var updates []Update
 	for _, id := range g.ids() {
@@ -333,10 +335,11 @@ func (g *Grouper) Tick(now time.Time) ([]Update, error) {
 
 // settle moves a detected incident on once the settle delay has passed.
 func (g *Grouper) settle(t *Tracked, now time.Time) (Update, bool, error) {
-	if t.State != StateDetected || now.Before(t.Since.Add(g.cfg.Settle)) {
+	due := t.Since.Add(g.cfg.Settle)
+	if t.State != StateDetected || now.Before(due) {
 		return Update{}, false, nil
 	}
-	u, err := g.apply(t, Event{Type: EventSettled, At: now, Cause: fmt.Sprintf("settled: %d anomalies", len(t.Incident.Anomalies)+t.Incident.DroppedAnomalies)})
+	u, err := g.apply(t, Event{Type: EventSettled, At: due, Cause: fmt.Sprintf("settled: %d anomalies", len(t.Incident.Anomalies)+t.Incident.DroppedAnomalies)})
 	return u, err == nil, err
 }
 
@@ -349,21 +352,21 @@ func (g *Grouper) expire(t *Tracked, now time.Time) (Update, bool, error) {
 	switch t.State {
 	case StateSuppressed:
 		due = t.Since.Add(g.cfg.Window)
-		cause = fmt.Sprintf("suppressed for %s (window %s)", now.Sub(t.Since), g.cfg.Window)
+		cause = fmt.Sprintf("suppressed for the window (%s): judge the next anomaly afresh", g.cfg.Window)
 	case StateNoAction, StateMerged:
 		last := t.Since
 		if t.Incident.LastSeen.After(last) {
 			last = t.Incident.LastSeen
 		}
 		due = last.Add(g.cfg.Window)
-		cause = fmt.Sprintf("quiet for %s (window %s)", now.Sub(last), g.cfg.Window)
+		cause = fmt.Sprintf("no anomaly for the window (%s)", g.cfg.Window)
 	default:
 		return Update{}, false, nil
 	}
 	if now.Before(due) {
 		return Update{}, false, nil
 	}
-	u, err := g.apply(t, Event{Type: EventQuiet, At: now, Cause: cause})
+	u, err := g.apply(t, Event{Type: EventQuiet, At: due, Cause: cause})
 	return u, err == nil, err
 }
 
