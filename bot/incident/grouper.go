@@ -400,10 +400,14 @@ func (g *Grouper) snapshot(t *Tracked, tr *Transition, steps []Step) Update {
 	return Update{Tracked: c, Transition: tr, Steps: steps}
 }
 
+// ErrNotOpen marks an incident id the Grouper holds no open incident for
+// (errors.Is): unknown, or already in a terminal state.
+var ErrNotOpen = errors.New("incident is not open")
+
 func (g *Grouper) tracked(id string) (*Tracked, error) {
 	t, ok := g.byID[id]
 	if !ok {
-		return nil, fmt.Errorf("incident %s is not open", id)
+		return nil, fmt.Errorf("incident %s: %w", id, ErrNotOpen)
 	}
 	return t, nil
 }

@@ -617,10 +617,10 @@ func TestObserveAndApplyRefuse(t *testing.T) {
 			t.Errorf("Apply %s: %v", typ, err)
 		}
 	}
-	if _, err := h.g.Apply(d.IncidentID, incident.Event{Type: incident.EventPRMerged, At: t0}); err == nil || !strings.Contains(err.Error(), `"detected"`) {
+	if _, err := h.g.Apply(d.IncidentID, incident.Event{Type: incident.EventPRMerged, At: t0}); !errors.Is(err, incident.ErrInvalidEvent) || !strings.Contains(err.Error(), `"detected"`) {
 		t.Errorf("invalid event: %v", err)
 	}
-	if _, err := h.g.Apply("nope", incident.Event{Type: incident.EventPRMerged, At: t0}); err == nil || !strings.Contains(err.Error(), "not open") {
+	if _, err := h.g.Apply("nope", incident.Event{Type: incident.EventPRMerged, At: t0}); !errors.Is(err, incident.ErrNotOpen) {
 		t.Errorf("unknown incident: %v", err)
 	}
 	if _, err := h.g.AdmitPR(ctx, d.IncidentID, caps, t0); err == nil || !strings.Contains(err.Error(), "not proposing") {

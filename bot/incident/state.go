@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -234,6 +235,11 @@ var machine = func() map[edge]move {
 	return m
 }()
 
+// ErrInvalidEvent marks an event that is not valid in the incident's
+// state (errors.Is). A late forge event for an incident medic already gave
+// up on is one: the caller logs and drops it.
+var ErrInvalidEvent = errors.New("event not valid in this state")
+
 // Next is the incident state machine: the state after e in s, and the
 // actions the caller must perform once the transition is stored. It is
 // pure. An event not valid in s is an error naming both; so is an event
@@ -243,7 +249,7 @@ var machine = func() map[edge]move {
 func Next(s State, e Event) (State, []Action, error) {
 	m, ok := machine[edge{s, e.Type}]
 	if !ok {
-		return s, nil, fmt.Errorf("incident in state %q: event %q is not valid", stateName(s), e.Type)
+		return s, nil, fmt.Errorf("incident in state %q: event %q: %w", stateName(s), e.Type, ErrInvalidEvent)
 	}
 	if e.At.IsZero() {
 		return s, nil, fmt.Errorf("incident in state %q: event %q has no time", stateName(s), e.Type)

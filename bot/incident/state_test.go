@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -82,6 +83,9 @@ func TestNextInvalid(t *testing.T) {
 			if err == nil {
 				t.Errorf("Next(%q, %s) = %s %v, want an error", s, ev, to, actions)
 				continue
+			}
+			if !errors.Is(err, ErrInvalidEvent) {
+				t.Errorf("Next(%q, %s) error %v is not ErrInvalidEvent", s, ev, err)
 			}
 			if to != s || actions != nil {
 				t.Errorf("Next(%q, %s) moved to %q %v on error", s, ev, to, actions)
