@@ -44,6 +44,21 @@ type Tracked struct {
 	Cause string
 	// Seq is how many transitions the incident has had.
 	Seq int
+
+	// admitted: AdmitPR let its pull request open; it is still proposing.
+	admitted bool
+}
+
+// admittedBesides counts the incidents other than self that were admitted
+// and are still opening their pull request, among those q selects.
+func (g *Grouper) admittedBesides(self *Tracked, q TransitionQuery) int {
+	n := 0
+	for _, t := range g.byID {
+		if t != self && t.admitted && t.Incident.Repo == q.Repo && (q.Workload == "" || t.Incident.Workload.Key() == q.Workload) {
+			n++
+		}
+	}
+	return n
 }
 
 // Update is one change the Grouper made to an incident. The caller stores
@@ -254,6 +269,9 @@ func (g *Grouper) count(ctx context.Context, q TransitionQuery) (int, error) {
 // opens a pull request at event time at: at most caps.PRsPerHour pull
 // requests (transitions into proposed) in the repository within the last
 // hour, and caps.PRsPerWorkloadPerDay for the workload within 24 hours.
+// Other incidents admitted and still proposing count as opened, so that
+// two admissions before either pull request opens cannot both take the
+// last slot; after Restore every proposing incident counts as admitted.
 // It returns nil when the pull request may open; otherwise the incident is
 // suppressed and the Update says why. Invalid caps and Ledger errors fail
 // closed with an error and change nothing.
@@ -269,23 +287,26 @@ func (g *Grouper) AdmitPR(ctx context.Context, id string, caps RunCaps, at time.
 		return nil, fmt.Errorf("admit pull request for incident %s: %w", id, err)
 	}
 	repo, workload := t.Incident.Repo, t.Incident.Workload.Key()
-	n, err := g.count(ctx, TransitionQuery{Repo: repo, To: StateProposed, Since: at.Add(-time.Hour)})
-	if err != nil {
-		return nil, err
-	}
 	reason := ""
-	if n >= caps.PRsPerHour {
-		reason = fmt.Sprintf("run cap: %d pull requests opened in %s within 1h (limits.prs_per_hour %d)", n, repo, caps.PRsPerHour)
-	} else {
-		n, err = g.count(ctx, TransitionQuery{Repo: repo, Workload: workload, To: StateProposed, Since: at.Add(-24 * time.Hour)})
+	for _, c := range []struct {
+		q                  TransitionQuery
+		max                int
+		where, within, key string
+	}{
+		{TransitionQuery{Repo: repo, To: StateProposed, Since: at.Add(-time.Hour)}, caps.PRsPerHour, "in " + repo, "1h", "limits.prs_per_hour"},
+		{TransitionQuery{Repo: repo, Workload: workload, To: StateProposed, Since: at.Add(-24 * time.Hour)}, caps.PRsPerWorkloadPerDay, "for " + workload, "24h", "limits.prs_per_workload_per_day"},
+	} {
+		n, err := g.count(ctx, c.q)
 		if err != nil {
 			return nil, err
 		}
-		if n >= caps.PRsPerWorkloadPerDay {
-			reason = fmt.Sprintf("run cap: %d pull requests opened for %s within 24h (limits.prs_per_workload_per_day %d)", n, workload, caps.PRsPerWorkloadPerDay)
+		if n += g.admittedBesides(t, c.q); n >= c.max {
+			reason = fmt.Sprintf("run cap: %d pull requests opened or being opened %s within %s (%s %d)", n, c.where, c.within, c.key, c.max)
+			break
 		}
 	}
 	if reason == "" {
+		t.admitted = true
 		return nil, nil
 	}
 	u, err := g.apply(t, Event{Type: EventSuppressed, At: at, Cause: reason})
@@ -381,6 +402,7 @@ func (g *Grouper) apply(t *Tracked, e Event) (Update, error) {
 	}
 	tr := &Transition{IncidentID: t.Incident.ID, From: t.State, To: to, Event: e.Type, Cause: e.Cause, At: e.At}
 	t.State, t.Since, t.Cause = to, e.At, e.Cause
+	t.admitted = t.admitted && to == StateProposing
 	t.Seq++
 	steps := make([]Step, len(actions))
 	for i, a := range actions {
@@ -482,6 +504,7 @@ func (g *Grouper) Restore(ts []Tracked) error {
 			errs = append(errs, fmt.Errorf("incident %q: %s", id, strings.Join(bad, "; ")))
 			continue
 		}
+		t.admitted = t.State == StateProposing // it may be past its admission: count it
 		byID[id], byKey[key] = &t, &t
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -333,7 +333,7 @@ func TestRunCaps(t *testing.T) {
 		t.Fatalf("third pull request in the hour: %v %+v", err, u)
 	}
 	h.record(*u)
-	if u.State != incident.StateSuppressed || u.Cause != "run cap: 2 pull requests opened in acme/infra within 1h (limits.prs_per_hour 2)" {
+	if u.State != incident.StateSuppressed || u.Cause != "run cap: 2 pull requests opened or being opened in acme/infra within 1h (limits.prs_per_hour 2)" {
 		t.Fatalf("suppressed: %+v", u.Tracked)
 	}
 	// An hour later the repository may open again.
@@ -668,5 +668,47 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if err := (incident.RunCaps{PRsPerHour: 1}).Validate(); err == nil || !strings.Contains(err.Error(), "limits.prs_per_workload_per_day") {
 		t.Errorf("RunCaps: %v", err)
+	}
+}
+
+func TestRunCapCountsAdmittedPRs(t *testing.T) {
+	cfg := incident.DefaultConfig()
+	cfg.Settle = 0
+	h := newHarness(t, cfg)
+	ctx := context.Background()
+	first := h.observe(repoA, anom(wl("a"), "app", "x", t0))
+	h.openPR(first.IncidentID, t0)
+	b := h.observe(repoA, anom(wl("b"), "app", "x", t0.Add(mins(1))))
+	c := h.observe(repoA, anom(wl("c"), "app", "x", t0.Add(mins(1))))
+	// b takes the last slot; asking again (a resumed step) is no second PR.
+	for range 2 {
+		if u, err := h.g.AdmitPR(ctx, b.IncidentID, caps, t0.Add(mins(2))); err != nil || u != nil {
+			t.Fatalf("b: %v %+v", err, u)
+		}
+	}
+	// c must not take it too while b's pull request is still opening.
+	u, err := h.g.AdmitPR(ctx, c.IncidentID, caps, t0.Add(mins(2)))
+	if err != nil || u == nil || !strings.Contains(u.Cause, "limits.prs_per_hour 2") {
+		t.Fatalf("c while b opens: %v %+v", err, u)
+	}
+	h.record(*u)
+	// A restart while b is proposing counts b as admitted.
+	d := h.observe(repoA, anom(wl("d"), "app", "x", t0.Add(mins(3))))
+	g2, _ := incident.NewGrouper(cfg, h.rec)
+	if err := g2.Restore(h.rec.Open()); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := g2.AdmitPR(ctx, d.IncidentID, caps, t0.Add(mins(3))); err != nil || u == nil {
+		t.Fatalf("d after restart: %v %+v", err, u)
+	}
+	// No PR for b after all: its slot frees.
+	g := h.g
+	u2, err := g.Apply(b.IncidentID, incident.Event{Type: incident.EventNoProposal, At: t0.Add(mins(4)), Cause: "nothing safe"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.record(u2)
+	if u, err := g.AdmitPR(ctx, d.IncidentID, caps, t0.Add(mins(4))); err != nil || u != nil {
+		t.Fatalf("d once b gave up: %v %+v", err, u)
 	}
 }
