@@ -150,22 +150,21 @@ func (g *Grouper) Observe(ctx context.Context, repo string, a detect.Anomaly) (D
 		return Decision{}, fmt.Errorf("observe anomaly %s of %s: no time", a.Signal, a.Workload.Key())
 	}
 	now := a.At
-	var updates []Update
 	t := g.byKey[trackKey(repo, a.Workload)]
+	var closing *Tracked // the workload's incident whose window has passed
 	if t != nil {
-		if u, ok, err := g.expire(t, now); err != nil {
-			return Decision{}, err
-		} else if ok {
-			updates = append(updates, u)
-			t = nil
+		if e, ok := g.due(t, now); ok && e.Type == EventQuiet {
+			closing, t = t, nil
 		}
 	}
 	if t != nil {
 		g.join(t, a)
-		updates = append(updates, g.snapshot(t, nil, nil))
-		if u, ok, err := g.settle(t, now); err != nil {
-			return Decision{}, err
-		} else if ok {
+		updates := []Update{g.snapshot(t, nil, nil)}
+		if e, ok := g.due(t, now); ok {
+			u, err := g.apply(t, e)
+			if err != nil {
+				return Decision{}, err
+			}
 			updates = append(updates, u)
 		}
 		d := Decision{Verdict: VerdictJoined, IncidentID: t.Incident.ID, Updates: updates}
@@ -174,38 +173,54 @@ func (g *Grouper) Observe(ctx context.Context, repo string, a detect.Anomaly) (D
 		}
 		return d, nil
 	}
-	if len(g.byID) >= g.cfg.MaxTracked {
-		return Decision{}, fmt.Errorf("open incident for %s: %d incidents are open (max_tracked %d)", a.Workload.Key(), len(g.byID), g.cfg.MaxTracked)
-	}
-	reason, err := g.suppression(ctx, repo, a.Workload.Key(), now)
-	if err != nil {
-		return Decision{}, err
-	}
+	// Everything that can refuse comes before any change.
 	w := a.Workload
 	w.Container = "" // the incident is the workload's; its anomalies name containers
 	inc := Incident{ID: NewID(repo, w, a), Workload: w, Repo: repo, Opened: openedAt(a)}
-	if _, dup := g.byID[inc.ID]; dup {
+	open := len(g.byID)
+	if closing != nil {
+		open--
+	}
+	if open >= g.cfg.MaxTracked {
+		return Decision{}, fmt.Errorf("open incident for %s: %d incidents are open (max_tracked %d)", w.Key(), open, g.cfg.MaxTracked)
+	}
+	if o, dup := g.byID[inc.ID]; dup && o != closing {
 		return Decision{}, fmt.Errorf("open incident for %s: id %s is already open", w.Key(), inc.ID)
 	}
-	t = &Tracked{Incident: inc}
-	g.join(t, a)
-	g.byID[inc.ID], g.byKey[trackKey(repo, w)] = t, t
-	u, err := g.apply(t, Event{Type: EventOpened, At: now, Cause: "opened by " + a.Signal + " (" + string(a.Kind) + ")"})
+	reason, err := g.suppression(ctx, repo, w.Key(), now, closing)
 	if err != nil {
 		return Decision{}, err
 	}
-	updates = append(updates, u)
-	d := Decision{Verdict: VerdictNew, IncidentID: inc.ID}
-	if reason != "" {
-		u, err := g.apply(t, Event{Type: EventSuppressed, At: now, Cause: reason})
+	var updates []Update
+	if closing != nil {
+		e, _ := g.due(closing, now)
+		u, err := g.apply(closing, e)
 		if err != nil {
 			return Decision{}, err
 		}
 		updates = append(updates, u)
+	}
+	t = &Tracked{Incident: inc}
+	g.join(t, a)
+	g.byID[inc.ID], g.byKey[trackKey(repo, w)] = t, t
+	d := Decision{Verdict: VerdictNew, IncidentID: inc.ID}
+	events := []Event{{Type: EventOpened, At: now, Cause: "opened by " + a.Signal + " (" + string(a.Kind) + ")"}}
+	if reason != "" {
+		events = append(events, Event{Type: EventSuppressed, At: now, Cause: reason})
 		d.Verdict, d.Reason = VerdictSuppressed, reason
-	} else if u, ok, err := g.settle(t, now); err != nil {
-		return Decision{}, err
-	} else if ok {
+	}
+	for _, e := range events {
+		u, err := g.apply(t, e)
+		if err != nil {
+			return Decision{}, err
+		}
+		updates = append(updates, u)
+	}
+	if e, ok := g.due(t, now); ok {
+		u, err := g.apply(t, e)
+		if err != nil {
+			return Decision{}, err
+		}
 		updates = append(updates, u)
 	}
 	d.Updates = updates
@@ -225,11 +240,12 @@ func (g *Grouper) join(t *Tracked, a detect.Anomaly) {
 }
 
 // suppression says why a new incident of workload in repo at now must be
-// suppressed, or "" when it may go on.
-func (g *Grouper) suppression(ctx context.Context, repo, workload string, now time.Time) (string, error) {
+// suppressed, or "" when it may go on; closing is about to close and does
+// not count.
+func (g *Grouper) suppression(ctx context.Context, repo, workload string, now time.Time, closing *Tracked) (string, error) {
 	active := 0
 	for _, t := range g.byID {
-		if t.Incident.Repo == repo && t.State.Active() {
+		if t != closing && t.Incident.Repo == repo && t.State.Active() {
 			active++
 		}
 	}
@@ -340,55 +356,40 @@ func (g *Grouper) Tick(now time.Time) ([]Update, error) {
 	var updates []Update
 	for _, id := range g.ids() {
 		t := g.byID[id]
-		u, ok, err := g.expire(t, now)
-		if err == nil && !ok {
-			u, ok, err = g.settle(t, now)
-		}
-		if err != nil {
-			return updates, err
-		}
-		if ok {
+		if e, ok := g.due(t, now); ok {
+			u, err := g.apply(t, e)
+			if err != nil {
+				return updates, err
+			}
 			updates = append(updates, u)
 		}
 	}
 	return updates, nil
 }
 
-// settle moves a detected incident on once the settle delay has passed.
-func (g *Grouper) settle(t *Tracked, now time.Time) (Update, bool, error) {
-	due := t.Since.Add(g.cfg.Settle)
-	if t.State != StateDetected || now.Before(due) {
-		return Update{}, false, nil
-	}
-	u, err := g.apply(t, Event{Type: EventSettled, At: due, Cause: fmt.Sprintf("settled: %d anomalies", len(t.Incident.Anomalies)+t.Incident.DroppedAnomalies)})
-	return u, err == nil, err
-}
-
-// expire closes an incident with nothing in flight once its window passed:
-// a suppressed one a window after it was suppressed, a no_action or merged
-// one after a window without anomalies.
-func (g *Grouper) expire(t *Tracked, now time.Time) (Update, bool, error) {
-	var due time.Time
-	var cause string
+// due is the event the grouping window makes due for t by now, stamped
+// with the time it fell due: a detected incident settles settle after it
+// opened; one with nothing in flight closes, suppressed a window after it
+// was suppressed, no_action and merged after a window without anomalies.
+func (g *Grouper) due(t *Tracked, now time.Time) (Event, bool) {
+	var e Event
 	switch t.State {
+	case StateDetected:
+		e = Event{Type: EventSettled, At: t.Since.Add(g.cfg.Settle),
+			Cause: fmt.Sprintf("settled: %d anomalies", len(t.Incident.Anomalies)+t.Incident.DroppedAnomalies)}
 	case StateSuppressed:
-		due = t.Since.Add(g.cfg.Window)
-		cause = fmt.Sprintf("suppressed for the window (%s): judge the next anomaly afresh", g.cfg.Window)
+		e = Event{Type: EventQuiet, At: t.Since.Add(g.cfg.Window),
+			Cause: fmt.Sprintf("suppressed for the window (%s): judge the next anomaly afresh", g.cfg.Window)}
 	case StateNoAction, StateMerged:
 		last := t.Since
 		if t.Incident.LastSeen.After(last) {
 			last = t.Incident.LastSeen
 		}
-		due = last.Add(g.cfg.Window)
-		cause = fmt.Sprintf("no anomaly for the window (%s)", g.cfg.Window)
+		e = Event{Type: EventQuiet, At: last.Add(g.cfg.Window), Cause: fmt.Sprintf("no anomaly for the window (%s)", g.cfg.Window)}
 	default:
-		return Update{}, false, nil
+		return Event{}, false
 	}
-	if now.Before(due) {
-		return Update{}, false, nil
-	}
-	u, err := g.apply(t, Event{Type: EventQuiet, At: due, Cause: cause})
-	return u, err == nil, err
+	return e, !now.Before(e.At)
 }
 
 // apply runs the state machine on t and records the result.

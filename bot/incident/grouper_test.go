@@ -377,6 +377,26 @@ func TestLedgerErrorFailsClosed(t *testing.T) {
 	if open := h.g.Open(); len(open) != 0 {
 		t.Fatalf("tracked after a ledger error: %+v", open)
 	}
+
+	// An expired incident is not closed behind the caller's back when the
+	// new one cannot open: the caller gets an error and no updates.
+	h.rec.CountErr = nil
+	w := wl("checkout")
+	d := h.observe(repoA, anom(w, "app", "x", t0))
+	h.tick(t0.Add(mins(2)))
+	h.apply(d.IncidentID, incident.Event{Type: incident.EventNoProposal, At: t0.Add(mins(2)), Cause: "noise"})
+	h.rec.CountErr = errors.New("database is locked")
+	if _, err := h.g.Observe(context.Background(), repoA, anom(w, "app", "y", t0.Add(mins(30)))); err == nil {
+		t.Fatal("no error")
+	}
+	if tr, ok := h.g.Get(d.IncidentID); !ok || tr.State != incident.StateNoAction {
+		t.Fatalf("expired incident changed on error: %+v %v", tr, ok)
+	}
+	h.rec.CountErr = nil
+	d2 := h.observe(repoA, anom(w, "app", "y", t0.Add(mins(30))))
+	if d2.Verdict != incident.VerdictNew || d2.Updates[0].Incident.ID != d.IncidentID || d2.Updates[0].State != incident.StateClosed {
+		t.Fatalf("retry: %+v", d2)
+	}
 }
 
 func TestCapsCountedAcrossRestart(t *testing.T) {
