@@ -44,9 +44,13 @@ type Tracked struct {
 	Cause string
 	// Seq is how many transitions the incident has had.
 	Seq int
-
-	// admitted: AdmitPR let its pull request open; it is still proposing.
-	admitted bool
+	// Admitted: AdmitPR let its pull request open and the incident is
+	// still proposing, so it counts against the run caps until the pull
+	// request is recorded as opened. From a store: whether the incident's
+	// propose step (StepName(ActionPropose, Seq)) was recorded. When it
+	// is false after a restart, the loop calls AdmitPR again before the
+	// step, and must not when the step has a result.
+	Admitted bool
 }
 
 // admittedBesides counts the incidents other than self that were admitted
@@ -54,7 +58,7 @@ type Tracked struct {
 func (g *Grouper) admittedBesides(self *Tracked, q TransitionQuery) int {
 	n := 0
 	for _, t := range g.byID {
-		if t != self && t.admitted && t.Incident.Repo == q.Repo && (q.Workload == "" || t.Incident.Workload.Key() == q.Workload) {
+		if t != self && t.Admitted && t.Incident.Repo == q.Repo && (q.Workload == "" || t.Incident.Workload.Key() == q.Workload) {
 			n++
 		}
 	}
@@ -287,7 +291,7 @@ func (g *Grouper) count(ctx context.Context, q TransitionQuery) (int, error) {
 // hour, and caps.PRsPerWorkloadPerDay for the workload within 24 hours.
 // Other incidents admitted and still proposing count as opened, so that
 // two admissions before either pull request opens cannot both take the
-// last slot; after Restore every proposing incident counts as admitted.
+// last slot (after Restore, those restored with Admitted).
 // It returns nil when the pull request may open; otherwise the incident is
 // suppressed and the Update says why. Invalid caps and Ledger errors fail
 // closed with an error and change nothing.
@@ -322,7 +326,7 @@ func (g *Grouper) AdmitPR(ctx context.Context, id string, caps RunCaps, at time.
 		}
 	}
 	if reason == "" {
-		t.admitted = true
+		t.Admitted = true
 		return nil, nil
 	}
 	u, err := g.apply(t, Event{Type: EventSuppressed, At: at, Cause: reason})
@@ -403,7 +407,7 @@ func (g *Grouper) apply(t *Tracked, e Event) (Update, error) {
 	}
 	tr := &Transition{IncidentID: t.Incident.ID, From: t.State, To: to, Event: e.Type, Cause: e.Cause, At: e.At}
 	t.State, t.Since, t.Cause = to, e.At, e.Cause
-	t.admitted = t.admitted && to == StateProposing
+	t.Admitted = t.Admitted && to == StateProposing
 	t.Seq++
 	steps := make([]Step, len(actions))
 	for i, a := range actions {
@@ -505,7 +509,7 @@ func (g *Grouper) Restore(ts []Tracked) error {
 			errs = append(errs, fmt.Errorf("incident %q: %s", id, strings.Join(bad, "; ")))
 			continue
 		}
-		t.admitted = t.State == StateProposing // it may be past its admission: count it
+		t.Admitted = t.Admitted && t.State == StateProposing
 		byID[id], byKey[key] = &t, &t
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -718,9 +718,22 @@ func TestRunCapCountsAdmittedPRs(t *testing.T) {
 		t.Fatalf("c while b opens: %v %+v", err, u)
 	}
 	h.record(*u)
-	// A restart while b is proposing counts b as admitted.
+	// A restart while b is proposing counts b as admitted when the store
+	// says its propose step was recorded.
 	d := h.observe(repoA, anom(wl("d"), "app", "x", t0.Add(mins(3))))
 	h.restart()
+	if u, err := h.g.AdmitPR(ctx, d.IncidentID, caps, t0.Add(mins(3))); err != nil || u != nil {
+		t.Fatalf("d after a restart that forgot b's admission: %v %+v", err, u)
+	}
+	open := h.rec.Open()
+	for i := range open {
+		open[i].Admitted = open[i].Incident.ID == b.IncidentID
+	}
+	g, _ := incident.NewGrouper(cfg, h.rec)
+	if err := g.Restore(open); err != nil {
+		t.Fatal(err)
+	}
+	h.g = g
 	if u, err := h.g.AdmitPR(ctx, d.IncidentID, caps, t0.Add(mins(3))); err != nil || u == nil {
 		t.Fatalf("d after restart: %v %+v", err, u)
 	}

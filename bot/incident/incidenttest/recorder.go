@@ -23,12 +23,13 @@ type Recorder struct {
 	mu          sync.Mutex
 	incidents   map[string]incident.Tracked
 	transitions []incident.Transition
+	history     map[string][]int // incident id → indexes into transitions
 	queries     []incident.TransitionQuery
 }
 
 // NewRecorder returns an empty Recorder.
 func NewRecorder() *Recorder {
-	return &Recorder{incidents: map[string]incident.Tracked{}}
+	return &Recorder{incidents: map[string]incident.Tracked{}, history: map[string][]int{}}
 }
 
 // Record stores updates in order, as the loop stores them: the incident
@@ -43,6 +44,7 @@ func (r *Recorder) Record(updates ...incident.Update) error {
 			if cur != tr.From {
 				return fmt.Errorf("record transition of %s: stored state %q, transition from %q", id, cur, tr.From)
 			}
+			r.history[id] = append(r.history[id], len(r.transitions))
 			r.transitions = append(r.transitions, *tr)
 		} else if _, ok := r.incidents[id]; !ok {
 			return fmt.Errorf("record update of %s: no such incident", id)
@@ -79,10 +81,8 @@ func (r *Recorder) History(id string) []incident.Transition {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []incident.Transition
-	for _, tr := range r.transitions {
-		if tr.IncidentID == id {
-			out = append(out, tr)
-		}
+	for _, i := range r.history[id] {
+		out = append(out, r.transitions[i])
 	}
 	return out
 }
