@@ -86,7 +86,14 @@
 // The Grouper keeps only open incidents in memory. After a restart the
 // loop lists the store's open incidents and hands them to Restore as
 // Tracked values (document, state, the last transition's time and cause,
-// the number of transitions); everything older lives in the Ledger.
+// the number of transitions, and Admitted: whether a proposing incident's
+// propose step was recorded); everything older lives in the Ledger. The
+// loop then resumes each open incident's steps by name: a step with a
+// stored result is not performed again (a propose step with a result
+// skips AdmitPR and sends pr_opened from the stored pull request), and a
+// step without one is performed. Restoring and going on makes the same
+// decisions as never stopping; the tests restart at every step of a
+// scripted run and at random points of seeded random runs to prove it.
 //
 // # Limits
 //

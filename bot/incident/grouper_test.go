@@ -745,3 +745,35 @@ func TestRunCapCountsAdmittedPRs(t *testing.T) {
 		t.Fatalf("d once b gave up: %v %+v", err, u)
 	}
 }
+
+// zeroLedger counts nothing: the benchmark measures the Grouper alone.
+type zeroLedger struct{}
+
+func (zeroLedger) CountTransitions(context.Context, incident.TransitionQuery) (int, error) {
+	return 0, nil
+}
+
+// BenchmarkObserve: anomalies of 50 workloads, 30 s apart in event time,
+// with a Tick after each.
+func BenchmarkObserve(b *testing.B) {
+	g, err := incident.NewGrouper(incident.DefaultConfig(), zeroLedger{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	names := make([]detect.Workload, 50)
+	for i := range names {
+		names[i] = wl(fmt.Sprint("w", i))
+	}
+	at := t0
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		at = at.Add(30 * time.Second)
+		if _, err := g.Observe(ctx, repoA, anom(names[i%len(names)], "app", "x", at)); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := g.Tick(at); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -88,3 +88,22 @@ func TestSlugify(t *testing.T) {
 		}
 	}
 }
+
+// FuzzNewID: whatever names the telemetry carries, the id is a valid,
+// branch-safe incident id.
+func FuzzNewID(f *testing.F) {
+	f.Add("acme/infra", "shop", "Deployment", "checkout", "container.memory.working_set", int64(0))
+	f.Add("", "", "", "", "", int64(-1))
+	f.Add("r", "Ünï", "Kind/../x", "name.lock", "sig\x00", int64(1<<62))
+	f.Fuzz(func(t *testing.T, repo, ns, kind, name, signal string, nanos int64) {
+		w := detect.Workload{Namespace: ns, Kind: kind, Name: name}
+		a := detect.Anomaly{Signal: signal, At: time.Unix(0, nanos), Onset: time.Unix(0, nanos/2)}
+		id := NewID(repo, w, a)
+		if err := (Incident{ID: id, Workload: detect.Workload{Name: "x"}}).Validate(); err != nil {
+			t.Fatalf("NewID(%q, %q, %q) = %q: %v", repo, w.Key(), signal, id, err)
+		}
+		if strings.Contains(id, "--") || id != NewID(repo, w, a) {
+			t.Fatalf("id %q", id)
+		}
+	})
+}
