@@ -1,8 +1,9 @@
 // Package incident holds medic's unit of work, the Incident: one sick
 // workload of one repository and the anomalies that made medic look at it;
 // the state machine of its life; and the Grouper that turns anomalies into
-// incidents. Everything here is pure: no store, no goroutines, no clock.
-// Times are event times (the telemetry's clock) handed in by the caller, so
+// incidents. Nothing here touches a store, starts a goroutine or reads a
+// clock: Next is a pure function, and the Grouper's decisions depend only
+// on its inputs and its Ledger. Times are event times (the telemetry's clock) handed in by the caller, so
 // a replay of recorded telemetry makes the same incidents, ids and
 // decisions as the live run did.
 //
@@ -60,8 +61,9 @@
 //   - flap.max_incidents incidents of the workload reached the crew (a
 //     transition into proposing) within flap.window: it keeps coming back.
 //
-// A detected incident settles (the crew is asked) settle after it opened,
-// so that the crew sees the anomalies that follow the first. Incidents
+// A detected incident settles (the crew is asked) once settle has passed
+// since it opened, so that the crew sees the anomalies that follow the
+// first. Incidents
 // with nothing in flight close with quiet: no_action and merged ones after
 // a grouping window without anomalies, suppressed ones a window after they
 // were suppressed so the workload is judged afresh. Observe applies what
