@@ -51,9 +51,11 @@
 // # Grouping
 //
 // The Grouper holds one open incident per (repository, workload key). An
-// anomaly joins it; otherwise it opens a new incident whose id NewID
-// derives from the repository, the workload key and the anomaly (onset,
-// time, signal, detector). A new incident is suppressed, with the cause
+// anomaly joins it (the same anomaly delivered twice is a duplicate and
+// changes nothing); otherwise it opens a new incident whose id NewID
+// derives from the repository, the workload key, how many incidents the
+// workload had (counted through the Ledger) and the anomaly (onset, time,
+// signal, detector). A new incident is suppressed, with the cause
 // recorded, when
 //   - its repository already has max_open_per_repo active incidents;
 //   - a pull request for the workload merged within cooldown (a

@@ -51,8 +51,8 @@ func Example() {
 	show([]incident.Update{u})
 	// Output:
 	// new
-	// shop-checkout-20261102t140000-806920e4:  -> detected (opened) steps []
-	// shop-checkout-20261102t140000-806920e4: detected -> proposing (settled) steps [{suggest suggest-2} {propose propose-2}]
-	// shop-checkout-20261102t140000-806920e4: proposing -> proposed (pr_opened) steps [{merge merge-3}]
-	// shop-checkout-20261102t140000-806920e4: proposed -> merged (pr_merged) steps [{verify verify-4}]
+	// shop-checkout-20261102t140000-1276b1f9:  -> detected (opened) steps []
+	// shop-checkout-20261102t140000-1276b1f9: detected -> proposing (settled) steps [{suggest suggest-2} {propose propose-2}]
+	// shop-checkout-20261102t140000-1276b1f9: proposing -> proposed (pr_opened) steps [{merge merge-3}]
+	// shop-checkout-20261102t140000-1276b1f9: proposed -> merged (pr_merged) steps [{verify verify-4}]
 }

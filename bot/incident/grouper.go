@@ -94,6 +94,10 @@ const (
 	VerdictJoined Verdict = "joined"
 	// VerdictSuppressed: its incident (new or joined) is suppressed.
 	VerdictSuppressed Verdict = "suppressed"
+	// VerdictDuplicate: the incident already holds this anomaly (same
+	// container, signal, detector, onset and time: a re-delivery);
+	// nothing changes.
+	VerdictDuplicate Verdict = "duplicate"
 )
 
 // Decision is Observe's answer for one anomaly.
@@ -162,6 +166,9 @@ func (g *Grouper) Observe(ctx context.Context, repo string, a detect.Anomaly) (D
 		}
 	}
 	if t != nil {
+		if t.has(a) {
+			return Decision{Verdict: VerdictDuplicate, IncidentID: t.Incident.ID}, nil
+		}
 		g.join(t, a)
 		updates := []Update{g.snapshot(t, nil, nil)}
 		if e, ok := g.due(t, now); ok {
@@ -180,7 +187,11 @@ func (g *Grouper) Observe(ctx context.Context, repo string, a detect.Anomaly) (D
 	// Everything that can refuse comes before any change.
 	w := a.Workload
 	w.Container = "" // the incident is the workload's; its anomalies name containers
-	inc := Incident{ID: NewID(repo, w, a), Workload: w, Repo: repo, Opened: openedAt(a)}
+	n, err := g.count(ctx, TransitionQuery{Repo: repo, Workload: w.Key(), To: StateDetected})
+	if err != nil {
+		return Decision{}, err
+	}
+	inc := Incident{ID: NewID(repo, w, a, n), Workload: w, Repo: repo, Opened: openedAt(a)}
 	open := len(g.byID)
 	if closing != nil {
 		open--
@@ -188,7 +199,7 @@ func (g *Grouper) Observe(ctx context.Context, repo string, a detect.Anomaly) (D
 	if open >= g.cfg.MaxTracked {
 		return Decision{}, fmt.Errorf("open incident for %s: %d incidents are open (max_tracked %d)", w.Key(), open, g.cfg.MaxTracked)
 	}
-	if o, dup := g.byID[inc.ID]; dup && o != closing {
+	if _, dup := g.byID[inc.ID]; dup {
 		return Decision{}, fmt.Errorf("open incident for %s: id %s is already open", w.Key(), inc.ID)
 	}
 	reason, err := g.suppression(ctx, repo, w.Key(), now, closing)
@@ -229,6 +240,17 @@ func (g *Grouper) Observe(ctx context.Context, repo string, a detect.Anomaly) (D
 	}
 	d.Updates = updates
 	return d, nil
+}
+
+// has reports whether t's incident keeps an anomaly that a repeats.
+func (t *Tracked) has(a detect.Anomaly) bool {
+	for _, b := range t.Incident.Anomalies {
+		if b.Workload.Container == a.Workload.Container && b.Signal == a.Signal && b.Detector == a.Detector &&
+			b.Onset.Equal(a.Onset) && b.At.Equal(a.At) {
+			return true
+		}
+	}
+	return false
 }
 
 // join adds a to t's incident, keeping at most max_anomalies.
@@ -380,7 +402,7 @@ func (g *Grouper) due(t *Tracked, now time.Time) (Event, bool) {
 	switch t.State {
 	case StateDetected:
 		e = Event{Type: EventSettled, At: t.Since.Add(g.cfg.Settle),
-			Cause: fmt.Sprintf("settled: %d anomalies", len(t.Incident.Anomalies)+t.Incident.DroppedAnomalies)}
+			Cause: fmt.Sprintf("settled after %s with %d anomalies", g.cfg.Settle, len(t.Incident.Anomalies)+t.Incident.DroppedAnomalies)}
 	case StateSuppressed:
 		e = Event{Type: EventQuiet, At: t.Since.Add(g.cfg.Window),
 			Cause: fmt.Sprintf("suppressed for the window (%s): judge the next anomaly afresh", g.cfg.Window)}

@@ -777,3 +777,35 @@ func BenchmarkObserve(b *testing.B) {
 		}
 	}
 }
+
+func TestDuplicateAnomaly(t *testing.T) {
+	h := newHarness(t, incident.DefaultConfig())
+	a := anom(wl("checkout"), "app", "x", t0)
+	d := h.observe(repoA, a)
+	again := h.observe(repoA, a)
+	if again.Verdict != incident.VerdictDuplicate || again.IncidentID != d.IncidentID || len(again.Updates) != 0 {
+		t.Fatalf("re-delivered anomaly: %+v", again)
+	}
+	// Another container's, or a later raise of the same signal, joins.
+	b := a
+	b.Workload.Container = "envoy"
+	c := a
+	c.At = a.At.Add(time.Second)
+	for _, x := range []detect.Anomaly{b, c} {
+		if d := h.observe(repoA, x); d.Verdict != incident.VerdictJoined {
+			t.Fatalf("%+v: %+v", x, d)
+		}
+	}
+	if tr, _ := h.g.Get(d.IncidentID); len(tr.Incident.Anomalies) != 3 {
+		t.Fatalf("%d anomalies, want 3", len(tr.Incident.Anomalies))
+	}
+	// After the incident closed, the same anomaly delivered again opens a
+	// new incident, not the closed one's id a second time (the store's
+	// compare-and-set in the Recorder would refuse that).
+	h.tick(t0.Add(mins(2)))
+	h.openPR(d.IncidentID, t0.Add(mins(2)))
+	h.apply(d.IncidentID, incident.Event{Type: incident.EventPRClosed, At: t0.Add(mins(3))})
+	if d2 := h.observe(repoA, a); d2.Verdict != incident.VerdictNew || d2.IncidentID == d.IncidentID {
+		t.Fatalf("re-delivered after close: %+v", d2)
+	}
+}

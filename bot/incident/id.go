@@ -3,6 +3,7 @@ package incident
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,17 +14,19 @@ import (
 // "-", 15-character onset, "-", 8 hex digits) stays within 63 characters.
 const maxSlug = 38
 
-// NewID is the id of the incident that anomaly first opens for workload w
-// in repo: "<namespace>-<name>-<onset>-<hash>", lowercase letters, digits
-// and dashes, at most 63 characters, safe in a branch name. The onset is
-// UTC to the second; the hash covers repo, w.Key() and the anomaly's onset,
-// time, signal and detector, so the same input always gives the same id
-// (replay is reproducible) and a re-raised problem gets a new one.
-func NewID(repo string, w detect.Workload, first detect.Anomaly) string {
+// NewID is the id of the nth incident (counting from 0) of workload w in
+// repo, which anomaly first opens: "<namespace>-<name>-<onset>-<hash>",
+// lowercase letters, digits and dashes, at most 63 characters, safe in a
+// branch name. The onset is UTC to the second; the hash covers repo,
+// w.Key(), n and the anomaly's onset, time, signal and detector, so the
+// same input always gives the same id (replay is reproducible), and
+// neither a re-raised problem nor the same anomaly delivered again after
+// its incident closed gets an id already used.
+func NewID(repo string, w detect.Workload, first detect.Anomaly, n int) string {
 	onset := openedAt(first)
 	h := sha256.New()
 	for _, s := range []string{
-		repo, w.Key(), onset.UTC().Format(time.RFC3339Nano), first.At.UTC().Format(time.RFC3339Nano),
+		repo, w.Key(), strconv.Itoa(n), onset.UTC().Format(time.RFC3339Nano), first.At.UTC().Format(time.RFC3339Nano),
 		first.Signal, first.Detector,
 	} {
 		h.Write([]byte(s))
