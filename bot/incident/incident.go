@@ -1,6 +1,3 @@
-// Package incident holds medic's unit of work: one sick workload and the
-// anomalies that made medic look at it. Grouping, deduplication and the
-// incident state machine build on this type.
 package incident
 
 import (
@@ -19,9 +16,19 @@ type Incident struct {
 	// (lowercase letters, digits and dashes).
 	ID       string          `json:"id"`
 	Workload detect.Workload `json:"workload"`
+	// Repo is the repository ("owner/name") whose configuration deploys
+	// the workload; empty when the incident was written by hand.
+	Repo string `json:"repo,omitempty"`
 	// Opened is the event time of the first anomaly.
 	Opened    time.Time        `json:"opened"`
 	Anomalies []detect.Anomaly `json:"anomalies"`
+	// LastSeen is the event time of the latest anomaly that joined,
+	// including those not kept in Anomalies; the grouper decides quiet
+	// from it.
+	LastSeen time.Time `json:"last_seen,omitzero"`
+	// DroppedAnomalies counts anomalies that joined after Anomalies
+	// reached the grouper's max_anomalies: they are counted, not kept.
+	DroppedAnomalies int `json:"dropped_anomalies,omitempty"`
 }
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
