@@ -65,8 +65,8 @@ type KindInfo struct {
 	// ParamsDoc says what the params are (the schema's description of
 	// the params).
 	ParamsDoc string
-	// Examples are valid params, from the schema's examples; the first
-	// is the one to show.
+	// Examples are valid params, from the schema's examples (compact
+	// JSON); the first is the one to show.
 	Examples []json.RawMessage
 	// Params is the Go type the params decode into (a struct).
 	Params reflect.Type
@@ -177,11 +177,19 @@ func compileSchema(b []byte) (*schemas, error) {
 			return nil, fmt.Errorf("compile $defs/%s: %w", k.name, err)
 		}
 		s.branch[k.name] = sch
+		var examples []json.RawMessage
+		for _, ex := range def.Properties.Params.Examples {
+			var b bytes.Buffer
+			if err := json.Compact(&b, ex); err != nil {
+				return nil, fmt.Errorf("$defs/%s example: %w", k.name, err)
+			}
+			examples = append(examples, b.Bytes())
+		}
 		s.info[k.name] = KindInfo{
 			Name:      k.name,
 			Summary:   def.Description,
 			ParamsDoc: def.Properties.Params.Description,
-			Examples:  def.Properties.Params.Examples,
+			Examples:  examples,
 			Params:    reflect.TypeOf(k.newParams()).Elem(),
 		}
 	}
