@@ -439,3 +439,14 @@ func TestNeedsHistoryAndDecodeParams(t *testing.T) {
 		t.Errorf("broken params: %v", err)
 	}
 }
+
+// BenchmarkParseIntent is the cost of parsing and validating one intent
+// against its schema branch and Go checks.
+func BenchmarkParseIntent(b *testing.B) {
+	doc := []byte(intentDoc(KindSetResources, tgt, `{"limits":{"cpu":"1","memory":"1Gi"},"requests":{"cpu":"500m"}}`))
+	for b.Loop() {
+		if _, err := ParseIntent(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
