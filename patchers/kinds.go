@@ -23,11 +23,26 @@ import (
 //go:embed intent.schema.json
 var IntentSchema []byte
 
-// kinds is the intent catalogue, one row per kind. Adding a kind is a
-// constant, a params type, a row here and its $defs entry (plus oneOf
-// reference) in intent.schema.json; tests then name every place that must
-// handle it: each patcher, the default policy, the playbooks and the
-// README's table.
+// kinds is the intent catalogue, one row per kind: the one list of kinds
+// that everything else (forge branch names, forgetest, medic patch --help,
+// the README table, the policy and playbook tests) reads. Adding a kind:
+//
+//  1. here: a Kind constant, a params struct with a check method (and
+//     needsHistory if it may read git history), and a row;
+//  2. intent.schema.json: $defs/<kind> with a description, its params
+//     (each named in the params' description) and examples, and a oneOf
+//     reference to it; then go test ./patchers -run TestREADMEKinds -update
+//     rewrites README's table;
+//  3. each patcher (kustomize, helm, manifest) plans it, or returns
+//     ErrNotSupported when it needs history and patchers/history carries
+//     it out (patchers/registry's TestEveryKindHasPatcherSupport);
+//  4. policy/bundle/medic.rego puts it in auto_kinds (with safe_intent and
+//     not_auto rules) or review_kinds (policy's TestBundleDecidesEveryKind),
+//     and policy/input.schema.json's kind enum lists it;
+//  5. a playbook proposes it, or bot/crew lists why none does.
+//
+// The tests of patchers, registry, policy and bot/crew fail until each is
+// done.
 var kinds = []kindRow{
 	{KindSetResources, func() Params { return new(ResourcesParams) }},
 	{KindScale, func() Params { return new(ScaleParams) }},
