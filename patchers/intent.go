@@ -97,8 +97,10 @@ func ParseIntent(b []byte) (Intent, error) {
 	if dec.More() {
 		return Intent{}, errors.New("parse intent: trailing data after the JSON object")
 	}
-	if err := in.Validate(); err != nil {
-		return Intent{}, err
+	// The document as written, not as re-encoded, meets the schema: a
+	// null the Go types would read as "" is refused as the schema says.
+	if _, errs := in.decodeDoc(b); len(errs) > 0 {
+		return Intent{}, fmt.Errorf("invalid intent: %w", errors.Join(errs...))
 	}
 	return in, nil
 }
@@ -137,15 +139,25 @@ func (in Intent) NeedsHistory() bool {
 	return ok && h.needsHistory()
 }
 
-// decode validates in against the schema and decodes its params.
+// decode validates in's JSON form against the schema and decodes its
+// params.
 func (in Intent) decode() (Params, []error) {
-	k, ok := kindOf(in.Kind)
-	if !ok {
+	if _, ok := kindOf(in.Kind); !ok {
 		return nil, []error{errUnknownKind(in.Kind)}
 	}
 	b, err := json.Marshal(in)
 	if err != nil {
 		return nil, []error{fmt.Errorf("params are not valid JSON: %w", err)}
+	}
+	return in.decodeDoc(b)
+}
+
+// decodeDoc validates b, the JSON document of in, against in's kind's
+// schema branch, decodes in's params and checks what the schema cannot.
+func (in Intent) decodeDoc(b []byte) (Params, []error) {
+	k, ok := kindOf(in.Kind)
+	if !ok {
+		return nil, []error{errUnknownKind(in.Kind)}
 	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
 	if err != nil {

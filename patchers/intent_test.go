@@ -31,7 +31,7 @@ func TestParseIntent(t *testing.T) {
 		`{"kind":"rollback_image","target":{"namespace":"shop","kind":"Deployment","name":"x"},"params":{}}`:                                              {"params: minProperties", "Exactly one of `image`"},
 		`{"kind":"revert_commit","target":{"namespace":"shop","kind":"Deployment","name":"x"},"params":{"commit":"HEAD~1"}}`:                              {"not a commit hash"},
 		`{"kind":"scale","target":{"namespace":"shop","kind":"Deployment","name":"x"},"params":{"replicas":2},"extra":1}`:                                 {"unknown field"},
-		`{"kind":"scale","target":{"namespace":"shop","kind":"Deployment","name":"x"}}`:                                                                   {"params: got null, want object"},
+		`{"kind":"scale","target":{"namespace":"shop","kind":"Deployment","name":"x"}}`:                                                                   {"missing property 'params'"},
 	}
 	for s, wants := range bad {
 		_, err := ParseIntent([]byte(s))

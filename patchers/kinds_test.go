@@ -293,6 +293,8 @@ func corpus(t *testing.T) []sample {
 		}
 	}
 	hand := []sample{
+		{name: "null container", doc: intentDoc(KindScale, `{"namespace":"shop","kind":"Deployment","name":"x","container":null}`, `{"replicas":1}`)},
+		{name: "null namespace", doc: intentDoc(KindScale, `{"namespace":null,"kind":"Deployment","name":"x"}`, `{"replicas":1}`)},
 		{name: "unknown kind", doc: intentDoc("delete_namespace", tgt, `{}`)},
 		{name: "kind in capitals", doc: intentDoc("SCALE", tgt, `{"replicas":1}`)},
 		{name: "empty kind", doc: intentDoc("", tgt, `{"replicas":1}`)},
