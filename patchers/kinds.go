@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -243,7 +244,7 @@ func (s *schemas) schemaErrors(err error) []error {
 		switch k := e.ErrorKind.(type) {
 		case *kind.Pattern:
 			if desc != "" {
-				msg = fmt.Sprintf("%q is not %s", k.Got, strings.ToLower(desc[:1])+desc[1:])
+				msg = fmt.Sprintf("%q is not %s", clip(k.Got, maxShown), strings.ToLower(desc[:1])+desc[1:])
 			}
 		case *kind.MinProperties, *kind.MaxProperties:
 			if desc != "" {
@@ -278,4 +279,18 @@ func (s *schemas) description(url string) string {
 	m, _ := node.(map[string]any)
 	d, _ := m["description"].(string)
 	return d
+}
+
+// maxShown is how many bytes of a refused value an error shows.
+const maxShown = 80
+
+// clip is s cut to at most n bytes on a rune boundary, with "..." when cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }

@@ -385,6 +385,11 @@ func TestValidateErrorsNameFields(t *testing.T) {
 	if strings.Contains(err.Error(), "^[") {
 		t.Errorf("error shows a regular expression: %q", err)
 	}
+	long := strings.Repeat("é", 300) // refused by the pattern, not by maxLength
+	_, err = ParseIntent([]byte(intentDoc(KindSetEnv, tgt, `{"name":"`+long+`","value":"v"}`)))
+	if err == nil || len(err.Error()) > 300 || !strings.Contains(err.Error(), `..." is not an environment variable name`) {
+		t.Errorf("a long refused value: %v", err)
+	}
 }
 
 func TestKindsAPI(t *testing.T) {
