@@ -5,14 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
-	"strings"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
-// Intent kinds: what a crew may ask for. Anything else is rejected before a
-// file is read.
+// Intent kinds: what a crew may ask for, each a row of the catalogue
+// (kinds.go) and a branch of intent.schema.json. Anything else is rejected
+// before a file is read.
 const (
 	KindSetResources  = "set_resources"
 	KindScale         = "scale"
@@ -85,17 +85,6 @@ type RevertCommitParams struct {
 	Commit string `json:"commit"`
 }
 
-var (
-	dnsLabel   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	dnsSub     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
-	envName    = regexp.MustCompile(`^[-._a-zA-Z][-._a-zA-Z0-9]*$`)
-	commitHash = regexp.MustCompile(`^[0-9a-f]{7,40}$`)
-	imageRef   = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._\-/:@]*$`)
-)
-
-// workloadKinds are the kinds an intent may target.
-var workloadKinds = map[string]bool{"Deployment": true, "StatefulSet": true, "DaemonSet": true}
-
 // ParseIntent decodes and validates an intent's JSON strictly: unknown
 // fields, unknown kinds and invalid values are errors naming what is wrong.
 func ParseIntent(b []byte) (Intent, error) {
@@ -108,132 +97,114 @@ func ParseIntent(b []byte) (Intent, error) {
 	if dec.More() {
 		return Intent{}, errors.New("parse intent: trailing data after the JSON object")
 	}
-	if err := in.Validate(); err != nil {
-		return Intent{}, err
+	// The document as written, not as re-encoded, meets the schema: a
+	// null the Go types would read as "" is refused as the schema says.
+	if _, errs := in.decodeDoc(b); len(errs) > 0 {
+		return Intent{}, fmt.Errorf("invalid intent: %w", errors.Join(errs...))
 	}
 	return in, nil
 }
 
-// decodeParams decodes p strictly into v.
-func decodeParams(p json.RawMessage, v any) error {
-	if len(bytes.TrimSpace(p)) == 0 || string(bytes.TrimSpace(p)) == "null" {
-		return errors.New("params are missing")
-	}
-	dec := json.NewDecoder(bytes.NewReader(p))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("params: %w", err)
-	}
-	return nil
-}
-
-// Validate checks the target and the params of the intent's kind, and
-// reports every problem at once.
+// Validate checks the intent against its kind's branch of IntentSchema,
+// then what the schema cannot say (Params.check), and reports every
+// problem at once.
 func (in Intent) Validate() error {
-	var errs []error
-	t := in.Target
-	if !dnsLabel.MatchString(t.Namespace) || len(t.Namespace) > 63 {
-		errs = append(errs, fmt.Errorf("target.namespace %q is not a Kubernetes namespace name", t.Namespace))
-	}
-	if !workloadKinds[t.Kind] {
-		errs = append(errs, fmt.Errorf("target.kind %q: want Deployment, StatefulSet or DaemonSet", t.Kind))
-	}
-	if !dnsSub.MatchString(t.Name) || len(t.Name) > 253 {
-		errs = append(errs, fmt.Errorf("target.name %q is not a Kubernetes object name", t.Name))
-	}
-	if t.Container != "" && (!dnsLabel.MatchString(t.Container) || len(t.Container) > 63) {
-		errs = append(errs, fmt.Errorf("target.container %q is not a container name", t.Container))
-	}
-	switch in.Kind {
-	case KindSetResources:
-		var p ResourcesParams
-		if err := decodeParams(in.Params, &p); err != nil {
-			errs = append(errs, err)
-			break
-		}
-		errs = append(errs, p.validate()...)
-	case KindScale:
-		var p ScaleParams
-		if err := decodeParams(in.Params, &p); err != nil {
-			errs = append(errs, err)
-		} else if p.Replicas == nil || *p.Replicas < 0 || *p.Replicas > 10000 {
-			errs = append(errs, errors.New("params.replicas must be a number from 0 to 10000"))
-		}
-	case KindSetHPA:
-		var p HPAParams
-		if err := decodeParams(in.Params, &p); err != nil {
-			errs = append(errs, err)
-			break
-		}
-		if p.MinReplicas == nil && p.MaxReplicas == nil && p.TargetCPUUtilizationPercentage == nil {
-			errs = append(errs, errors.New("params: set_hpa needs minReplicas, maxReplicas or targetCPUUtilizationPercentage"))
-		}
-		if p.MinReplicas != nil && (*p.MinReplicas < 1 || *p.MinReplicas > 10000) {
-			errs = append(errs, errors.New("params.minReplicas must be from 1 to 10000"))
-		}
-		if p.MaxReplicas != nil && (*p.MaxReplicas < 1 || *p.MaxReplicas > 10000) {
-			errs = append(errs, errors.New("params.maxReplicas must be from 1 to 10000"))
-		}
-		if p.MinReplicas != nil && p.MaxReplicas != nil && *p.MinReplicas > *p.MaxReplicas {
-			errs = append(errs, errors.New("params.minReplicas is above params.maxReplicas"))
-		}
-		if c := p.TargetCPUUtilizationPercentage; c != nil && (*c < 1 || *c > 100) {
-			errs = append(errs, errors.New("params.targetCPUUtilizationPercentage must be from 1 to 100"))
-		}
-	case KindRollbackImage:
-		var p RollbackImageParams
-		if err := decodeParams(in.Params, &p); err != nil {
-			errs = append(errs, err)
-			break
-		}
-		switch {
-		case p.Image != "" && p.Previous:
-			errs = append(errs, errors.New("params: give image or previous, not both"))
-		case p.Image == "" && !p.Previous:
-			errs = append(errs, errors.New("params: rollback_image needs image or previous: true"))
-		case p.Image != "" && (!imageRef.MatchString(p.Image) || len(p.Image) > 512):
-			errs = append(errs, fmt.Errorf("params.image %q is not an image reference", p.Image))
-		}
-	case KindSetEnv:
-		var p SetEnvParams
-		if err := decodeParams(in.Params, &p); err != nil {
-			errs = append(errs, err)
-			break
-		}
-		if !envName.MatchString(p.Name) {
-			errs = append(errs, fmt.Errorf("params.name %q is not an environment variable name", p.Name))
-		}
-		if p.Value == nil {
-			errs = append(errs, errors.New("params.value is missing"))
-		}
-	case KindRevertCommit:
-		var p RevertCommitParams
-		if err := decodeParams(in.Params, &p); err != nil {
-			errs = append(errs, err)
-		} else if !commitHash.MatchString(strings.ToLower(p.Commit)) {
-			errs = append(errs, fmt.Errorf("params.commit %q is not a commit hash", p.Commit))
-		}
-	default:
-		errs = append(errs, fmt.Errorf("kind %q is not one of set_resources, scale, set_hpa, rollback_image, set_env, revert_commit", in.Kind))
-	}
+	_, errs := in.decode()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("invalid intent: %w", err)
 	}
 	return nil
 }
 
-func (p ResourcesParams) validate() []error {
-	var errs []error
-	if len(p.Limits) == 0 && len(p.Requests) == 0 {
-		errs = append(errs, errors.New("params: set_resources needs limits or requests"))
+// DecodeParams validates the intent and returns its params as the kind's
+// Go type: *ResourcesParams, *ScaleParams, *HPAParams,
+// *RollbackImageParams, *SetEnvParams or *RevertCommitParams.
+func (in Intent) DecodeParams() (Params, error) {
+	p, errs := in.decode()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("invalid intent: %w", err)
 	}
+	return p, nil
+}
+
+// NeedsHistory reports whether carrying out the intent reads the
+// repository's git history (rollback_image with previous: true,
+// revert_commit). An invalid intent needs nothing.
+func (in Intent) NeedsHistory() bool {
+	p, errs := in.decode()
+	if len(errs) > 0 {
+		return false
+	}
+	h, ok := p.(historyParams)
+	return ok && h.needsHistory()
+}
+
+// decode validates in's JSON form against the schema and decodes its
+// params.
+func (in Intent) decode() (Params, []error) {
+	if _, ok := kindOf(in.Kind); !ok {
+		return nil, []error{errUnknownKind(in.Kind)}
+	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		return nil, []error{fmt.Errorf("params are not valid JSON: %w", err)}
+	}
+	return in.decodeDoc(b)
+}
+
+// decodeDoc validates b, the JSON document of in, against in's kind's
+// schema branch, decodes in's params and checks what the schema cannot.
+func (in Intent) decodeDoc(b []byte) (Params, []error) {
+	k, ok := kindOf(in.Kind)
+	if !ok {
+		return nil, []error{errUnknownKind(in.Kind)}
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		return nil, []error{fmt.Errorf("params are not valid JSON: %w", err)}
+	}
+	c := catalogue()
+	if err := c.branch[k.name].Validate(doc); err != nil {
+		return nil, c.schemaErrors(err)
+	}
+	p := k.newParams()
+	dec := json.NewDecoder(bytes.NewReader(in.Params))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(p); err != nil {
+		// The schema passed, so the Go type disagrees with it: a defect
+		// that TestSchemaMatchesParams catches; still refuse.
+		return nil, []error{fmt.Errorf("params: %w", err)}
+	}
+	if errs := p.check(); len(errs) > 0 {
+		return nil, errs
+	}
+	return p, nil
+}
+
+func (p *ScaleParams) check() []error         { return nil }
+func (p *SetEnvParams) check() []error        { return nil }
+func (p *RevertCommitParams) check() []error  { return nil }
+func (p *RollbackImageParams) check() []error { return nil }
+
+func (p *RollbackImageParams) needsHistory() bool { return p.Previous }
+func (p *RevertCommitParams) needsHistory() bool  { return true }
+
+func (p *HPAParams) check() []error {
+	if p.MinReplicas != nil && p.MaxReplicas != nil && *p.MinReplicas > *p.MaxReplicas {
+		return []error{fmt.Errorf("params.minReplicas %d is above params.maxReplicas %d", *p.MinReplicas, *p.MaxReplicas)}
+	}
+	return nil
+}
+
+func (p *ResourcesParams) check() []error {
+	var errs []error
 	for _, side := range []struct {
 		name string
 		m    map[string]string
 	}{{"limits", p.Limits}, {"requests", p.Requests}} {
-		for k, v := range side.m {
-			if k != "cpu" && k != "memory" {
-				errs = append(errs, fmt.Errorf("params.%s.%s: only cpu and memory can be set", side.name, k))
+		for _, k := range []string{"cpu", "memory"} {
+			v, ok := side.m[k]
+			if !ok {
 				continue
 			}
 			q, err := resource.ParseQuantity(v)
@@ -246,8 +217,9 @@ func (p ResourcesParams) validate() []error {
 			}
 		}
 	}
-	for k, lim := range p.Limits {
-		if req, ok := p.Requests[k]; ok {
+	for _, k := range []string{"cpu", "memory"} {
+		lim, okl := p.Limits[k]
+		if req, ok := p.Requests[k]; ok && okl {
 			l, e1 := resource.ParseQuantity(lim)
 			r, e2 := resource.ParseQuantity(req)
 			if e1 == nil && e2 == nil && l.Cmp(r) < 0 {

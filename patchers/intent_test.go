@@ -24,14 +24,14 @@ func TestParseIntent(t *testing.T) {
 		`{"kind":"delete","target":{"namespace":"shop","kind":"Deployment","name":"checkout"},"params":{}}`:                                               {`kind "delete"`},
 		`{"kind":"set_resources","target":{"namespace":"Shop!","kind":"Pod","name":"checkout"},"params":{"limits":{"memory":"lots"}}}`:                    {"target.namespace", "target.kind", `"lots" is not a Kubernetes quantity`},
 		`{"kind":"set_resources","target":{"namespace":"shop","kind":"Deployment","name":"x"},"params":{"limits":{"cpu":"100m"},"requests":{"cpu":"1"}}}`: {"below its request"},
-		`{"kind":"set_resources","target":{"namespace":"shop","kind":"Deployment","name":"x"},"params":{"limits":{"gpu":"1"}}}`:                           {"only cpu and memory"},
+		`{"kind":"set_resources","target":{"namespace":"shop","kind":"Deployment","name":"x"},"params":{"limits":{"gpu":"1"}}}`:                           {"params.limits: additional properties 'gpu' not allowed"},
 		`{"kind":"scale","target":{"namespace":"shop","kind":"Deployment","name":"x"},"params":{"replicas":-1}}`:                                          {"params.replicas"},
-		`{"kind":"scale","target":{"namespace":"shop","kind":"Deployment","name":"x"},"params":{"replica":2}}`:                                            {"unknown field"},
+		`{"kind":"scale","target":{"namespace":"shop","kind":"Deployment","name":"x"},"params":{"replica":2}}`:                                            {"params: missing property 'replicas'", "additional properties 'replica'"},
 		`{"kind":"set_hpa","target":{"namespace":"shop","kind":"Deployment","name":"x"},"params":{"minReplicas":5,"maxReplicas":2}}`:                      {"above params.maxReplicas"},
-		`{"kind":"rollback_image","target":{"namespace":"shop","kind":"Deployment","name":"x"},"params":{}}`:                                              {"needs image or previous"},
+		`{"kind":"rollback_image","target":{"namespace":"shop","kind":"Deployment","name":"x"},"params":{}}`:                                              {"params: minProperties", "Exactly one of `image`"},
 		`{"kind":"revert_commit","target":{"namespace":"shop","kind":"Deployment","name":"x"},"params":{"commit":"HEAD~1"}}`:                              {"not a commit hash"},
 		`{"kind":"scale","target":{"namespace":"shop","kind":"Deployment","name":"x"},"params":{"replicas":2},"extra":1}`:                                 {"unknown field"},
-		`{"kind":"scale","target":{"namespace":"shop","kind":"Deployment","name":"x"}}`:                                                                   {"params are missing"},
+		`{"kind":"scale","target":{"namespace":"shop","kind":"Deployment","name":"x"}}`:                                                                   {"missing property 'params'"},
 	}
 	for s, wants := range bad {
 		_, err := ParseIntent([]byte(s))

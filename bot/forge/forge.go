@@ -222,25 +222,22 @@ func BranchName(incidentID, intentKind string) string {
 	return BranchPrefix + incidentID + "-" + strings.ReplaceAll(intentKind, "_", "-")
 }
 
-var intentKinds = []string{
-	patchers.KindSetResources, patchers.KindScale, patchers.KindSetHPA,
-	patchers.KindRollbackImage, patchers.KindSetEnv, patchers.KindRevertCommit,
-}
-
-// ParseBranch splits a medic branch into its incident id and intent kind;
-// ok is false for any other branch.
+// ParseBranch splits a medic branch into its incident id and intent kind
+// (one of patchers.KindNames); ok is false for any other branch. When two
+// kinds' suffixes fit, the longer wins, so the answer does not depend on
+// the catalogue's order.
 func ParseBranch(branch string) (incidentID, intentKind string, ok bool) {
 	rest, found := strings.CutPrefix(branch, BranchPrefix)
 	if !found {
 		return "", "", false
 	}
-	for _, k := range intentKinds {
+	for _, k := range patchers.KindNames() {
 		suffix := "-" + strings.ReplaceAll(k, "_", "-")
-		if id, cut := strings.CutSuffix(rest, suffix); cut && id != "" {
-			return id, k, true
+		if id, cut := strings.CutSuffix(rest, suffix); cut && id != "" && len(k) > len(intentKind) {
+			incidentID, intentKind, ok = id, k, true
 		}
 	}
-	return "", "", false
+	return incidentID, intentKind, ok
 }
 
 // Title is the pull request title for a request.

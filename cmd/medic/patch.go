@@ -41,6 +41,7 @@ func newPatch() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "patch --repo DIR --intent FILE.json [--json] [--write | --pr [--dry-run]]",
 		Short: "Plan an intent as a change to an infra repo (and write it with --write)",
+		Long:  "Plan an intent as a change to an infra repo (and write it with --write).\n\nIntent kinds:\n" + kindsHelp(),
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if repoDir == "" || intentFile == "" {
@@ -251,7 +252,7 @@ func envsOf(cfg github.RepoConfig, repo fs.FS, dir string) []string {
 func withHistory(p patchers.Patcher, repoDir string, in patchers.Intent) (patchers.Patcher, error) {
 	gr, err := git.PlainOpenWithOptions(repoDir, &git.PlainOpenOptions{DetectDotGit: true})
 	if err != nil {
-		if needsHistory(in) {
+		if in.NeedsHistory() {
 			return nil, fmt.Errorf("%s needs the repository's git history, and --repo %s is not in a git repository: %w", in.Kind, repoDir, err)
 		}
 		return p, nil
@@ -279,18 +280,6 @@ func realPath(p string) (string, error) {
 		return "", err
 	}
 	return filepath.EvalSymlinks(abs)
-}
-
-// needsHistory reports whether an intent reads git history.
-func needsHistory(in patchers.Intent) bool {
-	switch in.Kind {
-	case patchers.KindRevertCommit:
-		return true
-	case patchers.KindRollbackImage:
-		var rp patchers.RollbackImageParams
-		return json.Unmarshal(in.Params, &rp) == nil && rp.Previous
-	}
-	return false
 }
 
 func printChange(w io.Writer, patcher string, ch patchers.Change) {
@@ -394,4 +383,14 @@ func writeFiles(dir string, files []patchers.FileChange) (err error) {
 		}
 	}
 	return nil
+}
+
+// kindsHelp lists the intent kinds of the catalogue, one a line, with what
+// each changes and an example of its params.
+func kindsHelp() string {
+	var b strings.Builder
+	for _, k := range patchers.Kinds() {
+		fmt.Fprintf(&b, "  %-15s %s\n  %-15s params: %s E.g. %s\n", k.Name, k.Summary, "", strings.ReplaceAll(k.ParamsDoc, "`", ""), k.Examples[0])
+	}
+	return b.String()
 }

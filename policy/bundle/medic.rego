@@ -279,11 +279,23 @@ not_auto contains msg if {
 	msg := sprintf("rollback_image to a named image from a %s proposal; medic merges only a rollback to the previous image or one taken from history", [input.proposal.source])
 }
 
+# Every intent kind (patchers/intent.schema.json) is in exactly one of
+# these: kinds medic merges on its own when safe_intent holds, and kinds a
+# human always merges. policy/kinds_test.go fails when a kind is in
+# neither, so a new kind gets a decision here, not a default.
 auto_kinds := {"set_resources", "scale", "rollback_image"}
+
+review_kinds := {"set_hpa", "set_env", "revert_commit"}
 
 review contains msg if {
 	not intent.kind in auto_kinds
 	msg := sprintf("%s is not one of the intent kinds medic merges on its own (%s)", [intent.kind, concat(", ", sort(auto_kinds))])
+}
+
+review contains msg if {
+	not intent.kind in auto_kinds
+	not intent.kind in review_kinds
+	msg := sprintf("%s is an intent kind this policy does not know", [intent.kind])
 }
 
 review contains msg if some msg in not_auto

@@ -21,15 +21,14 @@ var Opened = time.Date(2026, 11, 2, 14, 7, 0, 0, time.UTC)
 var Target = patchers.Target{Namespace: "shop", Kind: "Deployment", Name: "checkout", Container: "app"}
 
 // IntentParams are valid params for every intent kind, as NewRequest uses
-// them.
-var IntentParams = map[string]string{
-	patchers.KindSetResources:  `{"limits":{"memory":"768Mi"}}`,
-	patchers.KindScale:         `{"replicas":4}`,
-	patchers.KindSetHPA:        `{"minReplicas":3,"maxReplicas":8}`,
-	patchers.KindRollbackImage: `{"image":"ghcr.io/shop/checkout:1.41.2"}`,
-	patchers.KindSetEnv:        `{"name":"GOMEMLIMIT","value":"700MiB"}`,
-	patchers.KindRevertCommit:  `{"commit":"3f9c2ab"}`,
-}
+// them: the first example of each kind in patchers.Kinds.
+var IntentParams = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range patchers.Kinds() {
+		m[k.Name] = string(k.Examples[0])
+	}
+	return m
+}()
 
 // NewIncident returns a valid incident with id: checkout in shop, one
 // OOM-kill anomaly with evidence points.
