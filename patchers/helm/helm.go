@@ -462,6 +462,9 @@ func (s *session) wants(in patchers.Intent, tdoc, hdoc *doc) ([]want, error) {
 			return nil, err
 		}
 		ws = append(ws, want{path: s.cpath("image"), label: "image", value: scalar{text: p.Image}})
+	default:
+		// Never a no-op: an unknown kind must not read as "already has".
+		return nil, fmt.Errorf("helm: intent kind %s is %w", in.Kind, ErrNotSupported)
 	}
 	return ws, nil
 }

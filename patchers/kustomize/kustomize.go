@@ -118,6 +118,8 @@ func (p Patcher) Plan(ctx context.Context, repo fs.FS, in patchers.Intent) (patc
 		pl, err = rollbackImage(l, e, in)
 	case patchers.KindSetHPA:
 		pl, err = setHPA(l, e, in)
+	default:
+		err = fmt.Errorf("kustomize: intent kind %s is %w", in.Kind, ErrNotSupported)
 	}
 	if err != nil {
 		return patchers.Change{}, err

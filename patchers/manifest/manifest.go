@@ -582,7 +582,7 @@ func buildPlan(in patchers.Intent, target *doc, docs []*doc) (*plan, error) {
 			}})
 		}
 	default:
-		return nil, fmt.Errorf("kind %q is not supported", in.Kind)
+		return nil, fmt.Errorf("intent kind %q is %w", in.Kind, ErrNotSupported)
 	}
 	return pl, nil
 }

@@ -179,3 +179,21 @@ func releaseRepo(t *testing.T, fixture string, p patchers.Patcher) (string, *git
 	}
 	return dir, repo, commit("checkout " + release)
 }
+
+// TestUnknownKindRefused: an intent whose kind no patcher knows is an
+// error from every patcher: never a no-op that would read as "already
+// has", never a panic. (Each patcher also refuses, with ErrNotSupported, a
+// valid kind it has no edit for: TestEveryKindHasPatcherSupport keeps that
+// from happening.)
+func TestUnknownKindRefused(t *testing.T) {
+	in := patchers.Intent{Kind: "restart", Target: targets[0], Params: json.RawMessage(`{}`)}
+	for _, l := range layouts {
+		t.Run(l.fixture, func(t *testing.T) {
+			repo := os.DirFS(filepath.Join("..", "..", "fixtures", "repos", l.fixture))
+			ch, err := l.patcher().Plan(t.Context(), repo, in)
+			if err == nil || ch.NoOp {
+				t.Fatalf("Plan(restart) = %+v, %v; want an error", ch, err)
+			}
+		})
+	}
+}
