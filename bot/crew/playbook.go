@@ -275,7 +275,7 @@ func (d *decision) memory(name string) {
 		d.release(cm, causes, rule, fmt.Sprintf("%s of container %s", what, c.Name), anoms, []string{c.Name}, bump)
 		return
 	}
-	noRelease := fmt.Sprintf("no commit changed the image, env or config of container %s within %s before the onset at %s", c.Name, window, on.UTC().Format(time.RFC3339))
+	noRelease := fmt.Sprintf("no commit changed the image, env or config of container %s within %s before the onset at %s", c.Name, brief(window), on.UTC().Format(time.RFC3339))
 	if len(hits) == 0 {
 		d.reason("memory of container %s grows but has not reached its limit, and %s: nothing to change yet", c.Name, noRelease)
 		d.reject(patchers.KindSetResources, nil, "container %s has not reached its memory limit: a higher limit changes nothing", c.Name)
@@ -359,7 +359,7 @@ func (d *decision) cpu(name string) {
 	d.add(candidate{Proposal: Proposal{
 		Intent: in,
 		Rationale: fmt.Sprintf("Container %s of %s is pinned at its %s CPU limit (%s) while %s, %s. Step the limit up %gx to %s, within the policy's %gx auto-merge bound and the %s cap. No commit touching %s within %s before the onset: not a release regression.",
-			c.Name, d.t, limit, anoms[0].Summary, lat[0].Summary, loadNote, d.cfg.CPUStep, newLimit, d.cfg.MaxResourceFactor, d.cfg.MaxCPU, c.Name, d.cfg.ReleaseWindow),
+			c.Name, d.t, limit, anoms[0].Summary, lat[0].Summary, loadNote, d.cfg.CPUStep, newLimit, d.cfg.MaxResourceFactor, d.cfg.MaxCPU, c.Name, brief(d.cfg.ReleaseWindow)),
 		Confidence: confSaturation,
 		Source:     "playbook/" + RuleCPUThrottling,
 		Evidence:   evidence(append(anoms, lat...)),
@@ -467,8 +467,8 @@ func (d *decision) crash() {
 		mine := forContainer(anoms, name)
 		cm, causes, ok := d.culprit(onset(mine), d.cfg.ReleaseWindow, cont, lowered("limits.memory"))
 		if !ok {
-			d.reason("%s crash-loops with no change to its image, env or config within %s before the onset at %s: nothing in this repository to revert (a dependency, or the node?)", subject(d.t, cont), d.cfg.ReleaseWindow, on.UTC().Format(time.RFC3339))
-			d.reject(patchers.KindRevertCommit, nil, "no commit touched %s within %s before the crash loop", subject(d.t, cont), d.cfg.ReleaseWindow)
+			d.reason("%s crash-loops with no change to its image, env or config within %s before the onset at %s: nothing in this repository to revert (a dependency, or the node?)", subject(d.t, cont), brief(d.cfg.ReleaseWindow), on.UTC().Format(time.RFC3339))
+			d.reject(patchers.KindRevertCommit, nil, "no commit touched %s within %s before the crash loop", subject(d.t, cont), brief(d.cfg.ReleaseWindow))
 			d.reject(patchers.KindRollbackImage, nil, "no release preceded the crash loop: rolling back a victim is unsafe")
 			continue
 		}
@@ -522,7 +522,7 @@ func (d *decision) service() {
 		return // the CPU rule answered it
 	}
 	d.reason("latency or errors of %s rose (%s) with no commit touching it within %s before the onset at %s and no resource of it at its limit: the cause lies outside this repository (a dependency?)",
-		d.t, anoms[0].Summary, d.cfg.ReleaseWindow, on.UTC().Format(time.RFC3339))
+		d.t, anoms[0].Summary, brief(d.cfg.ReleaseWindow), on.UTC().Format(time.RFC3339))
 	d.reject(patchers.KindRollbackImage, nil, "no release preceded the regression: rolling back a victim is unsafe")
 	d.reject(patchers.KindScale, nil, "no resource of %s is saturated: more replicas of a victim do not help", d.t)
 }
@@ -721,12 +721,18 @@ func capitalize(s string) string {
 }
 
 // since is how long after t the onset on was, briefly.
-func since(t, on time.Time) string {
-	d := on.Sub(t).Round(time.Second)
-	if d < 0 {
-		return "0s"
+func since(t, on time.Time) string { return brief(max(on.Sub(t), 0)) }
+
+// brief prints a duration without zero tails: 45s, 10m, 1h5m, 6h.
+func brief(d time.Duration) string {
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
 	}
-	return d.String()
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // peak is the highest saturation ratio of as, as a percentage.
