@@ -112,7 +112,9 @@ func rateUp(m int, f float64) detect.Anomaly {
 func crash(c string, m int) detect.Anomaly {
 	return anomaly(c, "k8s.event:crash_loop", detect.KindEvent, m, 3, 0)
 }
-func evicted(m int) detect.Anomaly { return anomaly("", "k8s.event:evicted", detect.KindEvent, m, 4, 0) }
+func evicted(m int) detect.Anomaly {
+	return anomaly("", "k8s.event:evicted", detect.KindEvent, m, 4, 0)
+}
 
 func commit(hash string, m int, subject string, changes ...FieldChange) Commit {
 	return Commit{Hash: strings.Repeat(hash, 40/len(hash)), Time: at(m), Subject: subject, Changes: changes}
@@ -279,7 +281,7 @@ func TestPlaybook(t *testing.T) {
 			name: "OOM right after a commit lowered the limit: revert it",
 			view: &fakeView{facts: twoContainers(), commits: []Commit{
 				commit("d4", -15, "trim memory", FieldChange{Area: AreaResources, Container: "web", Field: "limits.memory", Before: "1Gi", After: "512Mi"}), created}},
-			in:   incidentOf(oom("web", 0)),
+			in: incidentOf(oom("web", 0)),
 			want: want{kind: patchers.KindRevertCommit, source: "playbook/release_regression", params: `{"commit":"d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4"}`,
 				rejected: []string{"changed no image", "postpone the kill"}},
 		},
