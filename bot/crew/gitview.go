@@ -176,6 +176,9 @@ func (v *GitView) Target(ctx context.Context, t patchers.Target) (TargetFacts, e
 	if !ok {
 		r.p, r.err = v.render(ctx, v.fsys, t)
 		if ctx.Err() == nil {
+			if len(v.targets) >= 4*v.cfg.MaxCommits {
+				clear(v.targets)
+			}
 			v.targets[t] = r
 		}
 	}
@@ -289,6 +292,9 @@ func (v *GitView) factsAt(ctx context.Context, c *object.Commit, t patchers.Targ
 	var r factsResult
 	r.p, r.err = v.render(ctx, history.TreeFS(tree), t)
 	if ctx.Err() == nil {
+		if len(v.trees) >= 4*v.cfg.MaxCommits {
+			clear(v.trees) // bounded: a long-lived view forgets old trees
+		}
 		v.trees[k] = r
 	}
 	return r

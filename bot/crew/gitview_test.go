@@ -122,9 +122,18 @@ func kustomizeHistory(t *testing.T) (*gitRepo, map[string]plumbing.Hash) {
 	return g, h
 }
 
-func TestGitViewTarget(t *testing.T) {
-	g, _ := kustomizeHistory(t)
+// TestGitViewKustomize reads the kustomize fixture's history through one
+// view (its renders are cached per tree; each costs a sandboxed kustomize
+// build).
+func TestGitViewKustomize(t *testing.T) {
+	g, h := kustomizeHistory(t)
 	v := g.view("")
+	t.Run("Target", func(t *testing.T) { testTarget(t, v) })
+	t.Run("Commits", func(t *testing.T) { testCommits(t, v, h) })
+	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, v) })
+}
+
+func testTarget(t *testing.T, v *GitView) {
 	f, err := v.Target(context.Background(), patchers.Target{Namespace: "shop", Kind: "Deployment", Name: "checkout", Container: "ignored"})
 	if err != nil {
 		t.Fatal(err)
@@ -161,9 +170,7 @@ func TestGitViewTarget(t *testing.T) {
 	}
 }
 
-func TestGitViewCommits(t *testing.T) {
-	g, h := kustomizeHistory(t)
-	v := g.view("")
+func testCommits(t *testing.T, v *GitView, h map[string]plumbing.Hash) {
 	ctx := context.Background()
 	cs, err := v.Commits(ctx, checkoutProd, time.Time{}, 10)
 	if err != nil {
@@ -238,8 +245,16 @@ func TestGitViewBase(t *testing.T) {
 }
 
 func TestGitViewBoundedWalk(t *testing.T) {
-	g, _ := kustomizeHistory(t)
-	v, err := NewRepoView(ViewOptions{Git: g.repo, History: HistoryConfig{MaxCommits: 3, MaxMessageBytes: 10}})
+	g := newGitRepo(t)
+	g.fixture("manifests", ".")
+	g.commit("init", at(0))
+	g.replace("shop/checkout.yaml", "checkout:1.14.2", "checkout:1.15.0")
+	g.commit("release checkout 1.15.0, a long message", at(10))
+	for i := range 3 {
+		g.write("notes.txt", strings.Repeat("x", i+1))
+		g.commit("notes", at(20+i))
+	}
+	v, err := NewRepoView(ViewOptions{Git: g.repo, History: HistoryConfig{MaxCommits: 4, MaxMessageBytes: 10}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,8 +262,8 @@ func TestGitViewBoundedWalk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Three commits walked back from the HPA commit: hpa, readme, cart.
-	if len(cs) != 1 || cs[0].Subject != "let checkout scale further" || len(cs[0].Message) > 10 {
+	// Four commits walked back: three notes and the release, not the first.
+	if len(cs) != 1 || cs[0].Subject != "release checkout 1.15.0, a long message" || cs[0].Message != "release ch" {
 		t.Errorf("bounded walk: %+v", cs)
 	}
 }
@@ -363,9 +378,7 @@ func TestGitViewErrors(t *testing.T) {
 	}
 }
 
-func TestGitViewConcurrent(t *testing.T) {
-	g, _ := kustomizeHistory(t)
-	v := g.view("")
+func testConcurrent(t *testing.T, v *GitView) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for i := range 8 {
@@ -398,10 +411,10 @@ func TestGitViewConcurrent(t *testing.T) {
 // before the release.
 func TestPlaybookOnRealHistory(t *testing.T) {
 	g := newGitRepo(t)
-	g.fixture("kustomize", ".")
+	g.fixture("manifests", ".")
 	g.commit("add the shop", at(0))
-	g.replace("overlays/prod/kustomization.yaml", "newTag: 1.4.2", "newTag: 1.5.0")
-	g.commit("release checkout 1.5.0", at(60))
+	g.replace("shop/checkout.yaml", "checkout:1.14.2", "checkout:1.15.0")
+	g.commit("release checkout 1.15.0", at(60))
 	v := g.view("")
 	w := detect.Workload{Namespace: "shop", Kind: "Deployment", Name: "checkout", Container: "app"}
 	in := incident.Incident{ID: "shop-checkout-1", Workload: w, Opened: at(150), Anomalies: []detect.Anomaly{
@@ -424,21 +437,21 @@ func TestPlaybookOnRealHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(ch.RenderedDiff, "+        image: registry.example.com/shop/checkout:1.4.2") {
-		t.Errorf("the rollback does not plan back to 1.4.2:\n%s", ch.RenderedDiff)
+	if !strings.Contains(ch.RenderedDiff, "+          image: ghcr.io/acme/checkout:1.14.2") {
+		t.Errorf("the rollback does not plan back to 1.14.2:\n%s", ch.RenderedDiff)
 	}
 
-	// The same incident with the sidecar named: the release of app's
-	// image does not explain it, the sidecar's limit is stepped.
+	// The sidecar's OOM: the release of app's image does not explain
+	// it, and the sidecar's limit is stepped.
 	ws := w
-	ws.Container = "log-shipper"
-	in.Anomalies = []detect.Anomaly{{Workload: ws, Signal: "k8s.event:oom_killed", Kind: detect.KindEvent, Detector: "events", Onset: at(70), At: at(71), Score: 1, Observed: 1, Summary: "container log-shipper OOMKilled"}}
+	ws.Container = "envoy"
+	in.Anomalies = []detect.Anomaly{{Workload: ws, Signal: "k8s.event:oom_killed", Kind: detect.KindEvent, Detector: "events", Onset: at(70), At: at(71), Score: 1, Observed: 1, Summary: "container envoy OOMKilled"}}
 	ps, err = pb.Suggest(context.Background(), in, v)
-	if err != nil || len(ps) != 1 || ps[0].Intent.Target.Container != "log-shipper" || string(ps[0].Intent.Params) != `{"limits":{"memory":"96Mi"}}` {
+	if err != nil || len(ps) != 1 || ps[0].Intent.Target.Container != "envoy" || string(ps[0].Intent.Params) != `{"limits":{"memory":"192Mi"}}` {
 		t.Fatalf("sidecar: %+v, %v", ps, err)
 	}
 	ch, err = p.Plan(context.Background(), v.FS(), ps[0].Intent)
-	if err != nil || !strings.Contains(ch.RenderedDiff, "+            memory: 96Mi") {
+	if err != nil || !strings.Contains(ch.RenderedDiff, "+              memory: 192Mi") {
 		t.Errorf("the sidecar step does not plan: %v\n%s", err, ch.RenderedDiff)
 	}
 }
