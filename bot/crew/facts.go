@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -275,18 +276,8 @@ func replicas(r *int32) string {
 }
 
 func diffQuantities(container, side string, a, b map[string]string) []FieldChange {
-	keys := []string{}
-	for k := range a {
-		keys = append(keys, k)
-	}
-	for k := range b {
-		if _, ok := a[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
 	var out []FieldChange
-	for _, k := range keys {
+	for _, k := range unionKeys(a, b) {
 		if !sameQuantity(a[k], b[k]) {
 			out = append(out, FieldChange{Area: AreaResources, Container: container, Field: side + "." + k, Before: a[k], After: b[k]})
 		}
@@ -393,17 +384,7 @@ func diffPaths(a, b any, prefix string) []string {
 			out = append(out, p)
 			return
 		}
-		keys := []string{}
-		for k := range ma {
-			keys = append(keys, k)
-		}
-		for k := range mb {
-			if _, ok := ma[k]; !ok {
-				keys = append(keys, k)
-			}
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
+		for _, k := range unionKeys(ma, mb) {
 			q := k
 			if p != "" {
 				q = p + "." + k
@@ -413,6 +394,18 @@ func diffPaths(a, b any, prefix string) []string {
 	}
 	walk(a, b, prefix)
 	return out
+}
+
+// unionKeys are the keys of a and b, sorted.
+func unionKeys[V any](a, b map[string]V) []string {
+	keys := slices.Collect(maps.Keys(a))
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // mapAt walks nested mappings; a missing step gives nil (a nil map reads

@@ -281,18 +281,10 @@ func (d *decision) memory(name string) {
 		d.reject(patchers.KindSetResources, nil, "container %s has not reached its memory limit: a higher limit changes nothing", c.Name)
 		return
 	}
-	limit, ok := c.Limits["memory"]
+	limit, newLimit, in, ok := d.stepLimit(c, "memory", "its kills came from the node's memory pressure, not from a limit a repository change can step up")
 	if !ok {
-		d.reason("container %s has no memory limit: its kills came from the node's memory pressure, not from a limit a repository change can step up", c.Name)
-		d.reject(patchers.KindSetResources, nil, "container %s has no memory limit to step up from", c.Name)
 		return
 	}
-	newLimit, why := d.p.step(limit, d.cfg.MemoryStep, d.p.maxMem, memUnit)
-	if why != "" {
-		d.reason("container %s: memory %s", c.Name, why)
-		return
-	}
-	in := d.intent(patchers.KindSetResources, c.Name, patchers.ResourcesParams{Limits: map[string]string{"memory": newLimit}})
 	kills := forContainer(d.s.of(symOOM), name)
 	seen := fmt.Sprintf("its memory stayed at %s of its %s limit", peak(hits), limit)
 	conf := confSaturation
@@ -345,17 +337,10 @@ func (d *decision) cpu(name string) {
 		d.reject(patchers.KindSetResources, nil, "CPU of container %s is at its limit without latency degradation", c.Name)
 		return
 	}
-	limit, ok := c.Limits["cpu"]
+	limit, newLimit, in, ok := d.stepLimit(c, "cpu", "it cannot be throttled by a limit, so the repository has no limit to step up")
 	if !ok {
-		d.reason("container %s has no CPU limit to step up", c.Name)
 		return
 	}
-	newLimit, why := d.p.step(limit, d.cfg.CPUStep, d.p.maxCPU, cpuUnit)
-	if why != "" {
-		d.reason("container %s: CPU %s", c.Name, why)
-		return
-	}
-	in := d.intent(patchers.KindSetResources, c.Name, patchers.ResourcesParams{Limits: map[string]string{"cpu": newLimit}})
 	d.add(candidate{Proposal: Proposal{
 		Intent: in,
 		Rationale: fmt.Sprintf("Container %s of %s is pinned at its %s CPU limit (%s) while %s, %s. Step the limit up %gx to %s, within the policy's %gx auto-merge bound and the %s cap. No commit touching %s within %s before the onset: not a release regression.",
@@ -368,6 +353,28 @@ func (d *decision) cpu(name string) {
 			{Kind: patchers.KindRollbackImage, Reason: "no release touched the container before the onset"},
 		},
 	}, fields: resourceFields(c.Name, "limits", "cpu")})
+}
+
+// stepLimit is the set_resources intent that steps container c's limit of
+// res (memory or cpu) up; false, with the reason recorded, when c has no
+// such limit (noLimit says what that means) or it is at the cap.
+func (d *decision) stepLimit(c Container, res, noLimit string) (limit, next string, in patchers.Intent, ok bool) {
+	limit, ok = c.Limits[res]
+	if !ok {
+		d.reason("container %s has no %s limit: %s", c.Name, res, noLimit)
+		d.reject(patchers.KindSetResources, nil, "container %s has no %s limit to step up from", c.Name, res)
+		return "", "", patchers.Intent{}, false
+	}
+	factor, top, unit := d.cfg.MemoryStep, d.p.maxMem, int64(memUnit)
+	if res == "cpu" {
+		factor, top, unit = d.cfg.CPUStep, d.p.maxCPU, cpuUnit
+	}
+	next, why := d.p.step(limit, factor, top, unit)
+	if why != "" {
+		d.reason("container %s: %s %s", c.Name, res, why)
+		return "", "", patchers.Intent{}, false
+	}
+	return limit, next, d.intent(patchers.KindSetResources, c.Name, patchers.ResourcesParams{Limits: map[string]string{res: next}}), true
 }
 
 // load is the largest request-rate rise over its baseline, with its
