@@ -455,3 +455,24 @@ func TestPlaybookOnRealHistory(t *testing.T) {
 		t.Errorf("the sidecar step does not plan: %v\n%s", err, ch.RenderedDiff)
 	}
 }
+
+func TestOpenRepoView(t *testing.T) {
+	g := newGitRepo(t)
+	g.fixture("manifests", "infra")
+	g.commit("add infra", at(0))
+	g.replace("infra/shop/checkout.yaml", "checkout:1.14.2", "checkout:9.9.9") // uncommitted
+	v, err := OpenRepoView(filepath.Join(g.dir, "infra", "shop"), ViewOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := v.Target(context.Background(), checkoutProd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if app, _ := f.Container("app"); app.Image != "ghcr.io/acme/checkout:1.14.2" || f.Dir != "." {
+		t.Errorf("image %s dir %s: want HEAD's image, read at infra/shop", app.Image, f.Dir)
+	}
+	if _, err := OpenRepoView(t.TempDir(), ViewOptions{}); err == nil {
+		t.Error("a folder outside any repository opened")
+	}
+}

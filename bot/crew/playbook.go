@@ -554,8 +554,14 @@ func (d *decision) culprit(on time.Time, window time.Duration, container string,
 		for _, ch := range c.Changes {
 			mine := container == "" || ch.Container == "" || ch.Container == container
 			switch ch.Area {
-			case AreaImage, AreaEnv, AreaOther:
+			case AreaImage, AreaEnv:
 				if mine {
+					causes = append(causes, ch)
+				}
+			case AreaOther:
+				// The workload's own metadata (labels, annotations
+				// outside the pod template) changes nothing that runs.
+				if mine && !strings.HasPrefix(ch.Field, "metadata.") {
 					causes = append(causes, ch)
 				}
 			case AreaConfig:

@@ -399,6 +399,20 @@ func TestPlaybook(t *testing.T) {
 			want: want{kind: patchers.KindRevertCommit, source: "playbook/crashloop_config"},
 		},
 		{
+			name: "a commit that only relabels the workload is no culprit",
+			view: &fakeView{facts: twoContainers(), commits: []Commit{
+				commit("a9", -3, "owner label", FieldChange{Area: AreaOther, Field: "metadata.labels.team"}), created}},
+			in:   incidentOf(crash("web", 0)),
+			want: want{rationale: []string{"nothing in this repository to revert"}},
+		},
+		{
+			name: "a pod template change is a culprit",
+			view: &fakeView{facts: twoContainers(), commits: []Commit{
+				commit("aa", -3, "new probe", FieldChange{Area: AreaOther, Container: "web", Field: "livenessProbe.periodSeconds"}), created}},
+			in:   incidentOf(crash("web", 0)),
+			want: want{kind: patchers.KindRevertCommit, source: "playbook/crashloop_config", rationale: []string{"other livenessProbe.periodSeconds of web"}},
+		},
+		{
 			name: "crash loop with no change before it: no action",
 			view: &fakeView{facts: twoContainers(), commits: []Commit{created}},
 			in:   incidentOf(crash("web", 0)),
