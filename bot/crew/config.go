@@ -56,9 +56,9 @@ type PlaybookConfig struct {
 	// reach to count as a rise in load.
 	MinLoadFactor float64 `yaml:"min_load_factor"`
 	// ReleaseWindow is how long after a commit touching the target a
-	// regression (latency, errors, crash loop, saturation) is blamed on
-	// it; LeakWindow the same for memory growth, which takes longer to
-	// show.
+	// regression (latency, errors, crash loop, CPU saturation) is blamed
+	// on it; LeakWindow the same for memory growth, OOM kills and memory
+	// at its limit, which a leak reaches hours after its release.
 	ReleaseWindow time.Duration `yaml:"release_window"`
 	LeakWindow    time.Duration `yaml:"leak_window"`
 	// OnsetSlack lets a commit land this long after a detector's onset

@@ -262,15 +262,18 @@ func (d *decision) memory(name string) {
 	}
 	growth := forContainer(d.s.of(symMemoryGrowth), name)
 	hits := forContainer(d.s.of(symOOM, symMemoryLimit), name)
-	on, window, rule := onset(hits), d.cfg.ReleaseWindow, RuleReleaseRegression
+	// A leak fills the limit hours after its release: memory symptoms
+	// look back the leak window from the growth's onset, or else from the
+	// first kill or saturation.
+	on, window, what := onset(hits), d.cfg.LeakWindow, "memory at the limit"
 	if len(growth) > 0 {
-		on, window, rule = onset(growth), d.cfg.LeakWindow, RuleMemoryLeak
-	}
-	what := "memory at the limit"
-	if len(growth) > 0 {
-		what = "memory growth"
+		on, what = onset(growth), "memory growth"
 	}
 	if cm, causes, ok := d.culprit(on, window, c.Name, lowered("limits.memory")); ok {
+		rule := RuleMemoryLeak
+		if onlyArea(causes, AreaResources) {
+			rule = RuleReleaseRegression // the commit lowered the limit
+		}
 		bump := Alternative{Kind: patchers.KindSetResources, Reason: fmt.Sprintf("%s of container %s began %s after commit %s changed %s: a release is the cause, and raising the limit would only postpone the kill", what, c.Name, since(cm.Time, on), cm.Short(), describeChanges(causes))}
 		d.release(cm, causes, rule, fmt.Sprintf("%s of container %s", what, c.Name), anoms, []string{c.Name}, bump)
 		return
@@ -613,7 +616,7 @@ func (d *decision) release(c Commit, causes []FieldChange, rule, what string, an
 	base := fmt.Sprintf("%s began at %s, %s after commit %s %q (%s) changed %s.",
 		capitalize(what), on.UTC().Format(time.RFC3339), since(c.Time, on), c.Short(), c.Subject, c.Time.UTC().Format(time.RFC3339), describeChanges(causes))
 	if rule == RuleMemoryLeak {
-		base += " Memory that grows after a release is a leak: raising the limit would only postpone the kill."
+		base += " Memory that fills up after a release touching the container is the release's doing (a leak): raising the limit would only postpone the kill."
 	}
 	rejected := slices.Clone(also)
 	img, only := onlyImage(causes)

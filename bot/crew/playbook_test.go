@@ -258,6 +258,13 @@ func TestPlaybook(t *testing.T) {
 				rationale: []string{"env CACHE of web (set)"}, rejected: []string{"changed no image"}},
 		},
 		{
+			name: "OOM hours after a release of the container, no growth anomaly: the release's leak",
+			view: &fakeView{facts: twoContainers(), commits: []Commit{
+				commit("ab", -180, "release web 2.0.0", imageChange("web", "example.com/web:1.9.0", "example.com/web:2.0.0")), created}},
+			in:   incidentOf(memSat("web", 0), oom("web", 5)),
+			want: want{kind: patchers.KindRollbackImage, source: "playbook/memory_leak", container: "web", params: `{"previous":true}`, rejected: []string{"postpone the kill"}},
+		},
+		{
 			name: "growth without a release, below the limit: nothing yet",
 			view: &fakeView{facts: twoContainers(), commits: []Commit{created}},
 			in:   incidentOf(memGrowth("web", 0)),
@@ -482,7 +489,7 @@ func TestPlaybook(t *testing.T) {
 			view: &fakeView{facts: twoContainers(), commits: []Commit{
 				commit("e5", -10, "web 2.0.0", imageChange("web", "example.com/web:1.9.0", "example.com/web:2.0.0")), created}},
 			in:   incidentOf(oom("web", 0), crash("web", 1)),
-			want: want{kind: patchers.KindRollbackImage, source: "playbook/release_regression", container: "web", params: `{"previous":true}`},
+			want: want{kind: patchers.KindRollbackImage, source: "playbook/memory_leak", container: "web", params: `{"previous":true}`},
 		},
 	}
 	pb, err := NewPlaybook(DefaultPlaybookConfig())
