@@ -477,7 +477,7 @@ func (d *decision) crash() {
 		mine := forContainer(anoms, name)
 		cm, causes, ok := d.culprit(onset(mine), d.cfg.ReleaseWindow, cont, lowered("limits.memory"))
 		if !ok {
-			d.reason("%s crash-loops with no change to its image, env or config within %s before the onset at %s: nothing in this repository to revert (a dependency, or the node?)", subject(d.t, cont), brief(d.cfg.ReleaseWindow), on.UTC().Format(time.RFC3339))
+			d.reason("%s %s (%s) with no change to its image, env or config within %s before the onset at %s: nothing in this repository to revert (a dependency, the node, or a one-off?)", subject(d.t, cont), crashVerb(mine), mine[0].Summary, brief(d.cfg.ReleaseWindow), on.UTC().Format(time.RFC3339))
 			d.reject(patchers.KindRevertCommit, nil, "no commit touched %s within %s before the crash loop", subject(d.t, cont), brief(d.cfg.ReleaseWindow))
 			d.reject(patchers.KindRollbackImage, nil, "no release preceded the crash loop: rolling back a victim is unsafe")
 			continue
@@ -494,6 +494,22 @@ func (d *decision) crash() {
 		}
 		d.release(cm, causes, rule, "the crash loop of "+subject(d.t, cont), mine, scope)
 	}
+}
+
+// crashVerb says what the crash anomalies show: one restart is not a crash
+// loop.
+func crashVerb(as []detect.Anomaly) string {
+	n := 0.0
+	for _, a := range as {
+		if a.Kind != detect.KindEvent || a.Signal != "k8s.container.restarts" {
+			return "crash-loops"
+		}
+		n += a.Observed
+	}
+	if n <= 1 {
+		return "restarted once"
+	}
+	return "restarted"
 }
 
 // scopeOf lists the containers changes touch; nil (all) when one of them

@@ -426,6 +426,12 @@ func TestPlaybook(t *testing.T) {
 			want: want{rationale: []string{"nothing in this repository to revert"}, rejected: []string{"no commit touched"}},
 		},
 		{
+			name: "a single restart is a one-off, not a crash loop",
+			view: &fakeView{facts: twoContainers(), commits: []Commit{created}},
+			in:   incidentOf(anomaly("web", "k8s.container.restarts", detect.KindEvent, 0, 1, 0)),
+			want: want{rationale: []string{"restarted once", "one-off"}},
+		},
+		{
 			name: "evictions: node pressure, the workload is a victim",
 			view: &fakeView{facts: twoContainers(), commits: []Commit{
 				commit("e5", -10, "web 2.0.0", imageChange("web", "example.com/web:1.9.0", "example.com/web:2.0.0")), created}},
