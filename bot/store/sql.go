@@ -21,8 +21,9 @@ type dialect struct {
 	// rebind turns the ? placeholders medic's statements use into the
 	// backend's.
 	rebind func(query string) string
-	// violated names the unique constraint err violates: conflictNumber,
-	// conflictIncident, or "" when err is no such violation.
+	// violated names the constraint err violates: conflictNumber,
+	// conflictIncident (unique), conflictMissing (a foreign key), or ""
+	// when err is no such violation.
 	violated func(err error) conflict
 	// lockMigrations serializes migrations across processes; it runs
 	// first in the migration transaction.
@@ -38,12 +39,13 @@ type dialect struct {
 	holdsSecrets func(error) bool
 }
 
-// conflict is a unique constraint of pull_requests.
+// conflict is the kind of constraint a write violated.
 type conflict string
 
 const (
 	conflictNumber   conflict = "number"   // its primary key: repo and number
 	conflictIncident conflict = "incident" // pull_requests_open_incident
+	conflictMissing  conflict = "missing"  // a foreign key: the incident is absent
 )
 
 // sqlStore is the Store of both backends. w runs every write and every
@@ -51,16 +53,19 @@ const (
 // PostgreSQL and for in-memory SQLite).
 type sqlStore struct {
 	d         dialect
+	cfg       Config
 	w, r      *sql.DB
 	closeOnce sync.Once
 	closeErr  error
 	queries   map[string]string
 }
 
-func newSQLStore(d dialect, w, r *sql.DB) *sqlStore {
-	s := &sqlStore{d: d, w: w, r: r, queries: map[string]string{}}
-	for name, q := range queries {
-		s.queries[name] = d.rebind(q)
+func newSQLStore(d dialect, cfg Config, w, r *sql.DB) *sqlStore {
+	s := &sqlStore{d: d, cfg: cfg, w: w, r: r, queries: map[string]string{}}
+	for _, qs := range []map[string]string{queries, incidentQueries} {
+		for name, q := range qs {
+			s.queries[name] = d.rebind(q)
+		}
 	}
 	s.queries["claimEvents"] = d.rebind(fmt.Sprintf(claimEvents, d.skipLocked))
 	return s

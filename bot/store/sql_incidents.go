@@ -1,0 +1,543 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/medic-bot/medic/bot/forge"
+)
+
+const incidentColumns = `repo, state, document, updated, closed`
+
+const transitionColumns = `incident_id, from_state, to_state, event, cause, terminal, occurred`
+
+const proposalColumns = `incident_id, seq, proposal, decision, change_doc, pr, shadow, recorded`
+
+// incidentQueries are written with ? placeholders; newSQLStore rebinds
+// them.
+var incidentQueries = map[string]string{
+	"insertIncident": `INSERT INTO incidents (id, repo_key, repo, workload, state, document, opened, updated, closed)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+	"updateIncident": `UPDATE incidents SET document = ?, opened = ?,
+		updated = CASE WHEN updated < ? THEN ? ELSE updated END
+		WHERE id = ? AND repo_key = ? AND workload = ?`,
+	"getIncident":   `SELECT ` + incidentColumns + ` FROM incidents WHERE id = ?`,
+	"incidentState": `SELECT state FROM incidents WHERE id = ?`,
+	"incidentKeys":  `SELECT repo, workload FROM incidents WHERE id = ?`,
+	"setState": `UPDATE incidents SET state = ?, closed = ?,
+		updated = CASE WHEN updated < ? THEN ? ELSE updated END
+		WHERE id = ? AND state = ?`,
+	// The incident's row is locked (PostgreSQL) or the database is
+	// (SQLite) by the statement before, so the next seq is this
+	// transaction's alone.
+	"appendTransition": `INSERT INTO incident_transitions
+		(incident_id, seq, repo_key, workload, from_state, to_state, event, cause, terminal, occurred)
+		SELECT id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM incident_transitions WHERE incident_id = ?),
+			repo_key, workload, ?, ?, ?, ?, ?, ?
+		FROM incidents WHERE id = ?`,
+	"history": `SELECT ` + transitionColumns + ` FROM incident_transitions
+		WHERE incident_id = ? ORDER BY seq`,
+	"countInto": `SELECT COUNT(*) FROM incident_transitions
+		WHERE repo_key = ? AND to_state = ? AND occurred >= ? AND from_state <> to_state`,
+	"countIntoWorkload": `SELECT COUNT(*) FROM incident_transitions
+		WHERE repo_key = ? AND to_state = ? AND occurred >= ? AND from_state <> to_state AND workload = ?`,
+	"insertStep": `INSERT INTO incident_steps (incident_id, name, result, recorded)
+		VALUES (?, ?, ?, ?) ON CONFLICT (incident_id, name) DO NOTHING`,
+	"getStep": `SELECT result, recorded FROM incident_steps WHERE incident_id = ? AND name = ?`,
+	"saveProposal": `INSERT INTO incident_proposals (` + proposalColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (incident_id, seq) DO UPDATE SET proposal = excluded.proposal,
+			decision = excluded.decision, change_doc = excluded.change_doc, pr = excluded.pr,
+			shadow = excluded.shadow, recorded = excluded.recorded`,
+	"proposals": `SELECT ` + proposalColumns + ` FROM incident_proposals
+		WHERE incident_id = ? ORDER BY seq`,
+	"forgetIncidents": `DELETE FROM incidents WHERE closed IS NOT NULL AND closed < ?`,
+}
+
+// namePattern is what states, events and step names may look like.
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$`)
+
+func checkName(what, name string) error {
+	if !namePattern.MatchString(name) {
+		return fmt.Errorf("%s %q must be 1-128 letters, digits or _.:/- starting with a letter or digit", what, name)
+	}
+	return nil
+}
+
+// parseRepo checks "owner/name" and returns its key column.
+func parseRepo(repo string) (string, error) {
+	owner, name, _ := strings.Cut(repo, "/")
+	r := forge.Repo{Owner: owner, Name: name}
+	if err := r.Validate(); err != nil || r.String() != repo {
+		return "", fmt.Errorf("repository %q must be owner/name", repo)
+	}
+	return repoKey(r), nil
+}
+
+// formatEventTime formats a time the caller must set.
+func formatEventTime(what string, t time.Time) (string, error) {
+	if t.IsZero() {
+		return "", fmt.Errorf("%s is not set", what)
+	}
+	s, err := formatTime(t)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	return s, nil
+}
+
+// nullTime is NULL for the zero time.
+func nullTime(what string, t time.Time) (any, error) {
+	if t.IsZero() {
+		return nil, nil
+	}
+	return formatEventTime(what, t)
+}
+
+// docText is a scrubbed document's column value: "" for none.
+func docText(doc json.RawMessage) string { return string(doc) }
+
+// docOf reads a document column.
+func docOf(s string) json.RawMessage {
+	if s == "" {
+		return nil
+	}
+	return json.RawMessage(s)
+}
+
+// notFound returns forge.ErrNotFound when the incident is absent, and nil
+// when it exists.
+func (s *sqlStore) notFound(ctx context.Context, id string) error {
+	var state string
+	err := s.r.QueryRowContext(ctx, s.q("incidentState"), id).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return forge.ErrNotFound
+	}
+	return err
+}
+
+// SaveIncident implements Incidents.
+func (s *sqlStore) SaveIncident(ctx context.Context, rec IncidentRecord) error {
+	in := rec.Incident
+	if err := in.Validate(); err != nil {
+		return forge.Permanent(fmt.Errorf("save incident: %w", err))
+	}
+	fail := func(err error) error {
+		return forge.Permanent(fmt.Errorf("save incident %s: %w", in.ID, err))
+	}
+	key := ""
+	if rec.Repo != "" {
+		var err error
+		if key, err = parseRepo(rec.Repo); err != nil {
+			return fail(err)
+		}
+	}
+	if err := checkName("state", rec.State); err != nil {
+		return fail(err)
+	}
+	opened, err := formatEventTime("opened", in.Opened)
+	if err != nil {
+		return fail(err)
+	}
+	if rec.Updated.IsZero() {
+		rec.Updated = in.Opened
+	}
+	updated, err := formatEventTime("updated", rec.Updated)
+	if err != nil {
+		return fail(err)
+	}
+	closed, err := nullTime("closed", rec.Closed)
+	if err != nil {
+		return fail(err)
+	}
+	raw, err := json.Marshal(in)
+	if err != nil {
+		return fail(err)
+	}
+	doc, err := scrubJSON("incident document", raw, s.cfg.MaxDocumentBytes)
+	if err != nil {
+		return fail(err)
+	}
+	workload := in.Workload.Key()
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q("insertIncident"), in.ID, key, rec.Repo, workload,
+			rec.State, docText(doc), opened, updated, closed)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 1 {
+			return s.appendTransition(ctx, tx, Transition{IncidentID: in.ID, To: rec.State, At: rec.Updated, Terminal: !rec.Closed.IsZero()}, updated)
+		}
+		res, err = tx.ExecContext(ctx, s.q("updateIncident"), docText(doc), opened, updated, updated, in.ID, key, workload)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		var haveRepo, haveWorkload string
+		if err := tx.QueryRowContext(ctx, s.q("incidentKeys"), in.ID).Scan(&haveRepo, &haveWorkload); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: it is stored for workload %s in repository %q, not %s in %q",
+			forge.ErrConflict, haveWorkload, haveRepo, workload, rec.Repo)
+	})
+	if err != nil {
+		return s.errf(err, "save incident %s", in.ID)
+	}
+	return nil
+}
+
+// appendTransition appends t, its cause already clean, to the history;
+// at is t.At formatted.
+func (s *sqlStore) appendTransition(ctx context.Context, tx *sql.Tx, t Transition, at string) error {
+	_, err := tx.ExecContext(ctx, s.q("appendTransition"), t.IncidentID, t.From, t.To, t.Event, t.Cause, t.Terminal, at, t.IncidentID)
+	return err
+}
+
+func scanIncident(row scanner) (IncidentRecord, error) {
+	var (
+		rec          IncidentRecord
+		doc, updated string
+		closed       sql.NullString
+	)
+	if err := row.Scan(&rec.Repo, &rec.State, &doc, &updated, &closed); err != nil {
+		return IncidentRecord{}, err
+	}
+	if err := json.Unmarshal([]byte(doc), &rec.Incident); err != nil {
+		return IncidentRecord{}, fmt.Errorf("document: %w", err)
+	}
+	var err error
+	if rec.Updated, err = parseTime(updated); err != nil {
+		return IncidentRecord{}, fmt.Errorf("updated: %w", err)
+	}
+	if closed.Valid {
+		if rec.Closed, err = parseTime(closed.String); err != nil {
+			return IncidentRecord{}, fmt.Errorf("closed: %w", err)
+		}
+	}
+	return rec, nil
+}
+
+// GetIncident implements Incidents.
+func (s *sqlStore) GetIncident(ctx context.Context, id string) (IncidentRecord, error) {
+	rec, err := scanIncident(s.r.QueryRowContext(ctx, s.q("getIncident"), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = forge.ErrNotFound
+	}
+	if err != nil {
+		return IncidentRecord{}, s.errf(err, "get incident %q", id)
+	}
+	return rec, nil
+}
+
+// ListIncidents implements Incidents.
+func (s *sqlStore) ListIncidents(ctx context.Context, f IncidentFilter) ([]IncidentRecord, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if f.Repo != "" {
+		key, err := parseRepo(f.Repo)
+		if err != nil {
+			return nil, forge.Permanent(fmt.Errorf("list incidents: %w", err))
+		}
+		where, args = append(where, "repo_key = ?"), append(args, key)
+	}
+	if f.Workload != "" {
+		where, args = append(where, "workload = ?"), append(args, f.Workload)
+	}
+	if f.Open {
+		where = append(where, "closed IS NULL")
+	}
+	if !f.Since.IsZero() {
+		since, err := formatTime(f.Since)
+		if err != nil {
+			return nil, forge.Permanent(fmt.Errorf("list incidents: since: %w", err))
+		}
+		where, args = append(where, "updated >= ?"), append(args, since)
+	}
+	if f.Limit < 0 {
+		return nil, forge.Permanent(fmt.Errorf("list incidents: negative limit %d", f.Limit))
+	}
+	q := `SELECT ` + incidentColumns + ` FROM incidents`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY opened DESC, id`
+	if f.Limit > 0 {
+		q, args = q+` LIMIT ?`, append(args, int64(f.Limit))
+	}
+	rows, err := s.r.QueryContext(ctx, s.d.rebind(q), args...)
+	if err != nil {
+		return nil, s.errf(err, "list incidents")
+	}
+	defer rows.Close()
+	var recs []IncidentRecord
+	for rows.Next() {
+		rec, err := scanIncident(rows)
+		if err != nil {
+			return nil, s.errf(err, "list incidents")
+		}
+		recs = append(recs, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.errf(err, "list incidents")
+	}
+	return recs, nil
+}
+
+// Transition implements Incidents.
+func (s *sqlStore) Transition(ctx context.Context, t Transition) error {
+	fail := func(err error) error {
+		return forge.Permanent(fmt.Errorf("transition incident %q from %q to %q: %w", t.IncidentID, t.From, t.To, err))
+	}
+	if err := errors.Join(checkName("from state", t.From), checkName("to state", t.To), checkName("event", t.Event)); err != nil {
+		return fail(err)
+	}
+	at, err := formatEventTime("at", t.At)
+	if err != nil {
+		return fail(err)
+	}
+	var closed any
+	if t.Terminal {
+		closed = at
+	}
+	t.Cause = cleanCause(t.Cause, s.cfg.MaxCauseBytes)
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q("setState"), t.To, closed, at, at, t.IncidentID, t.From)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			var state string
+			err := tx.QueryRowContext(ctx, s.q("incidentState"), t.IncidentID).Scan(&state)
+			if errors.Is(err, sql.ErrNoRows) {
+				return forge.ErrNotFound
+			}
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("%w: the incident is %s now", forge.ErrConflict, state)
+		}
+		return s.appendTransition(ctx, tx, t, at)
+	})
+	if err != nil {
+		return s.errf(err, "transition incident %q from %s to %s", t.IncidentID, t.From, t.To)
+	}
+	return nil
+}
+
+// History implements Incidents.
+func (s *sqlStore) History(ctx context.Context, id string) ([]Transition, error) {
+	ts, err := s.history(ctx, id)
+	if err == nil && len(ts) == 0 {
+		err = s.notFound(ctx, id)
+	}
+	if err != nil {
+		return nil, s.errf(err, "history of incident %q", id)
+	}
+	return ts, nil
+}
+
+func (s *sqlStore) history(ctx context.Context, id string) ([]Transition, error) {
+	rows, err := s.r.QueryContext(ctx, s.q("history"), id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ts []Transition
+	for rows.Next() {
+		var (
+			t  Transition
+			at string
+		)
+		if err := rows.Scan(&t.IncidentID, &t.From, &t.To, &t.Event, &t.Cause, &t.Terminal, &at); err != nil {
+			return nil, err
+		}
+		if t.At, err = parseTime(at); err != nil {
+			return nil, fmt.Errorf("at: %w", err)
+		}
+		ts = append(ts, t)
+	}
+	return ts, rows.Err()
+}
+
+// CountTransitions implements Incidents.
+func (s *sqlStore) CountTransitions(ctx context.Context, q TransitionQuery) (int, error) {
+	fail := func(err error) error {
+		return forge.Permanent(fmt.Errorf("count transitions into %q: %w", q.To, err))
+	}
+	key, err := parseRepo(q.Repo)
+	if err != nil {
+		return 0, fail(err)
+	}
+	if err := checkName("state", q.To); err != nil {
+		return 0, fail(err)
+	}
+	since, err := formatTime(q.Since)
+	if err != nil {
+		return 0, fail(fmt.Errorf("since: %w", err))
+	}
+	var n int64
+	if q.Workload == "" {
+		err = s.r.QueryRowContext(ctx, s.q("countInto"), key, q.To, since).Scan(&n)
+	} else {
+		err = s.r.QueryRowContext(ctx, s.q("countIntoWorkload"), key, q.To, since, q.Workload).Scan(&n)
+	}
+	if err != nil {
+		return 0, s.errf(err, "count transitions into %s in %s", q.To, q.Repo)
+	}
+	return int(n), nil
+}
+
+// RecordStep implements Incidents.
+func (s *sqlStore) RecordStep(ctx context.Context, st StepRecord) (StepRecord, bool, error) {
+	fail := func(err error) error {
+		return forge.Permanent(fmt.Errorf("record step %q of incident %q: %w", st.Name, st.IncidentID, err))
+	}
+	if err := checkName("step name", st.Name); err != nil {
+		return StepRecord{}, false, fail(err)
+	}
+	at, err := formatEventTime("at", st.At)
+	if err != nil {
+		return StepRecord{}, false, fail(err)
+	}
+	if st.Result, err = scrubJSON("step result", st.Result, s.cfg.MaxDocumentBytes); err != nil {
+		return StepRecord{}, false, fail(err)
+	}
+	res, err := s.w.ExecContext(ctx, s.q("insertStep"), st.IncidentID, st.Name, docText(st.Result), at)
+	if s.d.violated(err) == conflictMissing {
+		err = forge.ErrNotFound
+	}
+	var n int64
+	if err == nil {
+		n, err = res.RowsAffected()
+	}
+	if err == nil && n == 1 {
+		st.At, err = parseTime(at) // as stored: in UTC
+		return st, true, err
+	}
+	if err == nil {
+		// Recorded before: by this caller before a restart, or by another
+		// Store now (its insert committed first).
+		st, err = s.Step(ctx, st.IncidentID, st.Name)
+		return st, false, err
+	}
+	return StepRecord{}, false, s.errf(err, "record step %q of incident %q", st.Name, st.IncidentID)
+}
+
+// Step implements Incidents.
+func (s *sqlStore) Step(ctx context.Context, id, name string) (StepRecord, error) {
+	st := StepRecord{IncidentID: id, Name: name}
+	var result, at string
+	err := s.r.QueryRowContext(ctx, s.q("getStep"), id, name).Scan(&result, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = forge.ErrNotFound
+	}
+	if err == nil {
+		st.Result = docOf(result)
+		st.At, err = parseTime(at)
+	}
+	if err != nil {
+		return StepRecord{}, s.errf(err, "get step %q of incident %q", name, id)
+	}
+	return st, nil
+}
+
+// SaveProposal implements Incidents.
+func (s *sqlStore) SaveProposal(ctx context.Context, p ProposalRecord) error {
+	fail := func(err error) error {
+		return forge.Permanent(fmt.Errorf("save proposal %d of incident %q: %w", p.Seq, p.IncidentID, err))
+	}
+	if p.Seq < 0 {
+		return fail(fmt.Errorf("negative seq %d", p.Seq))
+	}
+	at, err := formatEventTime("at", p.At)
+	if err != nil {
+		return fail(err)
+	}
+	docs := []*json.RawMessage{&p.Proposal, &p.Decision, &p.Change, &p.PR}
+	for i, name := range []string{"proposal", "decision", "change", "pull request"} {
+		if *docs[i], err = scrubJSON(name, *docs[i], s.cfg.MaxDocumentBytes); err != nil {
+			return fail(err)
+		}
+	}
+	_, err = s.w.ExecContext(ctx, s.q("saveProposal"), p.IncidentID, int64(p.Seq), docText(p.Proposal),
+		docText(p.Decision), docText(p.Change), docText(p.PR), p.Shadow, at)
+	if s.d.violated(err) == conflictMissing {
+		err = forge.ErrNotFound
+	}
+	if err != nil {
+		return s.errf(err, "save proposal %d of incident %q", p.Seq, p.IncidentID)
+	}
+	return nil
+}
+
+// Proposals implements Incidents.
+func (s *sqlStore) Proposals(ctx context.Context, id string) ([]ProposalRecord, error) {
+	ps, err := s.proposals(ctx, id)
+	if err == nil && len(ps) == 0 {
+		err = s.notFound(ctx, id)
+	}
+	if err != nil {
+		return nil, s.errf(err, "proposals of incident %q", id)
+	}
+	return ps, nil
+}
+
+func (s *sqlStore) proposals(ctx context.Context, id string) ([]ProposalRecord, error) {
+	rows, err := s.r.QueryContext(ctx, s.q("proposals"), id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ps []ProposalRecord
+	for rows.Next() {
+		var (
+			p                              ProposalRecord
+			seq                            int64
+			proposal, decision, change, pr string
+			at                             string
+		)
+		if err := rows.Scan(&p.IncidentID, &seq, &proposal, &decision, &change, &pr, &p.Shadow, &at); err != nil {
+			return nil, err
+		}
+		p.Seq = int(seq)
+		p.Proposal, p.Decision, p.Change, p.PR = docOf(proposal), docOf(decision), docOf(change), docOf(pr)
+		if p.At, err = parseTime(at); err != nil {
+			return nil, fmt.Errorf("proposal %d: at: %w", p.Seq, err)
+		}
+		ps = append(ps, p)
+	}
+	return ps, rows.Err()
+}
+
+// ForgetIncidents implements Incidents.
+func (s *sqlStore) ForgetIncidents(ctx context.Context, before time.Time) (int, error) {
+	b, err := formatTime(before)
+	if err != nil {
+		return 0, forge.Permanent(fmt.Errorf("forget incidents: %w", err))
+	}
+	res, err := s.w.ExecContext(ctx, s.q("forgetIncidents"), b)
+	if err != nil {
+		return 0, s.errf(err, "forget incidents closed before %s", b)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.errf(err, "forget incidents closed before %s", b)
+	}
+	return int(n), nil
+}
