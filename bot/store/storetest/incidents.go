@@ -27,6 +27,7 @@ var incidentTests = []struct {
 }{
 	{"IncidentRoundTrip", testIncidentRoundTrip},
 	{"SaveIncidentAgain", testSaveIncidentAgain},
+	{"ConcurrentSaveIncident", testConcurrentSaveIncident},
 	{"InvalidIncident", testInvalidIncident},
 	{"ListIncidents", testListIncidents},
 	{"Transition", testTransition},
@@ -230,6 +231,28 @@ func testSaveIncidentAgain(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	}
 	equalRecord(t, mustGetIncident(t, s, in.ID), want)
+}
+
+// testConcurrentSaveIncident: replicas that both see a new incident save
+// it at once: it is created once, with one first transition, and every
+// save succeeds.
+func testConcurrentSaveIncident(t *testing.T, open func(t *testing.T) store.Store) {
+	a, b := open(t), open(t)
+	const n = 8
+	replicas := []store.Store{a, b}
+	errs := make([]error, n)
+	concurrently(n, func(i int) {
+		errs[i] = replicas[i%2].SaveIncident(ctxFor(t), store.IncidentRecord{Incident: newIncident("inc-1", "checkout", t0),
+			Repo: repoInfra, State: "detected", Updated: t0.Add(time.Duration(i) * time.Second)})
+	})
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if h := mustHistory(t, a, "inc-1"); len(h) != 1 || h[0].To != "detected" {
+		t.Errorf("history after concurrent first saves = %+v, want one first save", h)
+	}
+	// Updated only moves forward, so the latest save's time stays.
+	equalTime(t, "Updated", mustGetIncident(t, b, "inc-1").Updated, t0.Add((n-1)*time.Second))
 }
 
 func testInvalidIncident(t *testing.T, open func(t *testing.T) store.Store) {
