@@ -311,31 +311,33 @@ func (s *sqlStore) OpenPRForIncident(ctx context.Context, repo forge.Repo, incid
 
 // ListPRs implements forge.Records.
 func (s *sqlStore) ListPRs(ctx context.Context, repo forge.Repo, state forge.State) ([]forge.PullRequest, error) {
-	var (
-		rows *sql.Rows
-		err  error
-	)
-	if state == "" {
-		rows, err = s.r.QueryContext(ctx, s.q("listPRs"), repoKey(repo))
-	} else {
-		rows, err = s.r.QueryContext(ctx, s.q("listPRsIn"), repoKey(repo), string(state))
+	query, args := s.q("listPRs"), []any{repoKey(repo)}
+	if state != "" {
+		query, args = s.q("listPRsIn"), append(args, string(state))
 	}
+	prs, err := queryAll(ctx, s.r, query, args, scanPR)
 	if err != nil {
 		return nil, s.errf(err, "list pull requests in %s", repo)
 	}
-	defer rows.Close()
-	var prs []forge.PullRequest
-	for rows.Next() {
-		pr, err := scanPR(rows)
-		if err != nil {
-			return nil, s.errf(err, "list pull requests in %s", repo)
-		}
-		prs = append(prs, pr)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.errf(err, "list pull requests in %s", repo)
-	}
 	return prs, nil
+}
+
+// queryAll runs a query on db and returns its rows, each read by scan.
+func queryAll[T any](ctx context.Context, db *sql.DB, query string, args []any, scan func(scanner) (T, error)) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 // FirstDelivery implements Store.
@@ -360,19 +362,7 @@ func (s *sqlStore) FirstDelivery(ctx context.Context, id string, at time.Time) (
 
 // ForgetDeliveries implements Store.
 func (s *sqlStore) ForgetDeliveries(ctx context.Context, before time.Time) (int, error) {
-	b, err := formatTime(before)
-	if err != nil {
-		return 0, fmt.Errorf("forget deliveries: %w", err)
-	}
-	res, err := s.w.ExecContext(ctx, s.q("forget"), b)
-	if err != nil {
-		return 0, s.errf(err, "forget deliveries before %s", b)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, s.errf(err, "forget deliveries before %s", b)
-	}
-	return int(n), nil
+	return s.forget(ctx, "forget", "forget deliveries before", before)
 }
 
 // SaveEvent implements Store.
@@ -525,19 +515,25 @@ func (s *sqlStore) FinishEvent(ctx context.Context, id string, now time.Time, ha
 
 // ForgetEvents implements Store.
 func (s *sqlStore) ForgetEvents(ctx context.Context, before time.Time) (int, error) {
+	return s.forget(ctx, "forgetEvents", "forget webhook events done before", before)
+}
+
+// forget runs query, a DELETE of what was done before its one argument,
+// with before and returns how many rows it deleted; what starts its
+// errors ("forget deliveries before").
+func (s *sqlStore) forget(ctx context.Context, query, what string, before time.Time) (int, error) {
 	b, err := formatTime(before)
 	if err != nil {
-		return 0, fmt.Errorf("forget webhook events: %w", err)
+		return 0, forge.Permanent(fmt.Errorf("%s: %w", what, err))
 	}
-	res, err := s.w.ExecContext(ctx, s.q("forgetEvents"), b)
-	if err != nil {
-		return 0, s.errf(err, "forget webhook events done before %s", b)
+	res, err := s.w.ExecContext(ctx, s.q(query), b)
+	if err == nil {
+		var n int64
+		if n, err = res.RowsAffected(); err == nil {
+			return int(n), nil
+		}
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, s.errf(err, "forget webhook events done before %s", b)
-	}
-	return int(n), nil
+	return 0, s.errf(err, "%s %s", what, b)
 }
 
 // Close implements Store.

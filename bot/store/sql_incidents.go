@@ -276,20 +276,8 @@ func (s *sqlStore) ListIncidents(ctx context.Context, f IncidentFilter) ([]Incid
 	if f.Limit > 0 {
 		q, args = q+` LIMIT ?`, append(args, int64(f.Limit))
 	}
-	rows, err := s.r.QueryContext(ctx, s.d.rebind(q), args...)
+	recs, err := queryAll(ctx, s.r, s.d.rebind(q), args, scanIncident)
 	if err != nil {
-		return nil, s.errf(err, "list incidents")
-	}
-	defer rows.Close()
-	var recs []IncidentRecord
-	for rows.Next() {
-		rec, err := scanIncident(rows)
-		if err != nil {
-			return nil, s.errf(err, "list incidents")
-		}
-		recs = append(recs, rec)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, s.errf(err, "list incidents")
 	}
 	return recs, nil
@@ -342,7 +330,7 @@ func (s *sqlStore) Transition(ctx context.Context, t Transition) error {
 
 // History implements Incidents.
 func (s *sqlStore) History(ctx context.Context, id string) ([]Transition, error) {
-	ts, err := s.history(ctx, id)
+	ts, err := queryAll(ctx, s.r, s.q("history"), []any{id}, scanTransition)
 	if err == nil && len(ts) == 0 {
 		err = s.notFound(ctx, id)
 	}
@@ -352,27 +340,18 @@ func (s *sqlStore) History(ctx context.Context, id string) ([]Transition, error)
 	return ts, nil
 }
 
-func (s *sqlStore) history(ctx context.Context, id string) ([]Transition, error) {
-	rows, err := s.r.QueryContext(ctx, s.q("history"), id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ts []Transition
-	for rows.Next() {
-		var (
-			t  Transition
-			at string
-		)
-		if err := rows.Scan(&t.IncidentID, &t.From, &t.To, &t.Event, &t.Cause, &t.Terminal, &at); err != nil {
-			return nil, err
-		}
+func scanTransition(row scanner) (Transition, error) {
+	var (
+		t  Transition
+		at string
+	)
+	err := row.Scan(&t.IncidentID, &t.From, &t.To, &t.Event, &t.Cause, &t.Terminal, &at)
+	if err == nil {
 		if t.At, err = parseTime(at); err != nil {
-			return nil, fmt.Errorf("at: %w", err)
+			err = fmt.Errorf("at: %w", err)
 		}
-		ts = append(ts, t)
 	}
-	return ts, rows.Err()
+	return t, err
 }
 
 // CountTransitions implements Incidents.
@@ -488,7 +467,7 @@ func (s *sqlStore) SaveProposal(ctx context.Context, p ProposalRecord) error {
 
 // Proposals implements Incidents.
 func (s *sqlStore) Proposals(ctx context.Context, id string) ([]ProposalRecord, error) {
-	ps, err := s.proposals(ctx, id)
+	ps, err := queryAll(ctx, s.r, s.q("proposals"), []any{id}, scanProposal)
 	if err == nil && len(ps) == 0 {
 		err = s.notFound(ctx, id)
 	}
@@ -498,46 +477,26 @@ func (s *sqlStore) Proposals(ctx context.Context, id string) ([]ProposalRecord, 
 	return ps, nil
 }
 
-func (s *sqlStore) proposals(ctx context.Context, id string) ([]ProposalRecord, error) {
-	rows, err := s.r.QueryContext(ctx, s.q("proposals"), id)
-	if err != nil {
-		return nil, err
+func scanProposal(row scanner) (ProposalRecord, error) {
+	var (
+		p                              ProposalRecord
+		seq                            int64
+		proposal, decision, change, pr string
+		at                             string
+	)
+	if err := row.Scan(&p.IncidentID, &seq, &proposal, &decision, &change, &pr, &p.Shadow, &at); err != nil {
+		return ProposalRecord{}, err
 	}
-	defer rows.Close()
-	var ps []ProposalRecord
-	for rows.Next() {
-		var (
-			p                              ProposalRecord
-			seq                            int64
-			proposal, decision, change, pr string
-			at                             string
-		)
-		if err := rows.Scan(&p.IncidentID, &seq, &proposal, &decision, &change, &pr, &p.Shadow, &at); err != nil {
-			return nil, err
-		}
-		p.Seq = int(seq)
-		p.Proposal, p.Decision, p.Change, p.PR = docOf(proposal), docOf(decision), docOf(change), docOf(pr)
-		if p.At, err = parseTime(at); err != nil {
-			return nil, fmt.Errorf("proposal %d: at: %w", p.Seq, err)
-		}
-		ps = append(ps, p)
+	p.Seq = int(seq)
+	p.Proposal, p.Decision, p.Change, p.PR = docOf(proposal), docOf(decision), docOf(change), docOf(pr)
+	var err error
+	if p.At, err = parseTime(at); err != nil {
+		return ProposalRecord{}, fmt.Errorf("proposal %d: at: %w", p.Seq, err)
 	}
-	return ps, rows.Err()
+	return p, nil
 }
 
 // ForgetIncidents implements Incidents.
 func (s *sqlStore) ForgetIncidents(ctx context.Context, before time.Time) (int, error) {
-	b, err := formatTime(before)
-	if err != nil {
-		return 0, forge.Permanent(fmt.Errorf("forget incidents: %w", err))
-	}
-	res, err := s.w.ExecContext(ctx, s.q("forgetIncidents"), b)
-	if err != nil {
-		return 0, s.errf(err, "forget incidents closed before %s", b)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, s.errf(err, "forget incidents closed before %s", b)
-	}
-	return int(n), nil
+	return s.forget(ctx, "forgetIncidents", "forget incidents closed before", before)
 }
