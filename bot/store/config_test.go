@@ -3,6 +3,7 @@ package store_test
 import (
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +60,20 @@ func TestOpenConfigLimits(t *testing.T) {
 		err = s.SaveProposal(ctx(t), store.ProposalRecord{IncidentID: "inc-1", Seq: 1, Change: doc, At: at})
 		if err == nil || !forge.IsPermanent(err) || !strings.Contains(err.Error(), "change is 3002 bytes, over max_document_bytes 2048") {
 			t.Errorf("SaveProposal over max_document_bytes: err = %v, want a permanent error naming the document, its size and the limit", err)
+		}
+		_, _, err = s.RecordStep(ctx(t), store.StepRecord{IncidentID: "inc-1", Name: "push:1", Result: doc, At: at})
+		if err == nil || !forge.IsPermanent(err) || !strings.Contains(err.Error(), "step result is 3002 bytes, over max_document_bytes 2048") {
+			t.Errorf("RecordStep over max_document_bytes: err = %v, want a permanent error naming the document, its size and the limit", err)
+		}
+		big := in
+		big.ID = "inc-2"
+		big.Anomalies = []detect.Anomaly{{Workload: in.Workload, Summary: strings.Repeat("y", 3000)}}
+		err = s.SaveIncident(ctx(t), store.IncidentRecord{Incident: big, Repo: "acme/infra", State: "detected"})
+		if err == nil || !forge.IsPermanent(err) || !strings.Contains(err.Error(), "incident document is") || !strings.Contains(err.Error(), "over max_document_bytes 2048") {
+			t.Errorf("SaveIncident over max_document_bytes: err = %v, want a permanent error naming the document and the limit", err)
+		}
+		if _, err := s.GetIncident(ctx(t), "inc-2"); !errors.Is(err, forge.ErrNotFound) {
+			t.Errorf("an incident over the limit was stored: %v", err)
 		}
 	})
 }

@@ -481,7 +481,7 @@ func testConcurrentTransition(t *testing.T, open func(t *testing.T) store.Store)
 func testConcurrentTransitionChain(t *testing.T, open func(t *testing.T) store.Store) {
 	a, b := open(t), open(t)
 	saveNew(t, a, repoInfra, "inc-1", "checkout", t0)
-	const steps, workers = 24, 4
+	const steps, workers = 12, 4
 	state := func(i int) string {
 		if i == 0 {
 			return "detected"
@@ -857,11 +857,9 @@ func testIncidentSecrets(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 }
 
-// testIncidentLimits: a long cause is cut and marked; a document over
-// the limit is refused naming the limit.
+// testIncidentLimits: a long cause is cut and marked.
 func testIncidentLimits(t *testing.T, open func(t *testing.T) store.Store) {
 	s := open(t)
-	ctx := ctxFor(t)
 	saveNew(t, s, repoInfra, "inc-1", "checkout", t0)
 	long := strings.Repeat("é", store.DefaultMaxCauseBytes) // two bytes each
 	mustTransition(t, s, store.Transition{IncidentID: "inc-1", From: "detected", To: "proposing", Event: "error", Cause: long, At: t0})
@@ -870,16 +868,8 @@ func testIncidentLimits(t *testing.T, open func(t *testing.T) store.Store) {
 		t.Errorf("a %d-byte cause was stored as %d bytes ending %q, want at most %d, valid UTF-8, marked truncated",
 			len(long), len(cause), cause[max(0, len(cause)-20):], store.DefaultMaxCauseBytes)
 	}
-	big := json.RawMessage(`"` + strings.Repeat("x", store.DefaultMaxDocumentBytes) + `"`)
-	_, _, err := s.RecordStep(ctx, store.StepRecord{IncidentID: "inc-1", Name: "push:1", Result: big, At: t0})
-	if err == nil || !forge.IsPermanent(err) || !strings.Contains(err.Error(), "max_document_bytes") || !strings.Contains(err.Error(), fmt.Sprint(store.DefaultMaxDocumentBytes)) {
-		t.Errorf("RecordStep with a %d-byte result: err = %v, want a permanent error naming max_document_bytes and its value", len(big), err)
-	}
-	huge := newIncident("inc-2", "cart", t0)
-	huge.Anomalies[0].Summary = strings.Repeat("y", store.DefaultMaxDocumentBytes)
-	if err := s.SaveIncident(ctx, store.IncidentRecord{Incident: huge, Repo: repoInfra, State: "detected"}); err == nil || !strings.Contains(err.Error(), "max_document_bytes") {
-		t.Errorf("SaveIncident of a document over the limit: err = %v, want one naming max_document_bytes", err)
-	}
+	// Documents over max_document_bytes: see the store package's
+	// TestOpenConfigLimits, which sets a small limit on both backends.
 }
 
 func testIncidentsCancelled(t *testing.T, open func(t *testing.T) store.Store) {
