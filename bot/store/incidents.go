@@ -21,14 +21,24 @@ import (
 // permanent error (forge.IsPermanent); an unknown incident wraps
 // forge.ErrNotFound and a failed compare-and-set forge.ErrConflict.
 type Incidents interface {
-	// SaveIncident stores rec. A new incident is stored in rec.State
-	// (closed at rec.Closed when that is set), and its History starts
-	// with that state. On an incident already stored, SaveIncident
-	// replaces the document and Opened, moves Updated forward (never
-	// back), and ignores State and Closed: a state changes only through
-	// Transition. It is refused with forge.ErrConflict when the stored
+	// SaveIncident stores rec's document. A new incident is stored in
+	// rec.State (closed at rec.Closed when that is set), and its History
+	// starts with a transition from "" into that state, with no event, at
+	// rec.Updated. On an incident already stored, SaveIncident replaces
+	// the document and Opened, moves Updated forward (never back), and
+	// ignores State and Closed: a state changes only through a
+	// transition. It is refused with forge.ErrConflict when the stored
 	// incident has another repository or workload.
 	SaveIncident(ctx context.Context, rec IncidentRecord) error
+	// Apply stores one update of an incident, as bot/incident's Grouper
+	// returns them, in one transaction: rec's document (as SaveIncident
+	// does), and t when it is not nil. A t from "" (bot/incident's
+	// StateNone) creates the incident in t.To, with t as its first
+	// transition, and is refused with forge.ErrConflict when the incident
+	// exists. Any other t is a compare-and-set as in Transition; when it
+	// fails, the document is not stored either. rec.State must be t.To or
+	// empty, and t.IncidentID rec's id.
+	Apply(ctx context.Context, rec IncidentRecord, t *Transition) error
 	// GetIncident returns incident id.
 	GetIncident(ctx context.Context, id string) (IncidentRecord, error)
 	// ListIncidents returns the incidents f selects, most recently opened
@@ -42,10 +52,12 @@ type Incidents interface {
 	// database, one applies and the others fail with forge.ErrConflict
 	// naming the stored state. t.From may equal t.To (an event that keeps
 	// the state is still recorded). t.Terminal closes the incident at
-	// t.At; a non-terminal To reopens it.
+	// t.At; a non-terminal To reopens it. t.From must name a state:
+	// creating an incident takes its document (Apply).
 	Transition(ctx context.Context, t Transition) error
 	// History returns incident id's transitions, oldest first; the first
-	// is its first save (From "", no Event).
+	// is from "" (its creation). The n-th has Seq n in IncidentRecord's
+	// terms: after it, the record's Seq is n.
 	History(ctx context.Context, id string) ([]Transition, error)
 	// CountTransitions counts the transitions into q.To (From differs
 	// from To: a first save counts, an event that keeps the state does
@@ -89,6 +101,14 @@ type IncidentRecord struct {
 	Repo string `json:"repo,omitempty"`
 	// State is the incident's state (bot/incident's State).
 	State string `json:"state"`
+	// Since is when the incident entered State, and Cause the cause of
+	// that transition; Seq is how many transitions it has had, its
+	// creation included. They are set by the store from the transitions
+	// and ignored by SaveIncident and Apply; with State they are what
+	// bot/incident's Tracked needs to restore an open incident.
+	Since time.Time `json:"since"`
+	Cause string    `json:"cause,omitempty"`
+	Seq   int       `json:"seq"`
 	// Updated is when the incident last changed, in event time; zero
 	// means Incident.Opened.
 	Updated time.Time `json:"updated"`

@@ -68,9 +68,11 @@ var migrations = [][]string{
 	},
 	// 3: incidents, their state transitions (compare-and-set on the
 	// incident's state), the steps taken for them (insert-if-absent),
-	// and what was proposed and decided for them. Transitions copy the
-	// incident's repository and workload, so the pull-request caps count
-	// them from one index. Children go with their incident.
+	// and what was proposed and decided for them. An incident keeps its
+	// last transition's time, cause and number (seq) beside its state, so
+	// that a restart restores open incidents from one query. Transitions
+	// copy the incident's repository and workload, so the pull-request
+	// caps count them from one index. Children go with their incident.
 	{
 		`CREATE TABLE incidents (
 			id TEXT PRIMARY KEY,
@@ -78,6 +80,9 @@ var migrations = [][]string{
 			repo TEXT NOT NULL,
 			workload TEXT NOT NULL,
 			state TEXT NOT NULL,
+			state_since TEXT NOT NULL,
+			state_cause TEXT NOT NULL,
+			seq BIGINT NOT NULL,
 			document TEXT NOT NULL,
 			opened TEXT NOT NULL,
 			updated TEXT NOT NULL,

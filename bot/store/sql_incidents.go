@@ -13,7 +13,7 @@ import (
 	"github.com/medic-bot/medic/bot/forge"
 )
 
-const incidentColumns = `repo, state, document, updated, closed`
+const incidentColumns = `repo, state, state_since, state_cause, seq, document, updated, closed`
 
 const transitionColumns = `incident_id, from_state, to_state, event, cause, terminal, occurred`
 
@@ -22,25 +22,26 @@ const proposalColumns = `incident_id, seq, proposal, decision, change_doc, pr, s
 // incidentQueries are written with ? placeholders; newSQLStore rebinds
 // them.
 var incidentQueries = map[string]string{
-	"insertIncident": `INSERT INTO incidents (id, repo_key, repo, workload, state, document, opened, updated, closed)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+	"insertIncident": `INSERT INTO incidents (id, repo_key, repo, workload, state, state_since, state_cause, seq,
+			document, opened, updated, closed)
+		VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 	"updateIncident": `UPDATE incidents SET document = ?, opened = ?,
 		updated = CASE WHEN updated < ? THEN ? ELSE updated END
 		WHERE id = ? AND repo_key = ? AND workload = ?`,
 	"getIncident":   `SELECT ` + incidentColumns + ` FROM incidents WHERE id = ?`,
 	"incidentState": `SELECT state FROM incidents WHERE id = ?`,
 	"incidentKeys":  `SELECT repo, workload FROM incidents WHERE id = ?`,
-	"setState": `UPDATE incidents SET state = ?, closed = ?,
+	// The compare-and-set: it applies only in state From, and locks the
+	// incident's row (PostgreSQL) or holds the database's write lock
+	// (SQLite) until the transaction ends, so the seq it takes is this
+	// transaction's alone.
+	"setState": `UPDATE incidents SET state = ?, state_since = ?, state_cause = ?, seq = seq + 1, closed = ?,
 		updated = CASE WHEN updated < ? THEN ? ELSE updated END
 		WHERE id = ? AND state = ?`,
-	// The incident's row is locked (PostgreSQL) or the database is
-	// (SQLite) by the statement before, so the next seq is this
-	// transaction's alone.
+	// Appends the transition that took the incident to its stored seq.
 	"appendTransition": `INSERT INTO incident_transitions
 		(incident_id, seq, repo_key, workload, from_state, to_state, event, cause, terminal, occurred)
-		SELECT id, (SELECT COALESCE(MAX(seq), 0) + 1 FROM incident_transitions WHERE incident_id = ?),
-			repo_key, workload, ?, ?, ?, ?, ?, ?
-		FROM incidents WHERE id = ?`,
+		SELECT id, seq, repo_key, workload, ?, ?, ?, ?, ?, ? FROM incidents WHERE id = ?`,
 	"history": `SELECT ` + transitionColumns + ` FROM incident_transitions
 		WHERE incident_id = ? ORDER BY seq`,
 	"countInto": `SELECT COUNT(*) FROM incident_transitions
@@ -124,31 +125,99 @@ func (s *sqlStore) notFound(ctx context.Context, id string) error {
 
 // SaveIncident implements Incidents.
 func (s *sqlStore) SaveIncident(ctx context.Context, rec IncidentRecord) error {
+	return s.Apply(ctx, rec, nil)
+}
+
+// incidentRow is an IncidentRecord checked and formatted for its row.
+type incidentRow struct {
+	id, repoKey, repo, workload string
+	doc, opened, updated        string
+}
+
+// prepareIncident checks rec and formats its columns; the errors name
+// what is wrong but not the incident (the caller's wrapping does).
+func (s *sqlStore) prepareIncident(rec IncidentRecord) (incidentRow, error) {
 	in := rec.Incident
-	if err := in.Validate(); err != nil {
-		return forge.Permanent(fmt.Errorf("save incident: %w", err))
-	}
-	fail := func(err error) error {
-		return forge.Permanent(fmt.Errorf("save incident %s: %w", in.ID, err))
-	}
-	key := ""
+	row := incidentRow{id: in.ID, repo: rec.Repo, workload: in.Workload.Key()}
+	var err error
 	if rec.Repo != "" {
-		var err error
-		if key, err = parseRepo(rec.Repo); err != nil {
-			return fail(err)
+		if row.repoKey, err = parseRepo(rec.Repo); err != nil {
+			return row, err
 		}
 	}
-	if err := checkName("state", rec.State); err != nil {
-		return fail(err)
-	}
-	opened, err := formatEventTime("opened", in.Opened)
-	if err != nil {
-		return fail(err)
+	if row.opened, err = formatEventTime("opened", in.Opened); err != nil {
+		return row, err
 	}
 	if rec.Updated.IsZero() {
 		rec.Updated = in.Opened
 	}
-	updated, err := formatEventTime("updated", rec.Updated)
+	if row.updated, err = formatEventTime("updated", rec.Updated); err != nil {
+		return row, err
+	}
+	raw, err := json.Marshal(in)
+	if err != nil {
+		return row, err
+	}
+	doc, err := scrubJSON("incident document", raw, s.cfg.MaxDocumentBytes)
+	row.doc = string(doc)
+	return row, err
+}
+
+// preparedTransition is a Transition checked and formatted for its row.
+type preparedTransition struct {
+	t      Transition // its cause cleaned
+	at     string
+	closed any // at when terminal, else NULL
+}
+
+// prepareTransition checks t; From may be "" only when creating.
+func (s *sqlStore) prepareTransition(t Transition, creating bool) (preparedTransition, error) {
+	p := preparedTransition{t: t}
+	var errs []error
+	if !creating {
+		errs = append(errs, checkName("from state", t.From))
+	}
+	errs = append(errs, checkName("to state", t.To), checkName("event", t.Event))
+	if err := errors.Join(errs...); err != nil {
+		return p, err
+	}
+	var err error
+	if p.at, err = formatEventTime("at", t.At); err != nil {
+		return p, err
+	}
+	if t.Terminal {
+		p.closed = p.at
+	}
+	p.t.Cause = cleanCause(t.Cause, s.cfg.MaxCauseBytes)
+	return p, nil
+}
+
+// Apply implements Incidents.
+func (s *sqlStore) Apply(ctx context.Context, rec IncidentRecord, t *Transition) error {
+	id := rec.Incident.ID
+	if err := rec.Incident.Validate(); err != nil {
+		return forge.Permanent(fmt.Errorf("save incident: %w", err))
+	}
+	fail := func(err error) error {
+		return forge.Permanent(fmt.Errorf("save incident %s: %w", id, err))
+	}
+	var tr preparedTransition
+	if t != nil {
+		switch {
+		case t.IncidentID != id:
+			return fail(fmt.Errorf("its transition is of incident %q", t.IncidentID))
+		case rec.State != "" && rec.State != t.To:
+			return fail(fmt.Errorf("state %q is not its transition's to state %q", rec.State, t.To))
+		}
+		var err error
+		if tr, err = s.prepareTransition(*t, t.From == ""); err != nil {
+			return fail(err)
+		}
+		rec.State = t.To
+	} else if err := checkName("state", rec.State); err != nil {
+		return fail(err)
+	}
+	row, err := s.prepareIncident(rec)
 	if err != nil {
 		return fail(err)
 	}
@@ -156,66 +225,130 @@ func (s *sqlStore) SaveIncident(ctx context.Context, rec IncidentRecord) error {
 	if err != nil {
 		return fail(err)
 	}
-	raw, err := json.Marshal(in)
-	if err != nil {
-		return fail(err)
-	}
-	doc, err := scrubJSON("incident document", raw, s.cfg.MaxDocumentBytes)
-	if err != nil {
-		return fail(err)
-	}
-	workload := in.Workload.Key()
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q("insertIncident"), in.ID, key, rec.Repo, workload,
-			rec.State, docText(doc), opened, updated, closed)
-		if err != nil {
-			return err
+		switch {
+		case t == nil:
+			// A first save without a transition: the history starts
+			// with one from "" into its state.
+			first := Transition{IncidentID: id, To: rec.State, Terminal: closed != nil}
+			created, err := s.insertIncident(ctx, tx, row, first, row.updated, closed)
+			if err != nil || created {
+				return err
+			}
+			return s.updateDocument(ctx, tx, row)
+		case t.From == "":
+			created, err := s.insertIncident(ctx, tx, row, tr.t, tr.at, tr.closed)
+			if err != nil || created {
+				return err
+			}
+			var state string
+			if err := tx.QueryRowContext(ctx, s.q("incidentState"), id).Scan(&state); err != nil {
+				return err
+			}
+			return fmt.Errorf("%w: the incident exists, in state %s", forge.ErrConflict, state)
+		default:
+			if err := s.updateDocument(ctx, tx, row); err != nil {
+				return err
+			}
+			return s.compareAndSet(ctx, tx, tr)
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 1 {
-			return s.appendTransition(ctx, tx, Transition{IncidentID: in.ID, To: rec.State, At: rec.Updated, Terminal: !rec.Closed.IsZero()}, updated)
-		}
-		res, err = tx.ExecContext(ctx, s.q("updateIncident"), docText(doc), opened, updated, updated, in.ID, key, workload)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 1 {
-			return err
-		}
-		var haveRepo, haveWorkload string
-		if err := tx.QueryRowContext(ctx, s.q("incidentKeys"), in.ID).Scan(&haveRepo, &haveWorkload); err != nil {
-			return err
-		}
-		return fmt.Errorf("%w: it is stored for workload %s in repository %q, not %s in %q",
-			forge.ErrConflict, haveWorkload, haveRepo, workload, rec.Repo)
 	})
 	if err != nil {
-		return s.errf(err, "save incident %s", in.ID)
+		return s.errf(err, "save incident %s", id)
 	}
 	return nil
 }
 
-// appendTransition appends t, its cause already clean, to the history;
-// at is t.At formatted.
+// insertIncident inserts row in first.To, entered at at with first's
+// cause and closed at closed, and appends first as its first transition,
+// unless the incident exists: then it changes nothing and returns false.
+func (s *sqlStore) insertIncident(ctx context.Context, tx *sql.Tx, row incidentRow, first Transition, at string, closed any) (bool, error) {
+	updated := max(row.updated, at)
+	res, err := tx.ExecContext(ctx, s.q("insertIncident"), row.id, row.repoKey, row.repo, row.workload,
+		first.To, at, first.Cause, row.doc, row.opened, updated, closed)
+	if err != nil {
+		return false, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, err
+	}
+	return true, s.appendTransition(ctx, tx, first, at)
+}
+
+// updateDocument replaces a stored incident's document; it is
+// forge.ErrNotFound when the incident is absent and forge.ErrConflict
+// when it is stored for another repository or workload.
+func (s *sqlStore) updateDocument(ctx context.Context, tx *sql.Tx, row incidentRow) error {
+	res, err := tx.ExecContext(ctx, s.q("updateIncident"), row.doc, row.opened, row.updated, row.updated, row.id, row.repoKey, row.workload)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		return err
+	}
+	var haveRepo, haveWorkload string
+	err = tx.QueryRowContext(ctx, s.q("incidentKeys"), row.id).Scan(&haveRepo, &haveWorkload)
+	if errors.Is(err, sql.ErrNoRows) {
+		return forge.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: it is stored for workload %s in repository %q, not %s in %q",
+		forge.ErrConflict, haveWorkload, haveRepo, row.workload, row.repo)
+}
+
+// compareAndSet moves the incident from tr.From to tr.To if it is in
+// tr.From, and appends tr to its history.
+func (s *sqlStore) compareAndSet(ctx context.Context, tx *sql.Tx, tr preparedTransition) error {
+	t := tr.t
+	res, err := tx.ExecContext(ctx, s.q("setState"), t.To, tr.at, t.Cause, tr.closed, tr.at, tr.at, t.IncidentID, t.From)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		var state string
+		err := tx.QueryRowContext(ctx, s.q("incidentState"), t.IncidentID).Scan(&state)
+		if errors.Is(err, sql.ErrNoRows) {
+			return forge.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: the incident is %s now", forge.ErrConflict, state)
+	}
+	return s.appendTransition(ctx, tx, t, tr.at)
+}
+
+// appendTransition appends t, its cause already clean, to the history
+// under the incident's stored seq; at is t.At formatted.
 func (s *sqlStore) appendTransition(ctx context.Context, tx *sql.Tx, t Transition, at string) error {
-	_, err := tx.ExecContext(ctx, s.q("appendTransition"), t.IncidentID, t.From, t.To, t.Event, t.Cause, t.Terminal, at, t.IncidentID)
+	_, err := tx.ExecContext(ctx, s.q("appendTransition"), t.From, t.To, t.Event, t.Cause, t.Terminal, at, t.IncidentID)
 	return err
 }
 
 func scanIncident(row scanner) (IncidentRecord, error) {
 	var (
-		rec          IncidentRecord
-		doc, updated string
-		closed       sql.NullString
+		rec                 IncidentRecord
+		since, doc, updated string
+		seq                 int64
+		closed              sql.NullString
 	)
-	if err := row.Scan(&rec.Repo, &rec.State, &doc, &updated, &closed); err != nil {
+	if err := row.Scan(&rec.Repo, &rec.State, &since, &rec.Cause, &seq, &doc, &updated, &closed); err != nil {
 		return IncidentRecord{}, err
 	}
+	rec.Seq = int(seq)
 	if err := json.Unmarshal([]byte(doc), &rec.Incident); err != nil {
 		return IncidentRecord{}, fmt.Errorf("document: %w", err)
 	}
 	var err error
+	if rec.Since, err = parseTime(since); err != nil {
+		return IncidentRecord{}, fmt.Errorf("since: %w", err)
+	}
 	if rec.Updated, err = parseTime(updated); err != nil {
 		return IncidentRecord{}, fmt.Errorf("updated: %w", err)
 	}
@@ -285,43 +418,14 @@ func (s *sqlStore) ListIncidents(ctx context.Context, f IncidentFilter) ([]Incid
 
 // Transition implements Incidents.
 func (s *sqlStore) Transition(ctx context.Context, t Transition) error {
-	fail := func(err error) error {
+	tr, err := s.prepareTransition(t, false)
+	if err != nil {
+		if t.From == "" {
+			err = fmt.Errorf("%w (a transition from no state creates the incident: Apply it with its document)", err)
+		}
 		return forge.Permanent(fmt.Errorf("transition incident %q from %q to %q: %w", t.IncidentID, t.From, t.To, err))
 	}
-	if err := errors.Join(checkName("from state", t.From), checkName("to state", t.To), checkName("event", t.Event)); err != nil {
-		return fail(err)
-	}
-	at, err := formatEventTime("at", t.At)
-	if err != nil {
-		return fail(err)
-	}
-	var closed any
-	if t.Terminal {
-		closed = at
-	}
-	t.Cause = cleanCause(t.Cause, s.cfg.MaxCauseBytes)
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q("setState"), t.To, closed, at, at, t.IncidentID, t.From)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			var state string
-			err := tx.QueryRowContext(ctx, s.q("incidentState"), t.IncidentID).Scan(&state)
-			if errors.Is(err, sql.ErrNoRows) {
-				return forge.ErrNotFound
-			}
-			if err != nil {
-				return err
-			}
-			return fmt.Errorf("%w: the incident is %s now", forge.ErrConflict, state)
-		}
-		return s.appendTransition(ctx, tx, t, at)
-	})
+	err = s.inTx(ctx, func(tx *sql.Tx) error { return s.compareAndSet(ctx, tx, tr) })
 	if err != nil {
 		return s.errf(err, "transition incident %q from %s to %s", t.IncidentID, t.From, t.To)
 	}
