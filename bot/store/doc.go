@@ -14,10 +14,12 @@
 // MaxEventAttempts, and ForgetEvents deletes done ones.
 //
 // It keeps the incident loop's state (Incidents): each incident's JSON
-// document with its repository, workload, state and times; every
-// transition of its state, applied by compare-and-set on the stored state
-// in one transaction with the history row, so that of two replicas
-// advancing one incident exactly one wins (forge.ErrConflict for the
+// document with its repository, workload, state and times, and its last
+// transition's time, cause and number, which is what a restart needs to
+// restore it; every transition of its state, applied by compare-and-set
+// on the stored state in one transaction with the history row (and, with
+// Apply, with the document), so that of two replicas advancing or
+// creating one incident exactly one wins (forge.ErrConflict for the
 // other); the steps (external actions) taken for it, recorded
 // insert-if-absent under (incident, step name), so that a restarted
 // medic finds what it already did instead of doing it again; and what

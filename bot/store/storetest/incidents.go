@@ -28,6 +28,10 @@ var incidentTests = []struct {
 	{"IncidentRoundTrip", testIncidentRoundTrip},
 	{"SaveIncidentAgain", testSaveIncidentAgain},
 	{"ConcurrentSaveIncident", testConcurrentSaveIncident},
+	{"Apply", testApply},
+	{"ApplyIsAtomic", testApplyAtomic},
+	{"InvalidApply", testInvalidApply},
+	{"ConcurrentApplyCreate", testConcurrentApplyCreate},
 	{"InvalidIncident", testInvalidIncident},
 	{"ListIncidents", testListIncidents},
 	{"Transition", testTransition},
@@ -145,6 +149,12 @@ func equalRecord(t *testing.T, got, want store.IncidentRecord) {
 	if got.Repo != want.Repo || got.State != want.State {
 		t.Errorf("record repo %q, state %q; want %q, %q", got.Repo, got.State, want.Repo, want.State)
 	}
+	if !want.Since.IsZero() || want.Seq != 0 || want.Cause != "" {
+		equalTime(t, "Since", got.Since, want.Since)
+		if got.Seq != want.Seq || got.Cause != want.Cause {
+			t.Errorf("record seq %d, cause %q; want %d, %q", got.Seq, got.Cause, want.Seq, want.Cause)
+		}
+	}
 	equalTime(t, "Updated", got.Updated, want.Updated)
 	equalTime(t, "Closed", got.Closed, want.Closed)
 }
@@ -172,6 +182,9 @@ func testIncidentRoundTrip(t *testing.T, open func(t *testing.T) store.Store) {
 	mustSaveIncident(t, s, rec)
 	got := mustGetIncident(t, s, in.ID)
 	equalRecord(t, got, rec)
+	if got.Seq != 1 || !got.Since.Equal(rec.Updated) || got.Cause != "" {
+		t.Errorf("a first save's record has seq %d, since %s, cause %q; want 1, its Updated, none", got.Seq, got.Since, got.Cause)
+	}
 	if got.Incident.ID != in.ID || got.Incident.Workload != in.Workload || !got.Incident.Opened.Equal(t0) {
 		t.Errorf("stored incident %s of %s opened %s, want %s of %s opened %s",
 			got.Incident.ID, got.Incident.Workload, got.Incident.Opened, in.ID, in.Workload, t0)
@@ -253,6 +266,139 @@ func testConcurrentSaveIncident(t *testing.T, open func(t *testing.T) store.Stor
 	}
 	// Updated only moves forward, so the latest save's time stays.
 	equalTime(t, "Updated", mustGetIncident(t, b, "inc-1").Updated, t0.Add((n-1)*time.Second))
+}
+
+// testApply stores a Grouper's updates: the creation from no state, a
+// document change without a transition, and a document with a
+// transition; the record keeps the last transition's time, cause and
+// seq.
+func testApply(t *testing.T, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := ctxFor(t)
+	in := newIncident("inc-1", "checkout", t0)
+	opened := store.Transition{IncidentID: "inc-1", From: "", To: "detected", Event: "opened", Cause: "memory at 98% of its limit", At: t0}
+	if err := s.Apply(ctx, store.IncidentRecord{Incident: in, Repo: repoInfra}, &opened); err != nil {
+		t.Fatal(err)
+	}
+	equalRecord(t, mustGetIncident(t, s, "inc-1"), store.IncidentRecord{Incident: in, Repo: repoInfra, State: "detected",
+		Since: t0, Cause: "memory at 98% of its limit", Seq: 1, Updated: t0})
+	// A second creation is a conflict, from any document.
+	err := s.Apply(ctx, store.IncidentRecord{Incident: in, Repo: repoInfra, State: "detected"}, &opened)
+	if !errors.Is(err, forge.ErrConflict) || !strings.Contains(err.Error(), "detected") {
+		t.Errorf("second creation: err = %v, want ErrConflict naming the stored state", err)
+	}
+	// An anomaly joins: the document changes, the state does not.
+	joined := in
+	joined.Anomalies = append(slices.Clone(in.Anomalies), detect.Anomaly{Workload: in.Workload, Signal: "k8s.event:OOMKilled", Kind: detect.KindEvent, Summary: "OOMKilled"})
+	if err := s.Apply(ctx, store.IncidentRecord{Incident: joined, Repo: repoInfra, State: "detected", Updated: t0.Add(time.Minute)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// It settles: document and transition together.
+	settled := store.Transition{IncidentID: "inc-1", From: "detected", To: "proposing", Event: "settled", At: t0.Add(2 * time.Minute)}
+	if err := s.Apply(ctx, store.IncidentRecord{Incident: joined, Repo: repoInfra, Updated: t0.Add(2 * time.Minute)}, &settled); err != nil {
+		t.Fatal(err)
+	}
+	equalRecord(t, mustGetIncident(t, s, "inc-1"), store.IncidentRecord{Incident: joined, Repo: repoInfra, State: "proposing",
+		Since: t0.Add(2 * time.Minute), Seq: 2, Updated: t0.Add(2 * time.Minute)})
+	// Transition alone keeps the record's seq in step with the history.
+	mustTransition(t, s, store.Transition{IncidentID: "inc-1", From: "proposing", To: "no_action", Event: "no_proposal", Cause: "dependency outage", At: t0.Add(3 * time.Minute)})
+	rec := mustGetIncident(t, s, "inc-1")
+	h := mustHistory(t, s, "inc-1")
+	if rec.Seq != len(h) || rec.Seq != 3 || rec.Cause != "dependency outage" || !rec.Since.Equal(t0.Add(3*time.Minute)) {
+		t.Errorf("record after 3 transitions: seq %d (history %d), cause %q, since %s", rec.Seq, len(h), rec.Cause, rec.Since)
+	}
+	equalHistory(t, h, []store.Transition{opened, settled,
+		{IncidentID: "inc-1", From: "proposing", To: "no_action", Event: "no_proposal", Cause: "dependency outage", At: t0.Add(3 * time.Minute)}})
+	// A creation that is terminal at once is closed at its time.
+	sup := store.Transition{IncidentID: "inc-2", To: "closed", Event: "opened", At: t0, Terminal: true}
+	if err := s.Apply(ctx, store.IncidentRecord{Incident: newIncident("inc-2", "cart", t0), Repo: repoInfra}, &sup); err != nil {
+		t.Fatal(err)
+	}
+	equalTime(t, "Closed of a terminal creation", mustGetIncident(t, s, "inc-2").Closed, t0)
+}
+
+// testApplyAtomic: when an update's compare-and-set fails, its document
+// is not stored either.
+func testApplyAtomic(t *testing.T, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := ctxFor(t)
+	saveNew(t, s, repoInfra, "inc-1", "checkout", t0)
+	changed := newIncident("inc-1", "checkout", t0)
+	changed.Anomalies[0].Summary = "a document that must not be stored"
+	stale := store.Transition{IncidentID: "inc-1", From: "proposing", To: "proposed", Event: "pr_opened", At: t0.Add(time.Minute)}
+	err := s.Apply(ctx, store.IncidentRecord{Incident: changed, Repo: repoInfra, Updated: t0.Add(time.Minute)}, &stale)
+	if !errors.Is(err, forge.ErrConflict) {
+		t.Fatalf("Apply from a stale state: err = %v, want ErrConflict", err)
+	}
+	equalRecord(t, mustGetIncident(t, s, "inc-1"), store.IncidentRecord{Incident: newIncident("inc-1", "checkout", t0), Repo: repoInfra,
+		State: "detected", Since: t0, Seq: 1, Updated: t0})
+	absent := store.Transition{IncidentID: "inc-9", From: "detected", To: "proposing", Event: "settled", At: t0}
+	if err := s.Apply(ctx, store.IncidentRecord{Incident: newIncident("inc-9", "cart", t0), Repo: repoInfra}, &absent); !errors.Is(err, forge.ErrNotFound) {
+		t.Errorf("Apply of a transition to an absent incident: err = %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetIncident(ctx, "inc-9"); !errors.Is(err, forge.ErrNotFound) {
+		t.Errorf("a failed Apply created the incident: %v", err)
+	}
+}
+
+func testInvalidApply(t *testing.T, open func(t *testing.T) store.Store) {
+	s := open(t)
+	ctx := ctxFor(t)
+	saveNew(t, s, repoInfra, "inc-1", "checkout", t0)
+	rec := store.IncidentRecord{Incident: newIncident("inc-1", "checkout", t0), Repo: repoInfra}
+	for _, c := range []struct {
+		name, want string
+		state      string
+		tr         store.Transition
+	}{
+		{"another incident's transition", `"inc-2"`, "", store.Transition{IncidentID: "inc-2", From: "detected", To: "proposing", Event: "settled", At: t0}},
+		{"a state other than the transition's", "not its transition's", "merged", store.Transition{IncidentID: "inc-1", From: "detected", To: "proposing", Event: "settled", At: t0}},
+		{"no event", "event", "", store.Transition{IncidentID: "inc-1", From: "detected", To: "proposing", At: t0}},
+		{"no time", "at", "", store.Transition{IncidentID: "inc-1", From: "detected", To: "proposing", Event: "settled"}},
+	} {
+		r := rec
+		r.State = c.state
+		err := s.Apply(ctx, r, &c.tr)
+		if err == nil || !forge.IsPermanent(err) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Apply with %s: err = %v, want a permanent error naming %s", c.name, err, c.want)
+		}
+	}
+	// Transition cannot create: that takes the document.
+	err := s.Transition(ctx, store.Transition{IncidentID: "inc-3", To: "detected", Event: "opened", At: t0})
+	if err == nil || !forge.IsPermanent(err) || !strings.Contains(err.Error(), "Apply") {
+		t.Errorf("Transition from no state: err = %v, want a permanent error pointing at Apply", err)
+	}
+	if h := mustHistory(t, s, "inc-1"); len(h) != 1 {
+		t.Errorf("refused updates were recorded: %+v", h)
+	}
+}
+
+// testConcurrentApplyCreate: replicas that both open one incident: one
+// creation applies, the others are conflicts.
+func testConcurrentApplyCreate(t *testing.T, open func(t *testing.T) store.Store) {
+	a, b := open(t), open(t)
+	const n = 8
+	replicas := []store.Store{a, b}
+	errs := make([]error, n)
+	concurrently(n, func(i int) {
+		errs[i] = replicas[i%2].Apply(ctxFor(t), store.IncidentRecord{Incident: newIncident("inc-1", "checkout", t0), Repo: repoInfra},
+			&store.Transition{IncidentID: "inc-1", To: "detected", Event: "opened", Cause: fmt.Sprintf("worker %d", i), At: t0})
+	})
+	won := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, forge.ErrConflict):
+			t.Errorf("worker %d: %v, want nil or ErrConflict", i, err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d of %d concurrent creations applied, want 1", won, n)
+	}
+	if h := mustHistory(t, b, "inc-1"); len(h) != 1 {
+		t.Errorf("history after concurrent creations = %+v, want one", h)
+	}
 }
 
 func testInvalidIncident(t *testing.T, open func(t *testing.T) store.Store) {
