@@ -97,7 +97,10 @@ type IncidentRecord struct {
 	// and Opened are also the record's keys.
 	Incident incident.Incident `json:"incident"`
 	// Repo is the repository that owns the workload, "owner/name"
-	// (matched case-insensitively), or "" when none does.
+	// (matched case-insensitively), or "" when none does. Empty in a
+	// record to save, it is the incident document's "repo" member
+	// (bot/incident's Incident.Repo), if any; when both are set they must
+	// agree.
 	Repo string `json:"repo,omitempty"`
 	// State is the incident's state (bot/incident's State).
 	State string `json:"state"`

@@ -65,3 +65,25 @@ func TestCleanCause(t *testing.T) {
 		t.Errorf("cleanCause kept part of a password: %q", got)
 	}
 }
+
+func TestRecordRepo(t *testing.T) {
+	for _, c := range []struct {
+		repo, doc, want, err string
+	}{
+		{repo: "acme/infra", doc: `{"id":"i"}`, want: "acme/infra"},
+		{doc: `{"id":"i","repo":"acme/apps"}`, want: "acme/apps"},
+		{repo: "Acme/Apps", doc: `{"id":"i","repo":"acme/apps"}`, want: "Acme/Apps"},
+		{doc: `{"id":"i"}`, want: ""},
+		{repo: "acme/infra", doc: `{"id":"i","repo":"acme/apps"}`, err: `record repository "acme/infra" is not the incident's "acme/apps"`},
+	} {
+		got, err := recordRepo(c.repo, []byte(c.doc))
+		switch {
+		case c.err != "":
+			if err == nil || err.Error() != c.err {
+				t.Errorf("recordRepo(%q, %s) err = %v, want %q", c.repo, c.doc, err, c.err)
+			}
+		case err != nil || got != c.want:
+			t.Errorf("recordRepo(%q, %s) = %q, %v; want %q", c.repo, c.doc, got, err, c.want)
+		}
+	}
+}

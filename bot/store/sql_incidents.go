@@ -112,14 +112,25 @@ func docOf(s string) json.RawMessage {
 	return json.RawMessage(s)
 }
 
+// queryRower is a *sql.DB or a *sql.Tx.
+type queryRower interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// stateOf returns incident id's stored state, or forge.ErrNotFound.
+func (s *sqlStore) stateOf(ctx context.Context, q queryRower, id string) (string, error) {
+	var state string
+	err := q.QueryRowContext(ctx, s.q("incidentState"), id).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = forge.ErrNotFound
+	}
+	return state, err
+}
+
 // notFound returns forge.ErrNotFound when the incident is absent, and nil
 // when it exists.
 func (s *sqlStore) notFound(ctx context.Context, id string) error {
-	var state string
-	err := s.r.QueryRowContext(ctx, s.q("incidentState"), id).Scan(&state)
-	if errors.Is(err, sql.ErrNoRows) {
-		return forge.ErrNotFound
-	}
+	_, err := s.stateOf(ctx, s.r, id)
 	return err
 }
 
@@ -138,13 +149,8 @@ type incidentRow struct {
 // what is wrong but not the incident (the caller's wrapping does).
 func (s *sqlStore) prepareIncident(rec IncidentRecord) (incidentRow, error) {
 	in := rec.Incident
-	row := incidentRow{id: in.ID, repo: rec.Repo, workload: in.Workload.Key()}
+	row := incidentRow{id: in.ID, workload: in.Workload.Key()}
 	var err error
-	if rec.Repo != "" {
-		if row.repoKey, err = parseRepo(rec.Repo); err != nil {
-			return row, err
-		}
-	}
 	if row.opened, err = formatEventTime("opened", in.Opened); err != nil {
 		return row, err
 	}
@@ -158,9 +164,36 @@ func (s *sqlStore) prepareIncident(rec IncidentRecord) (incidentRow, error) {
 	if err != nil {
 		return row, err
 	}
+	if row.repo, err = recordRepo(rec.Repo, raw); err != nil {
+		return row, err
+	}
+	if row.repo != "" {
+		if row.repoKey, err = parseRepo(row.repo); err != nil {
+			return row, err
+		}
+	}
 	doc, err := scrubJSON("incident document", raw, s.cfg.MaxDocumentBytes)
 	row.doc = string(doc)
 	return row, err
+}
+
+// recordRepo is the record's repository: repo, or else the incident
+// document's "repo" member (bot/incident's Incident.Repo); when both are
+// set they must name one repository.
+func recordRepo(repo string, doc []byte) (string, error) {
+	var d struct {
+		Repo string `json:"repo"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return "", err
+	}
+	switch {
+	case repo == "":
+		return d.Repo, nil
+	case d.Repo != "" && !strings.EqualFold(d.Repo, repo):
+		return "", fmt.Errorf("record repository %q is not the incident's %q", repo, d.Repo)
+	}
+	return repo, nil
 }
 
 // preparedTransition is a Transition checked and formatted for its row.
@@ -241,8 +274,8 @@ func (s *sqlStore) Apply(ctx context.Context, rec IncidentRecord, t *Transition)
 			if err != nil || created {
 				return err
 			}
-			var state string
-			if err := tx.QueryRowContext(ctx, s.q("incidentState"), id).Scan(&state); err != nil {
+			state, err := s.stateOf(ctx, tx, id)
+			if err != nil {
 				return err
 			}
 			return fmt.Errorf("%w: the incident exists, in state %s", forge.ErrConflict, state)
@@ -311,11 +344,7 @@ func (s *sqlStore) compareAndSet(ctx context.Context, tx *sql.Tx, tr preparedTra
 		return err
 	}
 	if n == 0 {
-		var state string
-		err := tx.QueryRowContext(ctx, s.q("incidentState"), t.IncidentID).Scan(&state)
-		if errors.Is(err, sql.ErrNoRows) {
-			return forge.ErrNotFound
-		}
+		state, err := s.stateOf(ctx, tx, t.IncidentID)
 		if err != nil {
 			return err
 		}
