@@ -269,15 +269,12 @@ func (s *sqlStore) UpdatePR(ctx context.Context, pr forge.PullRequest) error {
 	// prArgs has number third; UPDATE sets every column but it, then
 	// matches on repo and number.
 	args = append(append(args[:2:2], args[3:]...), repoKey(pr.Repo), int64(pr.Number))
-	res, err := s.w.ExecContext(ctx, s.q("updatePR"), args...)
+	n, err := execN(ctx, s.w, s.q("updatePR"), args...)
 	if s.d.violated(err) == conflictIncident {
 		err = fmt.Errorf("%w: incident %q already has another open pull request", forge.ErrConflict, pr.IncidentID)
 	}
-	if err == nil {
-		var n int64
-		if n, err = res.RowsAffected(); err == nil && n == 0 {
-			err = forge.ErrNotFound
-		}
+	if err == nil && n == 0 {
+		err = forge.ErrNotFound
 	}
 	if err != nil {
 		return s.errf(err, "update pull request %s#%d", pr.Repo, pr.Number)
@@ -349,11 +346,7 @@ func (s *sqlStore) FirstDelivery(ctx context.Context, id string, at time.Time) (
 	if err != nil {
 		return false, fmt.Errorf("record delivery %q: %w", id, err)
 	}
-	res, err := s.w.ExecContext(ctx, s.q("delivery"), id, received)
-	if err != nil {
-		return false, s.errf(err, "record delivery %q", id)
-	}
-	n, err := res.RowsAffected()
+	n, err := execN(ctx, s.w, s.q("delivery"), id, received)
 	if err != nil {
 		return false, s.errf(err, "record delivery %q", id)
 	}
@@ -384,11 +377,7 @@ func (s *sqlStore) SaveEvent(ctx context.Context, ev WebhookEvent) (bool, error)
 	if payload == nil {
 		payload = []byte{}
 	}
-	res, err := s.w.ExecContext(ctx, s.q("saveEvent"), ev.DeliveryID, ev.Type, payload, received, ev.ClaimedBy, until)
-	if err != nil {
-		return false, s.errf(err, "save webhook event %q", ev.DeliveryID)
-	}
-	n, err := res.RowsAffected()
+	n, err := execN(ctx, s.w, s.q("saveEvent"), ev.DeliveryID, ev.Type, payload, received, ev.ClaimedBy, until)
 	if err != nil {
 		return false, s.errf(err, "save webhook event %q", ev.DeliveryID)
 	}
@@ -473,11 +462,7 @@ func (s *sqlStore) RenewEvents(ctx context.Context, owner string, ids []string, 
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		lost = nil
 		for _, id := range ids {
-			res, err := tx.ExecContext(ctx, s.q("renewEvent"), until, id, owner)
-			if err != nil {
-				return err
-			}
-			n, err := res.RowsAffected()
+			n, err := execN(ctx, tx, s.q("renewEvent"), until, id, owner)
 			if err != nil {
 				return err
 			}
@@ -526,14 +511,25 @@ func (s *sqlStore) forget(ctx context.Context, query, what string, before time.T
 	if err != nil {
 		return 0, forge.Permanent(fmt.Errorf("%s: %w", what, err))
 	}
-	res, err := s.w.ExecContext(ctx, s.q(query), b)
-	if err == nil {
-		var n int64
-		if n, err = res.RowsAffected(); err == nil {
-			return int(n), nil
-		}
+	n, err := execN(ctx, s.w, s.q(query), b)
+	if err != nil {
+		return 0, s.errf(err, "%s %s", what, b)
 	}
-	return 0, s.errf(err, "%s %s", what, b)
+	return int(n), nil
+}
+
+// execer is a *sql.DB or a *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// execN runs a statement and returns how many rows it changed.
+func execN(ctx context.Context, e execer, query string, args ...any) (int64, error) {
+	res, err := e.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // Close implements Store.

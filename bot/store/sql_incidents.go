@@ -127,11 +127,14 @@ func (s *sqlStore) stateOf(ctx context.Context, q queryRower, id string) (string
 	return state, err
 }
 
-// notFound returns forge.ErrNotFound when the incident is absent, and nil
-// when it exists.
-func (s *sqlStore) notFound(ctx context.Context, id string) error {
-	_, err := s.stateOf(ctx, s.r, id)
-	return err
+// ofIncident returns the rows query lists for incident id, read by scan;
+// none is forge.ErrNotFound when the incident is absent.
+func ofIncident[T any](ctx context.Context, s *sqlStore, query, id string, scan func(scanner) (T, error)) ([]T, error) {
+	out, err := queryAll(ctx, s.r, s.q(query), []any{id}, scan)
+	if err == nil && len(out) == 0 {
+		_, err = s.stateOf(ctx, s.r, id)
+	}
+	return out, err
 }
 
 // SaveIncident implements Incidents.
@@ -297,12 +300,9 @@ func (s *sqlStore) Apply(ctx context.Context, rec IncidentRecord, t *Transition)
 // unless the incident exists: then it changes nothing and returns false.
 func (s *sqlStore) insertIncident(ctx context.Context, tx *sql.Tx, row incidentRow, first Transition, at string, closed any) (bool, error) {
 	updated := max(row.updated, at)
-	res, err := tx.ExecContext(ctx, s.q("insertIncident"), row.id, row.repoKey, row.repo, row.workload,
+	n, err := execN(ctx, tx, s.q("insertIncident"), row.id, row.repoKey, row.repo, row.workload,
 		first.To, at, first.Cause, row.doc, row.opened, updated, closed)
-	if err != nil {
-		return false, err
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
+	if err != nil || n == 0 {
 		return false, err
 	}
 	return true, s.appendTransition(ctx, tx, first, at)
@@ -312,11 +312,8 @@ func (s *sqlStore) insertIncident(ctx context.Context, tx *sql.Tx, row incidentR
 // forge.ErrNotFound when the incident is absent and forge.ErrConflict
 // when it is stored for another repository or workload.
 func (s *sqlStore) updateDocument(ctx context.Context, tx *sql.Tx, row incidentRow) error {
-	res, err := tx.ExecContext(ctx, s.q("updateIncident"), row.doc, row.opened, row.updated, row.updated, row.id, row.repoKey, row.workload)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 1 {
+	n, err := execN(ctx, tx, s.q("updateIncident"), row.doc, row.opened, row.updated, row.updated, row.id, row.repoKey, row.workload)
+	if err != nil || n == 1 {
 		return err
 	}
 	var haveRepo, haveWorkload string
@@ -335,11 +332,7 @@ func (s *sqlStore) updateDocument(ctx context.Context, tx *sql.Tx, row incidentR
 // tr.From, and appends tr to its history.
 func (s *sqlStore) compareAndSet(ctx context.Context, tx *sql.Tx, tr preparedTransition) error {
 	t := tr.t
-	res, err := tx.ExecContext(ctx, s.q("setState"), t.To, tr.at, t.Cause, tr.closed, tr.at, tr.at, t.IncidentID, t.From)
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
+	n, err := execN(ctx, tx, s.q("setState"), t.To, tr.at, t.Cause, tr.closed, tr.at, tr.at, t.IncidentID, t.From)
 	if err != nil {
 		return err
 	}
@@ -463,10 +456,7 @@ func (s *sqlStore) Transition(ctx context.Context, t Transition) error {
 
 // History implements Incidents.
 func (s *sqlStore) History(ctx context.Context, id string) ([]Transition, error) {
-	ts, err := queryAll(ctx, s.r, s.q("history"), []any{id}, scanTransition)
-	if err == nil && len(ts) == 0 {
-		err = s.notFound(ctx, id)
-	}
+	ts, err := ofIncident(ctx, s, "history", id, scanTransition)
 	if err != nil {
 		return nil, s.errf(err, "history of incident %q", id)
 	}
@@ -530,13 +520,9 @@ func (s *sqlStore) RecordStep(ctx context.Context, st StepRecord) (StepRecord, b
 	if st.Result, err = scrubJSON("step result", st.Result, s.cfg.MaxDocumentBytes); err != nil {
 		return StepRecord{}, false, fail(err)
 	}
-	res, err := s.w.ExecContext(ctx, s.q("insertStep"), st.IncidentID, st.Name, docText(st.Result), at)
+	n, err := execN(ctx, s.w, s.q("insertStep"), st.IncidentID, st.Name, docText(st.Result), at)
 	if s.d.violated(err) == conflictMissing {
 		err = forge.ErrNotFound
-	}
-	var n int64
-	if err == nil {
-		n, err = res.RowsAffected()
 	}
 	if err == nil && n == 1 {
 		st.At, err = parseTime(at) // as stored: in UTC
@@ -600,10 +586,7 @@ func (s *sqlStore) SaveProposal(ctx context.Context, p ProposalRecord) error {
 
 // Proposals implements Incidents.
 func (s *sqlStore) Proposals(ctx context.Context, id string) ([]ProposalRecord, error) {
-	ps, err := queryAll(ctx, s.r, s.q("proposals"), []any{id}, scanProposal)
-	if err == nil && len(ps) == 0 {
-		err = s.notFound(ctx, id)
-	}
+	ps, err := ofIncident(ctx, s, "proposals", id, scanProposal)
 	if err != nil {
 		return nil, s.errf(err, "proposals of incident %q", id)
 	}

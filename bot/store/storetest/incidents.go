@@ -384,18 +384,7 @@ func testConcurrentApplyCreate(t *testing.T, open func(t *testing.T) store.Store
 		errs[i] = replicas[i%2].Apply(ctxFor(t), store.IncidentRecord{Incident: newIncident("inc-1", "checkout", t0), Repo: repoInfra},
 			&store.Transition{IncidentID: "inc-1", To: "detected", Event: "opened", Cause: fmt.Sprintf("worker %d", i), At: t0})
 	})
-	won := 0
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			won++
-		case !errors.Is(err, forge.ErrConflict):
-			t.Errorf("worker %d: %v, want nil or ErrConflict", i, err)
-		}
-	}
-	if won != 1 {
-		t.Errorf("%d of %d concurrent creations applied, want 1", won, n)
-	}
+	oneWins(t, "Apply creating one incident", errs)
 	if h := mustHistory(t, b, "inc-1"); len(h) != 1 {
 		t.Errorf("history after concurrent creations = %+v, want one", h)
 	}
@@ -599,20 +588,9 @@ func testConcurrentTransition(t *testing.T, open func(t *testing.T) store.Store)
 		errs[i] = replicas[i%2].Transition(ctxFor(t), store.Transition{IncidentID: "inc-1", From: "detected",
 			To: "proposing", Event: "anomaly", Cause: fmt.Sprintf("worker %d", i), At: t0.Add(time.Second)})
 	})
-	won := -1
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			if won >= 0 {
-				t.Errorf("workers %d and %d both moved the incident from detected", won, i)
-			}
-			won = i
-		case !errors.Is(err, forge.ErrConflict):
-			t.Errorf("worker %d: %v, want nil or ErrConflict", i, err)
-		}
-	}
+	won := oneWins(t, "Transition from detected", errs)
 	if won < 0 {
-		t.Fatal("no transition applied")
+		t.FailNow()
 	}
 	h := mustHistory(t, b, "inc-1")
 	if len(h) != 2 || h[1].Cause != fmt.Sprintf("worker %d", won) {
