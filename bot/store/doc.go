@@ -13,6 +13,23 @@
 // marks them done or releases them for another attempt, up to
 // MaxEventAttempts, and ForgetEvents deletes done ones.
 //
+// It keeps the incident loop's state (Incidents): each incident's JSON
+// document with its repository, workload, state and times, and its last
+// transition's time, cause and number, which is what a restart needs to
+// restore it; every transition of its state, applied by compare-and-set
+// on the stored state in one transaction with the history row (and, with
+// Apply, with the document), so that of two replicas advancing or
+// creating one incident exactly one wins (forge.ErrConflict for the
+// other); the steps (external actions) taken for it, recorded
+// insert-if-absent under (incident, step name), so that a restarted
+// medic finds what it already did instead of doing it again; and what
+// was proposed and decided (also in shadow mode). CountTransitions counts
+// entries into a state per repository and workload, from an index, for
+// the pull-request caps across restarts; ForgetIncidents deletes closed
+// incidents with everything recorded for them. Every text stored with an
+// incident is scrubbed of credentials with bot/redact's rules first, and
+// documents are bounded by Config.
+//
 // Two backends implement Store behind one Open:
 //
 //   - SQLite (modernc.org/sqlite, no cgo), the embedded default: a single

@@ -93,8 +93,8 @@ func TestMigrationsOnce(t *testing.T) {
 			}
 		}
 		got := rawQuery(t, dsn, "SELECT COUNT(*) || ' ' || MAX(version) FROM schema_migrations")
-		if got != "2 2" {
-			t.Errorf("schema_migrations count and max = %q after three opens, want \"2 2\"", got)
+		if got != "3 3" {
+			t.Errorf("schema_migrations count and max = %q after three opens, want \"3 3\"", got)
 		}
 	})
 }
@@ -124,8 +124,8 @@ func TestConcurrentOpen(t *testing.T) {
 		if err := errors.Join(errs...); err != nil {
 			t.Fatal(err)
 		}
-		if got := rawQuery(t, dsn, "SELECT COUNT(*) FROM schema_migrations"); got != "2" {
-			t.Errorf("schema_migrations has %s rows, want 2", got)
+		if got := rawQuery(t, dsn, "SELECT COUNT(*) FROM schema_migrations"); got != "3" {
+			t.Errorf("schema_migrations has %s rows, want 3", got)
 		}
 		pr, err := stores[3].CreatePR(ctx(t), forge.PullRequest{Repo: forge.Repo{Owner: "a", Name: "b"}, IncidentID: "i"})
 		if err != nil || pr.Number != 1 {

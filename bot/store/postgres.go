@@ -22,7 +22,7 @@ const (
 // serializes migrations; the second is a hash of the current schema.
 const migrationLockClass = 0x6d656463 // "medc"
 
-func openPostgres(ctx context.Context, dsn string) (Store, error) {
+func openPostgres(ctx context.Context, dsn string, limits Config) (Store, error) {
 	secrets := dsnPasswords(dsn)
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
@@ -46,7 +46,7 @@ func openPostgres(ctx context.Context, dsn string) (Store, error) {
 		skipLocked:   "FOR UPDATE SKIP LOCKED",
 		secrets:      secrets,
 		holdsSecrets: pgHoldsSecrets,
-	}, db, db)
+	}, limits, db, db)
 	if err := db.PingContext(ctx); err != nil {
 		return nil, scrub(errors.Join(fmt.Errorf("open store %s: %w", Redact(dsn), err), s.Close()), secrets, pgHoldsSecrets)
 	}
@@ -58,7 +58,13 @@ func openPostgres(ctx context.Context, dsn string) (Store, error) {
 
 func pgViolated(err error) conflict {
 	var e *pgconn.PgError
-	if !errors.As(err, &e) || e.Code != "23505" { // unique_violation
+	if !errors.As(err, &e) {
+		return ""
+	}
+	if e.Code == "23503" { // foreign_key_violation: the incident is absent
+		return conflictMissing
+	}
+	if e.Code != "23505" { // unique_violation
 		return ""
 	}
 	switch e.ConstraintName {

@@ -66,4 +66,62 @@ var migrations = [][]string{
 		`CREATE INDEX webhook_events_pending ON webhook_events (claimed_until) WHERE done_at IS NULL`,
 		`CREATE INDEX webhook_events_done ON webhook_events (done_at) WHERE done_at IS NOT NULL`,
 	},
+	// 3: incidents, their state transitions (compare-and-set on the
+	// incident's state), the steps taken for them (insert-if-absent),
+	// and what was proposed and decided for them. An incident keeps its
+	// last transition's time, cause and number (seq) beside its state, so
+	// that a restart restores open incidents from one query. Transitions
+	// copy the incident's repository and workload, so the pull-request
+	// caps count them from one index. Children go with their incident.
+	{
+		`CREATE TABLE incidents (
+			id TEXT PRIMARY KEY,
+			repo_key TEXT NOT NULL,
+			repo TEXT NOT NULL,
+			workload TEXT NOT NULL,
+			state TEXT NOT NULL,
+			state_since TEXT NOT NULL,
+			state_cause TEXT NOT NULL,
+			seq BIGINT NOT NULL,
+			document TEXT NOT NULL,
+			opened TEXT NOT NULL,
+			updated TEXT NOT NULL,
+			closed TEXT
+		)`,
+		`CREATE INDEX incidents_open ON incidents (repo_key, workload) WHERE closed IS NULL`,
+		`CREATE INDEX incidents_closed ON incidents (closed) WHERE closed IS NOT NULL`,
+		`CREATE INDEX incidents_opened ON incidents (opened)`,
+		`CREATE TABLE incident_transitions (
+			incident_id TEXT NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+			seq BIGINT NOT NULL,
+			repo_key TEXT NOT NULL,
+			workload TEXT NOT NULL,
+			from_state TEXT NOT NULL,
+			to_state TEXT NOT NULL,
+			event TEXT NOT NULL,
+			cause TEXT NOT NULL,
+			terminal BOOLEAN NOT NULL,
+			occurred TEXT NOT NULL,
+			PRIMARY KEY (incident_id, seq)
+		)`,
+		`CREATE INDEX incident_transitions_into ON incident_transitions (repo_key, to_state, occurred)`,
+		`CREATE TABLE incident_steps (
+			incident_id TEXT NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+			name TEXT NOT NULL,
+			result TEXT NOT NULL,
+			recorded TEXT NOT NULL,
+			PRIMARY KEY (incident_id, name)
+		)`,
+		`CREATE TABLE incident_proposals (
+			incident_id TEXT NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+			seq BIGINT NOT NULL,
+			proposal TEXT NOT NULL,
+			decision TEXT NOT NULL,
+			change_doc TEXT NOT NULL,
+			pr TEXT NOT NULL,
+			shadow BOOLEAN NOT NULL,
+			recorded TEXT NOT NULL,
+			PRIMARY KEY (incident_id, seq)
+		)`,
+	},
 }

@@ -21,8 +21,9 @@ type dialect struct {
 	// rebind turns the ? placeholders medic's statements use into the
 	// backend's.
 	rebind func(query string) string
-	// violated names the unique constraint err violates: conflictNumber,
-	// conflictIncident, or "" when err is no such violation.
+	// violated names the constraint err violates: conflictNumber,
+	// conflictIncident (unique), conflictMissing (a foreign key), or ""
+	// when err is no such violation.
 	violated func(err error) conflict
 	// lockMigrations serializes migrations across processes; it runs
 	// first in the migration transaction.
@@ -38,12 +39,13 @@ type dialect struct {
 	holdsSecrets func(error) bool
 }
 
-// conflict is a unique constraint of pull_requests.
+// conflict is the kind of constraint a write violated.
 type conflict string
 
 const (
 	conflictNumber   conflict = "number"   // its primary key: repo and number
 	conflictIncident conflict = "incident" // pull_requests_open_incident
+	conflictMissing  conflict = "missing"  // a foreign key: the incident is absent
 )
 
 // sqlStore is the Store of both backends. w runs every write and every
@@ -51,16 +53,19 @@ const (
 // PostgreSQL and for in-memory SQLite).
 type sqlStore struct {
 	d         dialect
+	cfg       Config
 	w, r      *sql.DB
 	closeOnce sync.Once
 	closeErr  error
 	queries   map[string]string
 }
 
-func newSQLStore(d dialect, w, r *sql.DB) *sqlStore {
-	s := &sqlStore{d: d, w: w, r: r, queries: map[string]string{}}
-	for name, q := range queries {
-		s.queries[name] = d.rebind(q)
+func newSQLStore(d dialect, cfg Config, w, r *sql.DB) *sqlStore {
+	s := &sqlStore{d: d, cfg: cfg, w: w, r: r, queries: map[string]string{}}
+	for _, qs := range []map[string]string{queries, incidentQueries} {
+		for name, q := range qs {
+			s.queries[name] = d.rebind(q)
+		}
 	}
 	s.queries["claimEvents"] = d.rebind(fmt.Sprintf(claimEvents, d.skipLocked))
 	return s
@@ -264,15 +269,12 @@ func (s *sqlStore) UpdatePR(ctx context.Context, pr forge.PullRequest) error {
 	// prArgs has number third; UPDATE sets every column but it, then
 	// matches on repo and number.
 	args = append(append(args[:2:2], args[3:]...), repoKey(pr.Repo), int64(pr.Number))
-	res, err := s.w.ExecContext(ctx, s.q("updatePR"), args...)
+	n, err := execN(ctx, s.w, s.q("updatePR"), args...)
 	if s.d.violated(err) == conflictIncident {
 		err = fmt.Errorf("%w: incident %q already has another open pull request", forge.ErrConflict, pr.IncidentID)
 	}
-	if err == nil {
-		var n int64
-		if n, err = res.RowsAffected(); err == nil && n == 0 {
-			err = forge.ErrNotFound
-		}
+	if err == nil && n == 0 {
+		err = forge.ErrNotFound
 	}
 	if err != nil {
 		return s.errf(err, "update pull request %s#%d", pr.Repo, pr.Number)
@@ -306,31 +308,33 @@ func (s *sqlStore) OpenPRForIncident(ctx context.Context, repo forge.Repo, incid
 
 // ListPRs implements forge.Records.
 func (s *sqlStore) ListPRs(ctx context.Context, repo forge.Repo, state forge.State) ([]forge.PullRequest, error) {
-	var (
-		rows *sql.Rows
-		err  error
-	)
-	if state == "" {
-		rows, err = s.r.QueryContext(ctx, s.q("listPRs"), repoKey(repo))
-	} else {
-		rows, err = s.r.QueryContext(ctx, s.q("listPRsIn"), repoKey(repo), string(state))
+	query, args := s.q("listPRs"), []any{repoKey(repo)}
+	if state != "" {
+		query, args = s.q("listPRsIn"), append(args, string(state))
 	}
+	prs, err := queryAll(ctx, s.r, query, args, scanPR)
 	if err != nil {
 		return nil, s.errf(err, "list pull requests in %s", repo)
 	}
-	defer rows.Close()
-	var prs []forge.PullRequest
-	for rows.Next() {
-		pr, err := scanPR(rows)
-		if err != nil {
-			return nil, s.errf(err, "list pull requests in %s", repo)
-		}
-		prs = append(prs, pr)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.errf(err, "list pull requests in %s", repo)
-	}
 	return prs, nil
+}
+
+// queryAll runs a query on db and returns its rows, each read by scan.
+func queryAll[T any](ctx context.Context, db *sql.DB, query string, args []any, scan func(scanner) (T, error)) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 // FirstDelivery implements Store.
@@ -342,11 +346,7 @@ func (s *sqlStore) FirstDelivery(ctx context.Context, id string, at time.Time) (
 	if err != nil {
 		return false, fmt.Errorf("record delivery %q: %w", id, err)
 	}
-	res, err := s.w.ExecContext(ctx, s.q("delivery"), id, received)
-	if err != nil {
-		return false, s.errf(err, "record delivery %q", id)
-	}
-	n, err := res.RowsAffected()
+	n, err := execN(ctx, s.w, s.q("delivery"), id, received)
 	if err != nil {
 		return false, s.errf(err, "record delivery %q", id)
 	}
@@ -355,19 +355,7 @@ func (s *sqlStore) FirstDelivery(ctx context.Context, id string, at time.Time) (
 
 // ForgetDeliveries implements Store.
 func (s *sqlStore) ForgetDeliveries(ctx context.Context, before time.Time) (int, error) {
-	b, err := formatTime(before)
-	if err != nil {
-		return 0, fmt.Errorf("forget deliveries: %w", err)
-	}
-	res, err := s.w.ExecContext(ctx, s.q("forget"), b)
-	if err != nil {
-		return 0, s.errf(err, "forget deliveries before %s", b)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, s.errf(err, "forget deliveries before %s", b)
-	}
-	return int(n), nil
+	return s.forget(ctx, "forget", "forget deliveries before", before)
 }
 
 // SaveEvent implements Store.
@@ -389,11 +377,7 @@ func (s *sqlStore) SaveEvent(ctx context.Context, ev WebhookEvent) (bool, error)
 	if payload == nil {
 		payload = []byte{}
 	}
-	res, err := s.w.ExecContext(ctx, s.q("saveEvent"), ev.DeliveryID, ev.Type, payload, received, ev.ClaimedBy, until)
-	if err != nil {
-		return false, s.errf(err, "save webhook event %q", ev.DeliveryID)
-	}
-	n, err := res.RowsAffected()
+	n, err := execN(ctx, s.w, s.q("saveEvent"), ev.DeliveryID, ev.Type, payload, received, ev.ClaimedBy, until)
 	if err != nil {
 		return false, s.errf(err, "save webhook event %q", ev.DeliveryID)
 	}
@@ -478,11 +462,7 @@ func (s *sqlStore) RenewEvents(ctx context.Context, owner string, ids []string, 
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		lost = nil
 		for _, id := range ids {
-			res, err := tx.ExecContext(ctx, s.q("renewEvent"), until, id, owner)
-			if err != nil {
-				return err
-			}
-			n, err := res.RowsAffected()
+			n, err := execN(ctx, tx, s.q("renewEvent"), until, id, owner)
 			if err != nil {
 				return err
 			}
@@ -520,19 +500,36 @@ func (s *sqlStore) FinishEvent(ctx context.Context, id string, now time.Time, ha
 
 // ForgetEvents implements Store.
 func (s *sqlStore) ForgetEvents(ctx context.Context, before time.Time) (int, error) {
+	return s.forget(ctx, "forgetEvents", "forget webhook events done before", before)
+}
+
+// forget runs query, a DELETE of what was done before its one argument,
+// with before and returns how many rows it deleted; what starts its
+// errors ("forget deliveries before").
+func (s *sqlStore) forget(ctx context.Context, query, what string, before time.Time) (int, error) {
 	b, err := formatTime(before)
 	if err != nil {
-		return 0, fmt.Errorf("forget webhook events: %w", err)
+		return 0, forge.Permanent(fmt.Errorf("%s: %w", what, err))
 	}
-	res, err := s.w.ExecContext(ctx, s.q("forgetEvents"), b)
+	n, err := execN(ctx, s.w, s.q(query), b)
 	if err != nil {
-		return 0, s.errf(err, "forget webhook events done before %s", b)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, s.errf(err, "forget webhook events done before %s", b)
+		return 0, s.errf(err, "%s %s", what, b)
 	}
 	return int(n), nil
+}
+
+// execer is a *sql.DB or a *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// execN runs a statement and returns how many rows it changed.
+func execN(ctx context.Context, e execer, query string, args ...any) (int64, error) {
+	res, err := e.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // Close implements Store.

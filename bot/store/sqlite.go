@@ -19,7 +19,7 @@ const sqliteBusyTimeout = "10000"
 // sqliteReaders is the number of read connections of a file database.
 const sqliteReaders = 4
 
-func openSQLite(ctx context.Context, dsn string) (Store, error) {
+func openSQLite(ctx context.Context, dsn string, cfg Config) (Store, error) {
 	name, query, err := sqliteName(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", dsn, err)
@@ -63,7 +63,7 @@ func openSQLite(ctx context.Context, dsn string) (Store, error) {
 		rebind:         func(q string) string { return q },
 		violated:       sqliteViolated,
 		lockMigrations: func(context.Context, *sql.Tx) error { return nil }, // BEGIN IMMEDIATE holds the write lock
-	}, w, r)
+	}, cfg, w, r)
 	if err := w.PingContext(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("open store %s: %w", dsn, err), s.Close())
 	}
@@ -105,7 +105,8 @@ func cloneValues(v url.Values) url.Values {
 }
 
 // sqliteViolated tells the constraints apart by their extended result
-// codes: pull_requests has one primary key and one unique index.
+// codes: pull_requests has one primary key and one unique index, and the
+// incident tables' foreign keys name their incident.
 func sqliteViolated(err error) conflict {
 	var e *sqlite.Error
 	if !errors.As(err, &e) {
@@ -116,6 +117,8 @@ func sqliteViolated(err error) conflict {
 		return conflictNumber
 	case sqlite3.SQLITE_CONSTRAINT_UNIQUE:
 		return conflictIncident
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return conflictMissing
 	}
 	return ""
 }

@@ -19,6 +19,7 @@ import (
 // and never contain the DSN's password.
 type Store interface {
 	forge.Records
+	Incidents
 
 	// FirstDelivery records the webhook delivery id (GitHub's
 	// X-GitHub-Delivery header) received at at. It reports true only for
@@ -79,13 +80,21 @@ const MaxEventAttempts = 5
 //     file when it does not exist. ":memory:" is a private in-memory
 //     database held by a single connection: only the returned Store sees it.
 func Open(ctx context.Context, dsn string) (Store, error) {
+	return OpenConfig(ctx, dsn, DefaultConfig())
+}
+
+// OpenConfig is Open with limits other than DefaultConfig's.
+func OpenConfig(ctx context.Context, dsn string, cfg Config) (Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", Redact(dsn), err)
+	}
 	switch {
 	case dsn == "":
 		return nil, errors.New("open store: empty DSN")
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return openPostgres(ctx, dsn)
+		return openPostgres(ctx, dsn, cfg)
 	case strings.HasPrefix(dsn, "sqlite:"), strings.HasPrefix(dsn, "file:"), !strings.Contains(dsn, "://"):
-		return openSQLite(ctx, dsn)
+		return openSQLite(ctx, dsn, cfg)
 	default:
 		return nil, fmt.Errorf("open store %s: unsupported DSN scheme (want postgres://, postgresql://, sqlite:, file: or a path)", Redact(dsn))
 	}

@@ -52,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CancelledContext", testCancelled},
 		{"CloseTwice", testCloseTwice},
 	}
+	tests = append(tests, incidentTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -497,6 +498,28 @@ func testConcurrentCreate(t *testing.T, open func(t *testing.T) store.Store) {
 	checkOneToN(t, got)
 }
 
+// oneWins checks that exactly one of concurrent calls (what) succeeded
+// and the others failed with forge.ErrConflict, and returns the index of
+// the one, or -1.
+func oneWins(t *testing.T, what string, errs []error) int {
+	t.Helper()
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && won >= 0:
+			t.Errorf("%s: calls %d and %d both succeeded", what, won, i)
+		case err == nil:
+			won = i
+		case !errors.Is(err, forge.ErrConflict):
+			t.Errorf("%s: call %d: %v, want nil or ErrConflict", what, i, err)
+		}
+	}
+	if won < 0 {
+		t.Errorf("%s: none of %d concurrent calls succeeded, want 1", what, len(errs))
+	}
+	return won
+}
+
 // checkOneToN checks numbers are 1..len(numbers), each once.
 func checkOneToN(t *testing.T, numbers []int) {
 	t.Helper()
@@ -517,18 +540,7 @@ func testConcurrentSameIncident(t *testing.T, open func(t *testing.T) store.Stor
 	concurrently(n, func(i int) {
 		_, errs[i] = s.CreatePR(ctx, newPR(repoA, "inc-1"))
 	})
-	ok := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case !errors.Is(err, forge.ErrConflict):
-			t.Errorf("CreatePR: %v, want nil or ErrConflict", err)
-		}
-	}
-	if ok != 1 {
-		t.Errorf("%d of %d concurrent CreatePRs for one incident succeeded, want 1", ok, n)
-	}
+	oneWins(t, "CreatePR for one incident", errs)
 	if pr := mustCreate(t, s, newPR(repoA, "inc-2")); pr.Number != 2 {
 		t.Errorf("number after conflicting creates = %d, want 2", pr.Number)
 	}
