@@ -1,0 +1,205 @@
+package otlpfile
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+// Writer writes a recording in the file exporter's json form: one OTLP/JSON
+// export request per line, as the Collector's pdata JSON marshaler writes
+// it (lowerCamelCase keys, enums as numbers, trace and span ids as
+// lowercase hex, 64-bit integers as strings, no insignificant whitespace).
+// Output is deterministic: the same request gives the same bytes.
+//
+// Each request is written with one Write call to the underlying writer, so
+// wrap a file in a bufio.Writer (and flush it) when writing many. A Writer is
+// not safe for concurrent use. After a failed write it returns the same error.
+type Writer struct {
+	w   io.Writer
+	buf bytes.Buffer
+	err error
+}
+
+// NewWriter returns a Writer to w.
+func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
+
+var marshalJSON = protojson.MarshalOptions{UseEnumNumbers: true}
+
+// Metrics writes one metrics export request.
+func (w *Writer) Metrics(req *colmetricspb.ExportMetricsServiceRequest) error {
+	if req == nil {
+		return errors.New("write metrics: nil request")
+	}
+	return w.write(SignalMetrics, req, func(m proto.Message) []*[]byte {
+		return metricsIDs(m.(*colmetricspb.ExportMetricsServiceRequest))
+	})
+}
+
+// Traces writes one traces export request.
+func (w *Writer) Traces(req *coltracepb.ExportTraceServiceRequest) error {
+	if req == nil {
+		return errors.New("write traces: nil request")
+	}
+	return w.write(SignalTraces, req, func(m proto.Message) []*[]byte {
+		return tracesIDs(m.(*coltracepb.ExportTraceServiceRequest))
+	})
+}
+
+// Logs writes one logs export request.
+func (w *Writer) Logs(req *collogspb.ExportLogsServiceRequest) error {
+	if req == nil {
+		return errors.New("write logs: nil request")
+	}
+	return w.write(SignalLogs, req, func(m proto.Message) []*[]byte {
+		return logsIDs(m.(*collogspb.ExportLogsServiceRequest))
+	})
+}
+
+// Record writes a record read from any recording (a proto one, say): its
+// Body decoded as its Signal's request.
+func (w *Writer) Record(rec Record) error {
+	var err error
+	switch rec.Signal {
+	case SignalMetrics:
+		var req colmetricspb.ExportMetricsServiceRequest
+		if err = proto.Unmarshal(rec.Body, &req); err == nil {
+			return w.Metrics(&req)
+		}
+	case SignalTraces:
+		var req coltracepb.ExportTraceServiceRequest
+		if err = proto.Unmarshal(rec.Body, &req); err == nil {
+			return w.Traces(&req)
+		}
+	case SignalLogs:
+		var req collogspb.ExportLogsServiceRequest
+		if err = proto.Unmarshal(rec.Body, &req); err == nil {
+			return w.Logs(&req)
+		}
+	default:
+		return fmt.Errorf("write record %d: unknown signal %q", rec.Index, rec.Signal)
+	}
+	return fmt.Errorf("write record %d: decode %s: %w", rec.Index, rec.Signal, err)
+}
+
+// write marshals msg with its ids (idsOf lists them) in hex. protojson
+// writes bytes as base64; an id's hex text (2n digits, a multiple of 4) is
+// itself valid base64, so a copy of msg gets each id swapped for the bytes
+// whose base64 is the id's hex text. The caller's message is never changed.
+func (w *Writer) write(sig Signal, msg proto.Message, idsOf func(proto.Message) []*[]byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	if slices.ContainsFunc(idsOf(msg), func(id *[]byte) bool { return len(*id) > 0 }) {
+		msg = proto.Clone(msg)
+		for _, id := range idsOf(msg) {
+			if len(*id) == 0 {
+				continue
+			}
+			if len(*id)%2 != 0 {
+				return fmt.Errorf("write %s: an id of %d bytes has no OTLP/JSON hex form (trace ids are 16 bytes, span ids 8)", sig, len(*id))
+			}
+			b, err := base64.StdEncoding.DecodeString(hex.EncodeToString(*id))
+			if err != nil {
+				return fmt.Errorf("write %s: encode id: %w", sig, err)
+			}
+			*id = b
+		}
+	}
+	out, err := marshalJSON.Marshal(msg)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", sig, err)
+	}
+	// protojson varies its whitespace on purpose; compacting makes the
+	// output stable.
+	w.buf.Reset()
+	if err := json.Compact(&w.buf, out); err != nil {
+		return fmt.Errorf("write %s: %w", sig, err)
+	}
+	w.buf.WriteByte('\n')
+	if _, err := w.w.Write(w.buf.Bytes()); err != nil {
+		w.err = fmt.Errorf("write %s: %w", sig, err)
+		return w.err
+	}
+	return nil
+}
+
+// The id fields of each request, which OTLP/JSON writes as hex.
+
+func metricsIDs(req *colmetricspb.ExportMetricsServiceRequest) []*[]byte {
+	var ids []*[]byte
+	for _, rm := range req.GetResourceMetrics() {
+		for _, sm := range rm.GetScopeMetrics() {
+			for _, m := range sm.GetMetrics() {
+				for _, p := range m.GetGauge().GetDataPoints() {
+					ids = appendExemplarIDs(ids, p.GetExemplars())
+				}
+				for _, p := range m.GetSum().GetDataPoints() {
+					ids = appendExemplarIDs(ids, p.GetExemplars())
+				}
+				for _, p := range m.GetHistogram().GetDataPoints() {
+					ids = appendExemplarIDs(ids, p.GetExemplars())
+				}
+				for _, p := range m.GetExponentialHistogram().GetDataPoints() {
+					ids = appendExemplarIDs(ids, p.GetExemplars())
+				}
+			}
+		}
+	}
+	return ids
+}
+
+func appendExemplarIDs(ids []*[]byte, ex []*metricspb.Exemplar) []*[]byte {
+	for _, e := range ex {
+		if e != nil {
+			ids = append(ids, &e.TraceId, &e.SpanId)
+		}
+	}
+	return ids
+}
+
+func tracesIDs(req *coltracepb.ExportTraceServiceRequest) []*[]byte {
+	var ids []*[]byte
+	for _, rs := range req.GetResourceSpans() {
+		for _, ss := range rs.GetScopeSpans() {
+			for _, sp := range ss.GetSpans() {
+				if sp == nil {
+					continue
+				}
+				ids = append(ids, &sp.TraceId, &sp.SpanId, &sp.ParentSpanId)
+				for _, l := range sp.GetLinks() {
+					if l != nil {
+						ids = append(ids, &l.TraceId, &l.SpanId)
+					}
+				}
+			}
+		}
+	}
+	return ids
+}
+
+func logsIDs(req *collogspb.ExportLogsServiceRequest) []*[]byte {
+	var ids []*[]byte
+	for _, rl := range req.GetResourceLogs() {
+		for _, sl := range rl.GetScopeLogs() {
+			for _, r := range sl.GetLogRecords() {
+				if r != nil {
+					ids = append(ids, &r.TraceId, &r.SpanId)
+				}
+			}
+		}
+	}
+	return ids
+}
