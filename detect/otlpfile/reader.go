@@ -3,6 +3,7 @@ package otlpfile
 import (
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"context"
 	"encoding/binary"
@@ -339,9 +340,22 @@ func (r *Reader) readLine() ([]byte, error) {
 			// refuses a cut line.
 			return r.buf, nil
 		default:
-			return nil, fmt.Errorf("read line: %w", err)
+			return nil, readError("read line", err)
 		}
 	}
+}
+
+// readError wraps an error of the source: a gzip stream that ends early is
+// a truncated recording, a corrupt one malformed.
+func readError(what string, err error) error {
+	var corrupt flate.CorruptInputError
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%s: %w: %w", what, err, ErrTruncated)
+	case errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader), errors.As(err, &corrupt):
+		return fmt.Errorf("%s: gzip stream: %w: %w", what, err, detect.ErrMalformed)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // converters turn OTLP/JSON into protobuf, by signal.
@@ -389,7 +403,7 @@ func (r *Reader) nextProto() (Record, error) {
 	case err == io.ErrUnexpectedEOF:
 		return Record{}, fmt.Errorf("length prefix cut after %d of 4 bytes: %w", n, ErrTruncated)
 	case err != nil:
-		return Record{}, fmt.Errorf("read length prefix: %w", err)
+		return Record{}, readError("read length prefix", err)
 	}
 	size := int64(binary.BigEndian.Uint32(head[:]))
 	if size > r.cfg.MaxRecordBytes {
@@ -410,7 +424,7 @@ func (r *Reader) nextProto() (Record, error) {
 			return Record{}, fmt.Errorf("message of %d bytes cut after %d: %w", size, at+n, ErrTruncated)
 		}
 		if err != nil {
-			return Record{}, fmt.Errorf("read message: %w", err)
+			return Record{}, readError("read message", err)
 		}
 	}
 	body := r.buf[:size]
