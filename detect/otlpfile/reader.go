@@ -273,17 +273,17 @@ func (r *Reader) start() error {
 	r.in = bufio.NewReaderSize(r.src, 64<<10)
 	head, err := r.in.Peek(4)
 	if err != nil && err != io.EOF {
-		return fmt.Errorf("read recording: %w", err)
+		return readError("read recording", err)
 	}
 	if bytes.HasPrefix(head, gzipMagic) {
 		gz, err := gzip.NewReader(r.in)
 		if err != nil {
-			return fmt.Errorf("open gzip stream: %w: %w", err, ErrUnsupported)
+			return readError("open gzip stream", err)
 		}
 		r.closer = append(r.closer, gz)
 		r.in = bufio.NewReaderSize(gz, 64<<10)
 		if head, err = r.in.Peek(4); err != nil && err != io.EOF {
-			return fmt.Errorf("read gzip stream: %w", err)
+			return readError("read gzip stream", err)
 		}
 	}
 	if bytes.HasPrefix(head, zstdMagic) {
@@ -350,7 +350,7 @@ func (r *Reader) readLine() ([]byte, error) {
 func readError(what string, err error) error {
 	var corrupt flate.CorruptInputError
 	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return fmt.Errorf("%s: %w: %w", what, err, ErrTruncated)
 	case errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader), errors.As(err, &corrupt):
 		return fmt.Errorf("%s: gzip stream: %w: %w", what, err, detect.ErrMalformed)

@@ -43,7 +43,7 @@ func (w *Writer) Metrics(req *colmetricspb.ExportMetricsServiceRequest) error {
 	if req == nil {
 		return errors.New("write metrics: nil request")
 	}
-	return w.write(SignalMetrics, req, func(m proto.Message) []*[]byte {
+	return w.write(SignalMetrics, req, func(m proto.Message) []idField {
 		return metricsIDs(m.(*colmetricspb.ExportMetricsServiceRequest))
 	})
 }
@@ -53,7 +53,7 @@ func (w *Writer) Traces(req *coltracepb.ExportTraceServiceRequest) error {
 	if req == nil {
 		return errors.New("write traces: nil request")
 	}
-	return w.write(SignalTraces, req, func(m proto.Message) []*[]byte {
+	return w.write(SignalTraces, req, func(m proto.Message) []idField {
 		return tracesIDs(m.(*coltracepb.ExportTraceServiceRequest))
 	})
 }
@@ -63,7 +63,7 @@ func (w *Writer) Logs(req *collogspb.ExportLogsServiceRequest) error {
 	if req == nil {
 		return errors.New("write logs: nil request")
 	}
-	return w.write(SignalLogs, req, func(m proto.Message) []*[]byte {
+	return w.write(SignalLogs, req, func(m proto.Message) []idField {
 		return logsIDs(m.(*collogspb.ExportLogsServiceRequest))
 	})
 }
@@ -98,24 +98,29 @@ func (w *Writer) Record(rec Record) error {
 // writes bytes as base64; an id's hex text (2n digits, a multiple of 4) is
 // itself valid base64, so a copy of msg gets each id swapped for the bytes
 // whose base64 is the id's hex text. The caller's message is never changed.
-func (w *Writer) write(sig Signal, msg proto.Message, idsOf func(proto.Message) []*[]byte) error {
+// An id of the wrong size is refused: OTLP/JSON readers (detect's, pdata's)
+// refuse it, so writing it would make a recording that does not replay.
+func (w *Writer) write(sig Signal, msg proto.Message, idsOf func(proto.Message) []idField) error {
 	if w.err != nil {
 		return w.err
 	}
-	if slices.ContainsFunc(idsOf(msg), func(id *[]byte) bool { return len(*id) > 0 }) {
+	ids := idsOf(msg)
+	for _, id := range ids {
+		if n := len(*id.b); n != 0 && n != id.size {
+			return fmt.Errorf("write %s: a %s of %d bytes (OTLP wants %d)", sig, id.name, n, id.size)
+		}
+	}
+	if slices.ContainsFunc(ids, func(id idField) bool { return len(*id.b) > 0 }) {
 		msg = proto.Clone(msg)
 		for _, id := range idsOf(msg) {
-			if len(*id) == 0 {
+			if len(*id.b) == 0 {
 				continue
 			}
-			if len(*id)%2 != 0 {
-				return fmt.Errorf("write %s: an id of %d bytes has no OTLP/JSON hex form (trace ids are 16 bytes, span ids 8)", sig, len(*id))
-			}
-			b, err := base64.StdEncoding.DecodeString(hex.EncodeToString(*id))
+			b, err := base64.StdEncoding.DecodeString(hex.EncodeToString(*id.b))
 			if err != nil {
-				return fmt.Errorf("write %s: encode id: %w", sig, err)
+				return fmt.Errorf("write %s: encode %s: %w", sig, id.name, err)
 			}
-			*id = b
+			*id.b = b
 		}
 	}
 	out, err := marshalJSON.Marshal(msg)
@@ -136,10 +141,21 @@ func (w *Writer) write(sig Signal, msg proto.Message, idsOf func(proto.Message) 
 	return nil
 }
 
+// idField is one id of a request: where it is, the size OTLP gives it and
+// its name for errors.
+type idField struct {
+	b    *[]byte
+	size int
+	name string
+}
+
+func traceID(b *[]byte) idField { return idField{b, 16, "trace id"} }
+func spanID(b *[]byte) idField  { return idField{b, 8, "span id"} }
+
 // The id fields of each request, which OTLP/JSON writes as hex.
 
-func metricsIDs(req *colmetricspb.ExportMetricsServiceRequest) []*[]byte {
-	var ids []*[]byte
+func metricsIDs(req *colmetricspb.ExportMetricsServiceRequest) []idField {
+	var ids []idField
 	for _, rm := range req.GetResourceMetrics() {
 		for _, sm := range rm.GetScopeMetrics() {
 			for _, m := range sm.GetMetrics() {
@@ -161,27 +177,27 @@ func metricsIDs(req *colmetricspb.ExportMetricsServiceRequest) []*[]byte {
 	return ids
 }
 
-func appendExemplarIDs(ids []*[]byte, ex []*metricspb.Exemplar) []*[]byte {
+func appendExemplarIDs(ids []idField, ex []*metricspb.Exemplar) []idField {
 	for _, e := range ex {
 		if e != nil {
-			ids = append(ids, &e.TraceId, &e.SpanId)
+			ids = append(ids, traceID(&e.TraceId), spanID(&e.SpanId))
 		}
 	}
 	return ids
 }
 
-func tracesIDs(req *coltracepb.ExportTraceServiceRequest) []*[]byte {
-	var ids []*[]byte
+func tracesIDs(req *coltracepb.ExportTraceServiceRequest) []idField {
+	var ids []idField
 	for _, rs := range req.GetResourceSpans() {
 		for _, ss := range rs.GetScopeSpans() {
 			for _, sp := range ss.GetSpans() {
 				if sp == nil {
 					continue
 				}
-				ids = append(ids, &sp.TraceId, &sp.SpanId, &sp.ParentSpanId)
+				ids = append(ids, traceID(&sp.TraceId), spanID(&sp.SpanId), spanID(&sp.ParentSpanId))
 				for _, l := range sp.GetLinks() {
 					if l != nil {
-						ids = append(ids, &l.TraceId, &l.SpanId)
+						ids = append(ids, traceID(&l.TraceId), spanID(&l.SpanId))
 					}
 				}
 			}
@@ -190,13 +206,13 @@ func tracesIDs(req *coltracepb.ExportTraceServiceRequest) []*[]byte {
 	return ids
 }
 
-func logsIDs(req *collogspb.ExportLogsServiceRequest) []*[]byte {
-	var ids []*[]byte
+func logsIDs(req *collogspb.ExportLogsServiceRequest) []idField {
+	var ids []idField
 	for _, rl := range req.GetResourceLogs() {
 		for _, sl := range rl.GetScopeLogs() {
 			for _, r := range sl.GetLogRecords() {
 				if r != nil {
-					ids = append(ids, &r.TraceId, &r.SpanId)
+					ids = append(ids, traceID(&r.TraceId), spanID(&r.SpanId))
 				}
 			}
 		}

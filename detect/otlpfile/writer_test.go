@@ -117,7 +117,7 @@ func TestWriterErrors(t *testing.T) {
 		t.Fatal("nil request written")
 	}
 	odd := &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{TraceId: []byte{1, 2, 3}}}}}}}}
-	if err := NewWriter(&bytes.Buffer{}).Traces(odd); err == nil || !strings.Contains(err.Error(), "an id of 3 bytes") {
+	if err := NewWriter(&bytes.Buffer{}).Traces(odd); err == nil || !strings.Contains(err.Error(), "write traces: a trace id of 3 bytes (OTLP wants 16)") {
 		t.Fatalf("odd id: %v", err)
 	}
 	if err := NewWriter(&bytes.Buffer{}).Record(Record{Signal: "profiles"}); err == nil {
