@@ -154,16 +154,7 @@ func encodeCluster(tb testing.TB, d time.Duration) (jsonl, pb []byte) {
 	var js, bin bytes.Buffer
 	w := NewWriter(&js)
 	for _, m := range clusterRecording(d) {
-		var err error
-		switch m := m.(type) {
-		case *colmetricspb.ExportMetricsServiceRequest:
-			err = w.Metrics(m)
-		case *coltracepb.ExportTraceServiceRequest:
-			err = w.Traces(m)
-		case *collogspb.ExportLogsServiceRequest:
-			err = w.Logs(m)
-		}
-		if err != nil {
+		if err := w.Request(m); err != nil {
 			tb.Fatal(err)
 		}
 		b, err := proto.Marshal(m)

@@ -13,6 +13,10 @@ import (
 	"os"
 
 	"github.com/medic-bot/medic/detect"
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 // Errors a Reader's failures wrap, besides detect.ErrMalformed for content
@@ -94,6 +98,27 @@ func (r Record) Ingest(ctx context.Context, ing detect.Ingester) (detect.IngestR
 		return ing.IngestLogs(ctx, r.Body)
 	}
 	return detect.IngestResult{}, fmt.Errorf("ingest record %d: unknown signal %q", r.Index, r.Signal)
+}
+
+// Request decodes the body into the generated type of its signal's export
+// request. It fails where detect's decoder is more lenient: invalid UTF-8 in
+// a string.
+func (r Record) Request() (proto.Message, error) {
+	var m proto.Message
+	switch r.Signal {
+	case SignalMetrics:
+		m = &colmetricspb.ExportMetricsServiceRequest{}
+	case SignalTraces:
+		m = &coltracepb.ExportTraceServiceRequest{}
+	case SignalLogs:
+		m = &collogspb.ExportLogsServiceRequest{}
+	default:
+		return nil, fmt.Errorf("decode record %d: unknown signal %q", r.Index, r.Signal)
+	}
+	if err := proto.Unmarshal(r.Body, m); err != nil {
+		return nil, fmt.Errorf("decode record %d as %s: %w", r.Index, r.Signal, err)
+	}
+	return m, nil
 }
 
 // Stats counts what a Reader has read so far.

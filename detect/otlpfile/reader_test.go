@@ -17,8 +17,6 @@ import (
 	"time"
 
 	"github.com/medic-bot/medic/detect"
-	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
-	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
 )
@@ -69,19 +67,9 @@ func readSample(t *testing.T, name string) []Record {
 
 func unmarshal(t *testing.T, rec Record) proto.Message {
 	t.Helper()
-	var m proto.Message
-	switch rec.Signal {
-	case SignalMetrics:
-		m = &colmetricspb.ExportMetricsServiceRequest{}
-	case SignalTraces:
-		m = &coltracepb.ExportTraceServiceRequest{}
-	case SignalLogs:
-		m = &collogspb.ExportLogsServiceRequest{}
-	default:
-		t.Fatalf("record %d: signal %q", rec.Index, rec.Signal)
-	}
-	if err := proto.Unmarshal(rec.Body, m); err != nil {
-		t.Fatalf("record %d: %v", rec.Index, err)
+	m, err := rec.Request()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return m
 }

@@ -68,30 +68,27 @@ func (w *Writer) Logs(req *collogspb.ExportLogsServiceRequest) error {
 	})
 }
 
-// Record writes a record read from any recording (a proto one, say): its
-// Body decoded as its Signal's request.
-func (w *Writer) Record(rec Record) error {
-	var err error
-	switch rec.Signal {
-	case SignalMetrics:
-		var req colmetricspb.ExportMetricsServiceRequest
-		if err = proto.Unmarshal(rec.Body, &req); err == nil {
-			return w.Metrics(&req)
-		}
-	case SignalTraces:
-		var req coltracepb.ExportTraceServiceRequest
-		if err = proto.Unmarshal(rec.Body, &req); err == nil {
-			return w.Traces(&req)
-		}
-	case SignalLogs:
-		var req collogspb.ExportLogsServiceRequest
-		if err = proto.Unmarshal(rec.Body, &req); err == nil {
-			return w.Logs(&req)
-		}
-	default:
-		return fmt.Errorf("write record %d: unknown signal %q", rec.Index, rec.Signal)
+// Request writes one export request: an *ExportMetricsServiceRequest,
+// *ExportTraceServiceRequest or *ExportLogsServiceRequest.
+func (w *Writer) Request(m proto.Message) error {
+	switch m := m.(type) {
+	case *colmetricspb.ExportMetricsServiceRequest:
+		return w.Metrics(m)
+	case *coltracepb.ExportTraceServiceRequest:
+		return w.Traces(m)
+	case *collogspb.ExportLogsServiceRequest:
+		return w.Logs(m)
 	}
-	return fmt.Errorf("write record %d: decode %s: %w", rec.Index, rec.Signal, err)
+	return fmt.Errorf("write request: %T is not an OTLP export request", m)
+}
+
+// Record writes a record read from any recording (a proto one, say).
+func (w *Writer) Record(rec Record) error {
+	m, err := rec.Request()
+	if err != nil {
+		return fmt.Errorf("write record %d: %w", rec.Index, err)
+	}
+	return w.Request(m)
 }
 
 // write marshals msg with its ids (idsOf lists them) in hex. protojson

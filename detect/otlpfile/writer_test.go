@@ -67,16 +67,7 @@ func TestWriterRoundTrip(t *testing.T) {
 	for _, rec := range readSample(t, "collector.pb") {
 		m := unmarshal(t, rec)
 		before := proto.Clone(m)
-		var err error
-		switch m := m.(type) {
-		case *colmetricspb.ExportMetricsServiceRequest:
-			err = w.Metrics(m)
-		case *coltracepb.ExportTraceServiceRequest:
-			err = w.Traces(m)
-		default:
-			err = w.Record(rec)
-		}
-		if err != nil {
+		if err := w.Request(m); err != nil {
 			t.Fatal(err)
 		}
 		if !proto.Equal(m, before) {
@@ -122,5 +113,8 @@ func TestWriterErrors(t *testing.T) {
 	}
 	if err := NewWriter(&bytes.Buffer{}).Record(Record{Signal: "profiles"}); err == nil {
 		t.Fatal("unknown signal written")
+	}
+	if err := NewWriter(&bytes.Buffer{}).Request(&metricspb.Metric{}); err == nil || !strings.Contains(err.Error(), "*v1.Metric is not an OTLP export request") {
+		t.Fatalf("not a request: %v", err)
 	}
 }
