@@ -167,3 +167,26 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("NewReader: %v", err)
 	}
 }
+
+// Every record of the real Collector's samples is one detect's engine
+// ingests without error, in both forms.
+func TestSamplesIngestIntoEngine(t *testing.T) {
+	for _, name := range []string{"collector.jsonl", "collector.pb"} {
+		e, err := detect.NewEngine(detect.DefaultEngineConfig(), nil, nil, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Shutdown(context.Background())
+		accepted := map[Signal]int64{}
+		for _, rec := range readSample(t, name) {
+			res, err := rec.Ingest(context.Background(), e)
+			if err != nil {
+				t.Fatalf("%s record %d: %v", name, rec.Index, err)
+			}
+			accepted[rec.Signal] += res.Accepted
+		}
+		if accepted[SignalMetrics] == 0 || accepted[SignalTraces] == 0 || accepted[SignalLogs] == 0 {
+			t.Errorf("%s: accepted %v", name, accepted)
+		}
+	}
+}
