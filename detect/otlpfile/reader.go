@@ -68,15 +68,17 @@ func (e *RecordError) Unwrap() error { return e.Err }
 
 // Record is one export request of a recording.
 type Record struct {
+	// File is the recording file the record is in (empty for NewReader).
+	File   string
 	Signal Signal
 	// Body is the protobuf encoding of the Export*ServiceRequest of Signal,
 	// known to decode with detect.Decoder. It is valid until the next call
 	// to Next: a caller that keeps it must copy it.
 	Body []byte
-	// Index is the record's position (1-based): its line for json (blank
-	// lines counted), its message number for proto.
+	// Index is the record's position in its file (1-based): its line for
+	// json (blank lines counted), its message number for proto.
 	Index int
-	// Offset is the byte offset where the record starts.
+	// Offset is the byte offset in its file where the record starts.
 	Offset int64
 	// Items counts what the record carries: metrics and their data points,
 	// spans, or log records.
@@ -132,6 +134,8 @@ type Stats struct {
 	Empty int
 	// Bytes counts the bytes consumed, after gzip decompression.
 	Bytes int64
+	// Files counts the files opened.
+	Files int
 }
 
 // Magic numbers of the compressed forms.
@@ -160,11 +164,13 @@ const readChunk = 1 << 20
 // a metric holding only a gauge would also pass for a span.
 type Reader struct {
 	cfg    Config
-	name   string
+	name   string   // the current file's name
+	paths  []string // the files still to read, after the current one
 	src    io.Reader
 	in     *bufio.Reader
-	closer []io.Closer
+	closer []io.Closer // of the current file
 	format Format
+	pos    int64 // bytes consumed of the current file
 
 	started bool
 	dec     detect.Decoder
@@ -181,41 +187,81 @@ func NewReader(r io.Reader, cfg Config) (*Reader, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("configure recording reader: %w", err)
 	}
-	return &Reader{cfg: cfg, src: r, format: cfg.Format}, nil
+	rd := &Reader{cfg: cfg, src: r, format: cfg.Format}
+	if r != nil {
+		rd.stats.Files = 1
+	}
+	return rd, nil
 }
 
 // Open opens the recording at path; errors name the path. Close the Reader
 // when done.
 func Open(path string, cfg Config) (*Reader, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("open recording: %w", err)
+	return OpenFiles([]string{path}, cfg)
+}
+
+// OpenFiles opens a recording made of several files, read one after the
+// other as one stream of records: the files of a rotated recording, oldest
+// first (see RotatedFiles). Each file's form is detected on its own; a
+// record's File, Index and Offset, and errors, name the file. Close the
+// Reader when done.
+func OpenFiles(paths []string, cfg Config) (*Reader, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("open recording: no file")
 	}
-	r, err := NewReader(f, cfg)
+	r, err := NewReader(nil, cfg)
 	if err != nil {
-		_ = f.Close()
 		return nil, err
 	}
-	r.name = path
-	r.closer = append(r.closer, f)
+	for _, p := range paths[1:] {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("open recording: %w", err)
+		}
+	}
+	r.paths = paths
+	if err := r.openNext(); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
-// Close releases the file Open opened and the gzip stream, if any. It is
-// safe to call more than once.
+// openNext closes the current file and opens the next one.
+func (r *Reader) openNext() error {
+	if err := r.closeFile(); err != nil {
+		return err
+	}
+	path := r.paths[0]
+	r.paths = r.paths[1:]
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open recording: %w", err)
+	}
+	r.name, r.src, r.closer = path, f, []io.Closer{f}
+	r.started, r.format, r.index, r.pos = false, r.cfg.Format, 0, 0
+	r.stats.Files++
+	return nil
+}
+
+// Close releases the open file and gzip stream, if any. It is safe to call
+// more than once.
 func (r *Reader) Close() error {
+	r.paths = nil
+	return r.closeFile()
+}
+
+func (r *Reader) closeFile() error {
 	var errs []error
 	for i := len(r.closer) - 1; i >= 0; i-- {
 		errs = append(errs, r.closer[i].Close())
 	}
 	r.closer = nil
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("close recording: %w", err)
+		return fmt.Errorf("close recording %s: %w", r.name, err)
 	}
 	return nil
 }
 
-// Format returns the recording's form: as configured, or as detected by
+// Format returns the current file's form: as configured, or as detected by
 // the first call to Next (FormatAuto before that, and for an empty file).
 func (r *Reader) Format() Format { return r.format }
 
@@ -258,25 +304,29 @@ func (r *Reader) fail(err error) error {
 }
 
 func (r *Reader) next() (Record, error) {
-	if !r.started {
-		r.started = true
-		if err := r.start(); err != nil {
-			return Record{}, err
-		}
-	}
 	for {
-		start := r.stats.Bytes
+		if !r.started {
+			r.started = true
+			if err := r.start(); err != nil {
+				return Record{}, err
+			}
+		}
+		start := r.pos
 		r.index++
 		r.off = start
 		var rec Record
-		var err error
+		err := io.EOF // an empty file
 		switch r.format {
 		case FormatJSON:
 			rec, err = r.nextJSON()
 		case FormatProto:
 			rec, err = r.nextProto()
-		default: // an empty recording
-			return Record{}, io.EOF
+		}
+		if err == io.EOF && len(r.paths) > 0 {
+			if err := r.openNext(); err != nil {
+				return Record{}, err
+			}
+			continue
 		}
 		if err != nil {
 			return Record{}, err
@@ -285,9 +335,15 @@ func (r *Reader) next() (Record, error) {
 			r.stats.Empty++
 			continue
 		}
-		rec.Index, rec.Offset = r.index, start
+		rec.File, rec.Index, rec.Offset = r.name, r.index, start
 		return rec, nil
 	}
+}
+
+// consume counts n bytes read from the current file.
+func (r *Reader) consume(n int) {
+	r.pos += int64(n)
+	r.stats.Bytes += int64(n)
 }
 
 // start looks at the first bytes: gzip is unwrapped, zstd refused, and the
@@ -350,7 +406,7 @@ func (r *Reader) readLine() ([]byte, error) {
 			return nil, fmt.Errorf("line longer than max_record_bytes (%d): %w", r.cfg.MaxRecordBytes, ErrLimit)
 		}
 		r.buf = append(r.buf, chunk...)
-		r.stats.Bytes += int64(len(chunk))
+		r.consume(len(chunk))
 		switch err {
 		case nil:
 			return r.buf[:len(r.buf)-1], nil
@@ -421,7 +477,7 @@ func (r *Reader) jsonRecord(line []byte) (Record, error) {
 func (r *Reader) nextProto() (Record, error) {
 	var head [4]byte
 	n, err := io.ReadFull(r.in, head[:])
-	r.stats.Bytes += int64(n)
+	r.consume(n)
 	switch {
 	case err == io.EOF:
 		return Record{}, io.EOF
@@ -444,7 +500,7 @@ func (r *Reader) nextProto() (Record, error) {
 		at := len(r.buf)
 		r.buf = append(r.buf, make([]byte, grow)...)
 		n, err := io.ReadFull(r.in, r.buf[at:])
-		r.stats.Bytes += int64(n)
+		r.consume(n)
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			return Record{}, fmt.Errorf("message of %d bytes cut after %d: %w", size, at+n, ErrTruncated)
 		}
