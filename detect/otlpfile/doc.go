@@ -21,6 +21,10 @@
 // detect's OTLP/JSON conversion and every record is validated by detect's
 // protobuf decoder, so a record the Reader returns is one the engine accepts.
 //
+// The exporter rotates its file (by default every 100 MB): [RotatedFiles]
+// lists a rotated recording's files oldest first and [OpenFiles] reads them
+// as one stream.
+//
 // The exporter's zstd compression is refused with an error that says how to
 // decompress the file: no zstd decoder is a direct dependency of medic. A
 // gzip-compressed recording (recording.jsonl.gz) is read as is.

@@ -184,14 +184,22 @@ type Reader struct {
 // NewReader returns a Reader of the recording r. It reads nothing until the
 // first call to Next.
 func NewReader(r io.Reader, cfg Config) (*Reader, error) {
+	if r == nil {
+		return nil, errors.New("configure recording reader: no reader")
+	}
+	rd, err := newReader(cfg)
+	if err != nil {
+		return nil, err
+	}
+	rd.src, rd.stats.Files = r, 1
+	return rd, nil
+}
+
+func newReader(cfg Config) (*Reader, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("configure recording reader: %w", err)
 	}
-	rd := &Reader{cfg: cfg, src: r, format: cfg.Format}
-	if r != nil {
-		rd.stats.Files = 1
-	}
-	return rd, nil
+	return &Reader{cfg: cfg, format: cfg.Format}, nil
 }
 
 // Open opens the recording at path; errors name the path. Close the Reader
@@ -209,7 +217,7 @@ func OpenFiles(paths []string, cfg Config) (*Reader, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("open recording: no file")
 	}
-	r, err := NewReader(nil, cfg)
+	r, err := newReader(cfg)
 	if err != nil {
 		return nil, err
 	}

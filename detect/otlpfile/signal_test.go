@@ -166,6 +166,12 @@ func TestConfigValidate(t *testing.T) {
 	if _, err := NewReader(strings.NewReader(""), bad); err == nil || !strings.Contains(err.Error(), "configure recording reader") {
 		t.Fatalf("NewReader: %v", err)
 	}
+	if _, err := NewReader(nil, DefaultConfig()); err == nil {
+		t.Fatal("NewReader without a reader")
+	}
+	if _, err := OpenFiles([]string{"testdata/collector.pb"}, bad); err == nil || !strings.Contains(err.Error(), "max_record_bytes") {
+		t.Fatalf("OpenFiles: %v", err)
+	}
 }
 
 // Every record of the real Collector's samples is one detect's engine
